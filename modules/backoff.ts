@@ -1,0 +1,60 @@
+/*
+ * Exponential backoff with full jitter (AWS architecture blog, "Exponential
+ * Backoff And Jitter"): the n-th retry waits a uniformly random time in
+ * [0, min(maximum, minimum * factor^n)], but never less than `minimum`, so
+ * that a fleet of devices that lost the same broker does not come back in
+ * lockstep, and no device ever retries in a tight loop.
+ */
+export interface BackoffOptions {
+	/** First delay's upper bound, and the floor of every delay, in ms. */
+	minimum: number;
+	/** Ceiling of every delay, in ms. */
+	maximum: number;
+	/** Growth of the bound per failed attempt; at least 1. */
+	factor: number;
+}
+
+/** A random number source in [0, 1); injectable so tests are reproducible. */
+export type Random = () => number;
+
+export class Backoff {
+	readonly options: BackoffOptions;
+	readonly #random: Random;
+	#attempt = 0;
+
+	constructor(options: BackoffOptions, random: Random) {
+		if (!(options.minimum > 0)) throw new RangeError(`backoff minimum must be > 0 ms, got ${options.minimum}`);
+		if (!(options.maximum >= options.minimum)) throw new RangeError(`backoff maximum must be >= minimum (${options.minimum} ms), got ${options.maximum}`);
+		if (!(options.factor >= 1)) throw new RangeError(`backoff factor must be >= 1, got ${options.factor}`);
+		this.options = options;
+		this.#random = random;
+	}
+
+	/** Failed attempts since the last success. */
+	get attempt(): number {
+		return this.#attempt;
+	}
+
+	/** The upper bound of the next delay. */
+	get ceiling(): number {
+		const { minimum, maximum, factor } = this.options;
+		return Math.min(maximum, minimum * Math.pow(factor, this.#attempt));
+	}
+
+	/** The delay before the next attempt; each call counts one more failure. */
+	next(): number {
+		const delay = Math.max(this.options.minimum, Math.floor(this.#random() * this.ceiling));
+		this.#attempt++;
+		return delay;
+	}
+
+	/** A failure that retrying soon cannot fix (bad credentials): wait the maximum. */
+	nextAtMaximum(): number {
+		this.#attempt++;
+		return this.options.maximum;
+	}
+
+	reset(): void {
+		this.#attempt = 0;
+	}
+}

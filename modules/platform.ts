@@ -1,0 +1,107 @@
+/*
+ * The contract between the portable firmware and a host.
+ *
+ * Each host (hosts/esp32, hosts/sim, hosts/xsnap, hosts/node) exports a
+ * `Host` from its module "host". The shapes follow the Moddable SDK and
+ * ECMA-419 so that on a device the host can hand over Moddable's own objects
+ * (`embedded:io/socket/tcp`, `embedded:io/digital`, sensor drivers) with
+ * little or no wrapping. The firmware never touches a global: everything it
+ * needs arrives through this object, which is what lets one scenario run
+ * unchanged on Node, on XS and on the device.
+ */
+
+/** ECMA-419 `embedded:io/socket/tcp` options, in the subset the firmware uses. */
+export interface SocketOptions {
+	address: string;
+	port: number;
+	/** Present when the connection must be TLS; the host decides how. */
+	tls?: TlsOptions;
+	/** Bytes are ready to `read()`; the argument is how many. */
+	onReadable(count: number): void;
+	/** The socket can take `count` more bytes; the first call means connected. */
+	onWritable(count: number): void;
+	/** The connection failed or closed; the socket is dead after this. */
+	onError(message?: string): void;
+}
+
+export interface TlsOptions {
+	/** Name the server certificate must carry. */
+	serverName: string;
+	/** PEM text of the CA that must sign it; absent means the host's trust store. */
+	ca?: string;
+}
+
+/** ECMA-419 socket instance, `format: "buffer"`. */
+export interface Socket {
+	read(count?: number): ArrayBuffer | undefined;
+	write(bytes: ArrayBufferLike | ArrayBufferView): void;
+	close(): void;
+}
+
+/** Moddable `timer` shape: an opaque handle, callbacks run once. */
+export type TimerHandle = object;
+
+export interface Clock {
+	/** Milliseconds on a monotonic clock (uptime). */
+	now(): number;
+	/** Epoch milliseconds once wall time is known (SNTP), else undefined. */
+	wallTime(): number | undefined;
+}
+
+export interface Timers {
+	set(callback: () => void, delay: number): TimerHandle;
+	clear(handle: TimerHandle | undefined): void;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** One structured log line: a level, a component tag, a message and fields. */
+export type LogSink = (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>) => void;
+
+/** Wi-Fi events, named as Moddable's `wifi` module names them. */
+export type WifiEvent = "connect" | "gotIP" | "lostIP" | "disconnect";
+
+export interface WifiRadio {
+	/** Start connecting; progress and drops arrive through `onEvent`. */
+	connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void;
+	disconnect(): void;
+}
+
+/** ECMA-419 sensor `sample()`: degrees Celsius; may throw on a bus fault. */
+export interface TemperatureSensor {
+	sample(): { temperature: number };
+}
+
+export type SensorKind = "tmp102" | "sht3x" | "ds18b20" | "ntc" | "simulated";
+
+/** Which sensor, and on which pins; hosts ignore what does not apply to them. */
+export interface SensorOptions {
+	kind: SensorKind;
+	/** I2C data and clock pins, and the 7-bit address (TMP102, SHT3x). */
+	sda: number;
+	scl: number;
+	address: number;
+	/** 1-Wire data pin (DS18B20) or analog input pin (NTC). */
+	pin: number;
+}
+
+/** ECMA-419 `embedded:io/digital` output, written 0 or 1 at the pin. */
+export interface DigitalOutput {
+	write(value: 0 | 1): void;
+}
+
+export interface Host {
+	readonly name: string;
+	readonly clock: Clock;
+	readonly timers: Timers;
+	readonly log: LogSink;
+	readonly wifi: WifiRadio;
+	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */
+	openSocket(options: SocketOptions): Socket;
+	/** Creates the configured temperature sensor; throws if it cannot. */
+	openSensor(options: SensorOptions): TemperatureSensor;
+	/** Creates the LED output on the given pin. */
+	openLed(pin: number): DigitalOutput;
+	/** Called once the firmware has shut down in an orderly way. */
+	exit?(): void;
+}

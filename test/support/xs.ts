@@ -1,0 +1,60 @@
+/*
+ * Starts the XS host simulator's engine for tests and benchmarks, with the
+ * firmware and portable test modules built into build/xsnap.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { XsWorker, type Meter } from "../../hosts/xsnap/worker.js";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+export const xsModuleRoot = path.join(projectRoot, "build", "xsnap");
+
+export interface CaseResult {
+	ok: boolean;
+	error?: string;
+	stack?: string;
+}
+
+/** An XS engine with the portable runner loaded. */
+export class XsRunner {
+	readonly worker: XsWorker;
+	readonly #loaded = new Set<string>();
+
+	private constructor(worker: XsWorker) {
+		this.worker = worker;
+	}
+
+	static async start(): Promise<XsRunner> {
+		const worker = new XsWorker({ moduleRoot: xsModuleRoot });
+		await worker.runModule("xsnap/runner");
+		return new XsRunner(worker);
+	}
+
+	async load(module: string): Promise<void> {
+		if (this.#loaded.has(module)) return;
+		const name = JSON.stringify(module);
+		await this.worker.evaluate(
+			`Promise.all([import("xsnap/runner"), import(${name})]).then(([runner, ns]) => runner.load(${name}, ns))`);
+		this.#loaded.add(module);
+	}
+
+	async request<T>(request: object): Promise<{ value: T; meter: Meter }> {
+		const reply = await this.worker.command(new TextEncoder().encode(JSON.stringify(request)));
+		return { value: JSON.parse(new TextDecoder().decode(reply.bytes)) as T, meter: reply.meter };
+	}
+
+	async runCase(module: string, name: string): Promise<CaseResult> {
+		await this.load(module);
+		return (await this.request<CaseResult>({ kind: "case", module, name })).value;
+	}
+
+	/** Metered compute of `count` runs of a benchmark's operation, inside XS. */
+	async meter(module: string, name: string, count: number): Promise<number> {
+		await this.load(module);
+		return (await this.request<{ compute: number }>({ kind: "bench", module, name, count })).value.compute;
+	}
+
+	close(): Promise<void> {
+		return this.worker.close();
+	}
+}

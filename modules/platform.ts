@@ -90,6 +90,13 @@ export interface DigitalOutput {
 	write(value: 0 | 1): void;
 }
 
+/** What a running firmware offers its host: an orderly stop, and a snapshot for a UI. */
+export interface FirmwareHandle {
+	/** Publishes a clean `offline`, disconnects, and stops every timer. */
+	shutdown(): void;
+	status(): Record<string, unknown>;
+}
+
 export interface Host {
 	readonly name: string;
 	readonly clock: Clock;
@@ -102,6 +109,8 @@ export interface Host {
 	openSensor(options: SensorOptions): TemperatureSensor;
 	/** Creates the LED output on the given pin. */
 	openLed(pin: number): DigitalOutput;
+	/** Hands the host the running firmware, so it can stop it or show its status. */
+	attach?(firmware: FirmwareHandle): void;
 	/** Called once the firmware has shut down in an orderly way. */
 	exit?(): void;
 }

@@ -1,1 +1,88 @@
-export {};
+/*
+ * The Node host: the firmware's portable modules run directly on Node
+ * against the simulated board (hosts/node/platform.ts). It is the fast
+ * path for tests and debugging; the XS host simulator runs the same
+ * modules on the real engine against the same board.
+ */
+import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { Board, type BoardSocket } from "./platform.js";
+
+interface NodeTimer {
+	id: number;
+}
+
+/** An ECMA-419-shaped socket over the board's Node socket. */
+class NodeSocket implements Socket {
+	readonly #board: Board;
+	readonly #socket: BoardSocket;
+	readonly #queue: Uint8Array[] = [];
+
+	constructor(board: Board, options: SocketOptions) {
+		this.#board = board;
+		this.#socket = board.openSocket(
+			{ address: options.address, port: options.port, ...(options.tls ? { tls: options.tls } : {}) },
+			{
+				onReadable: (bytes) => {
+					// Node reuses its read buffers; the firmware may keep a view.
+					this.#queue.push(bytes.slice());
+					options.onReadable(bytes.byteLength);
+				},
+				onWritable: (count) => options.onWritable(count),
+				onError: (message) => options.onError(message),
+			});
+	}
+
+	read(count?: number): ArrayBuffer | undefined {
+		const head = this.#queue[0];
+		if (!head) return undefined;
+		if (count === undefined || count >= head.byteLength) {
+			this.#queue.shift();
+			return head.buffer.byteLength === head.byteLength ? head.buffer as ArrayBuffer : head.slice().buffer;
+		}
+		this.#queue[0] = head.subarray(count);
+		return head.slice(0, count).buffer;
+	}
+
+	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+		const view = ArrayBuffer.isView(bytes)
+			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+			: new Uint8Array(bytes);
+		// The firmware reuses its scratch buffer: copy, as ECMA-419 sockets do.
+		this.#socket.write(view.slice());
+	}
+
+	close(): void {
+		this.#board.closeSocket(this.#socket);
+	}
+}
+
+export function createNodeHost(board: Board, name = "node"): Host {
+	return {
+		name,
+		clock: {
+			now: () => board.time.now(),
+			wallTime: () => board.time.wallTime(),
+		},
+		timers: {
+			set(callback: () => void, delay: number): TimerHandle {
+				return { id: board.time.set(callback, delay) } satisfies NodeTimer;
+			},
+			clear(handle: TimerHandle | undefined): void {
+				if (handle) board.time.clear((handle as NodeTimer).id);
+			},
+		},
+		log: (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>) => board.log(level, tag, message, fields),
+		wifi: {
+			connect: (ssid: string, _password: string, onEvent: (event: WifiEvent) => void) => board.wifi.connect(ssid, onEvent),
+			disconnect: () => board.wifi.disconnect(),
+		},
+		openSocket: (options: SocketOptions): Socket => new NodeSocket(board, options),
+		openSensor(options: SensorOptions): TemperatureSensor {
+			board.sensor.options = options;
+			return { sample: () => board.sensor.sample() };
+		},
+		openLed(pin: number): DigitalOutput {
+			return { write: (value: 0 | 1) => board.led.write(pin, value) };
+		},
+	};
+}

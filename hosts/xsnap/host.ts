@@ -1,1 +1,222 @@
-export {};
+/*
+ * The XS host simulator's host, inside the XS engine (module "host").
+ *
+ * Node (hosts/xsnap/simulator.ts) owns the simulated board. It sends each
+ * event (boot, timer due, bytes arrived, Wi-Fi change) as a command with the
+ * board's current time; the firmware runs to completion, and every effect it
+ * had (writes, timers, LED, logs) goes back as the command's reply, in one
+ * batch. Only a sensor sample needs an answer at once, so only it blocks on
+ * `issueCommand`.
+ */
+import type {
+	DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+} from "platform";
+
+type Event =
+	| { k: "boot" }
+	| { k: "timer"; id: number }
+	| { k: "readable"; id: number; data: string }
+	| { k: "writable"; id: number; count: number }
+	| { k: "error"; id: number; message: string }
+	| { k: "wifi"; event: WifiEvent }
+	| { k: "shutdown" }
+	| { k: "status" };
+
+type Op = (string | number | boolean | null | object | undefined)[];
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+let now = 0;
+let wall: number | undefined;
+let ops: Op[] = [];
+let nextId = 1;
+const timers = new Map<number, () => void>();
+const sockets = new Map<number, XsSocket>();
+let wifiListener: ((event: WifiEvent) => void) | undefined;
+let firmware: FirmwareHandle | undefined;
+
+export function query(request: object): unknown {
+	return JSON.parse(decoder.decode(issueCommand(encoder.encode(JSON.stringify(request)).buffer as ArrayBuffer)));
+}
+
+function toLatin1(view: Uint8Array): string {
+	let text = "";
+	for (let i = 0; i < view.length; i += 4096) {
+		text += String.fromCharCode.apply(null, view.subarray(i, i + 4096) as unknown as number[]);
+	}
+	return text;
+}
+
+function fromLatin1(text: string): Uint8Array {
+	const bytes = new Uint8Array(text.length);
+	for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+	return bytes;
+}
+
+class XsSocket implements Socket {
+	readonly id = nextId++;
+	readonly options: SocketOptions;
+	readonly queue: Uint8Array[] = [];
+
+	constructor(options: SocketOptions) {
+		this.options = options;
+		sockets.set(this.id, this);
+		ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
+	}
+
+	read(count?: number): ArrayBuffer | undefined {
+		const head = this.queue[0];
+		if (!head) return undefined;
+		if (count === undefined || count >= head.byteLength) {
+			this.queue.shift();
+			return head.buffer as ArrayBuffer;
+		}
+		this.queue[0] = head.slice(count);
+		return head.slice(0, count).buffer as ArrayBuffer;
+	}
+
+	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+		const view = ArrayBuffer.isView(bytes)
+			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+			: new Uint8Array(bytes);
+		ops.push(["write", this.id, toLatin1(view)]);
+	}
+
+	close(): void {
+		if (sockets.delete(this.id)) ops.push(["close", this.id]);
+	}
+}
+
+function dispatch(event: Event): void {
+	switch (event.k) {
+		case "timer": {
+			const callback = timers.get(event.id);
+			if (callback) {
+				timers.delete(event.id);
+				callback();
+			}
+			break;
+		}
+		case "readable": {
+			const socket = sockets.get(event.id);
+			if (socket) {
+				const bytes = fromLatin1(event.data);
+				socket.queue.push(bytes);
+				socket.options.onReadable(bytes.byteLength);
+			}
+			break;
+		}
+		case "writable":
+			sockets.get(event.id)?.options.onWritable(event.count);
+			break;
+		case "error": {
+			const socket = sockets.get(event.id);
+			if (socket) {
+				sockets.delete(event.id);
+				socket.options.onError(event.message);
+			}
+			break;
+		}
+		case "wifi":
+			wifiListener?.(event.event);
+			break;
+		case "shutdown":
+			firmware?.shutdown();
+			break;
+		case "status":
+			ops.push(["status", firmware ? firmware.status() : null]);
+			break;
+		default:
+			throw new Error(`unknown event ${JSON.stringify(event)}`);
+	}
+}
+
+function flush(): ArrayBuffer {
+	const reply = encoder.encode(JSON.stringify(ops)).buffer as ArrayBuffer;
+	ops = [];
+	return reply;
+}
+
+globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
+	const { event, time, wallTime } = JSON.parse(decoder.decode(request)) as { event: Event; time: number; wallTime: number | null };
+	now = time;
+	wall = wallTime ?? undefined;
+	try {
+		if (event.k === "boot") {
+			// main is a module: its import finishes as a job, inside this crank.
+			const pending: { result?: ArrayBuffer } = {};
+			import("main").then(
+				(main: { default: () => void }) => {
+					main.default();
+					pending.result = flush();
+				},
+				(error: Error) => {
+					host.log("error", "host", `cannot load main: ${error.message}`);
+					pending.result = flush();
+				});
+			return pending as unknown as ArrayBuffer;
+		}
+		dispatch(event);
+	} catch (error) {
+		// Firmware exceptions must not kill the simulated board: log them as the device's trace would.
+		const e = error as Error;
+		ops.push(["log", "error", "host", `uncaught exception: ${e.message}`, { stack: String(e.stack ?? "") }]);
+	}
+	return flush();
+};
+
+export const host: Host = {
+	name: "xsnap",
+	clock: {
+		now: () => now,
+		wallTime: () => wall,
+	},
+	timers: {
+		set(callback: () => void, delay: number): TimerHandle {
+			const id = nextId++;
+			timers.set(id, callback);
+			ops.push(["timer", id, delay]);
+			return { id };
+		},
+		clear(handle: TimerHandle | undefined): void {
+			const id = (handle as { id: number } | undefined)?.id;
+			if (id !== undefined && timers.delete(id)) ops.push(["clear", id]);
+		},
+	},
+	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
+		ops.push(["log", level, tag, message, fields]);
+	},
+	wifi: {
+		connect(ssid: string, _password: string, onEvent: (event: WifiEvent) => void): void {
+			wifiListener = onEvent;
+			ops.push(["wifi.connect", ssid]);
+		},
+		disconnect(): void {
+			ops.push(["wifi.disconnect"]);
+		},
+	},
+	openSocket: (options: SocketOptions): Socket => new XsSocket(options),
+	openSensor(options: SensorOptions): TemperatureSensor {
+		return {
+			sample(): { temperature: number } {
+				const answer = query({ q: "sensor", options }) as { temperature?: number; error?: string };
+				if (answer.error !== undefined) throw new Error(answer.error);
+				return { temperature: answer.temperature ?? NaN };
+			},
+		};
+	},
+	openLed(pin: number): DigitalOutput {
+		return {
+			write(value: 0 | 1): void {
+				ops.push(["led", pin, value]);
+			},
+		};
+	},
+	attach(handle: FirmwareHandle): void {
+		firmware = handle;
+	},
+	exit(): void {
+		ops.push(["exit"]);
+	},
+};

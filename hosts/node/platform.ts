@@ -1,0 +1,330 @@
+/*
+ * The simulated board, on Node: time, TCP/TLS to real brokers on loopback,
+ * a Wi-Fi radio, a temperature sensor, an LED and a log. Both host
+ * simulators use it: the Node host calls it directly, and the XS host
+ * simulator serves it to the firmware running inside the XS engine.
+ *
+ * Tests drive the board through it: they move virtual time, drop Wi-Fi,
+ * break the sensor and watch the LED.
+ */
+import net from "node:net";
+import tls from "node:tls";
+import { EventEmitter } from "node:events";
+import type { LogLevel, SensorOptions, WifiEvent } from "platform";
+import { DailyTemperature } from "firmware/simulated-sensor";
+
+/** Time as the board sees it: real, or virtual and moved by the test. */
+export interface BoardTime {
+	now(): number;
+	wallTime(): number | undefined;
+	set(callback: () => void, delay: number): number;
+	clear(id: number): void;
+}
+
+export class RealTime implements BoardTime {
+	readonly #start = performance.now();
+	readonly #timers = new Map<number, NodeJS.Timeout>();
+	#next = 1;
+	now(): number {
+		return Math.floor(performance.now() - this.#start);
+	}
+	wallTime(): number {
+		return Date.now();
+	}
+	set(callback: () => void, delay: number): number {
+		const id = this.#next++;
+		this.#timers.set(id, setTimeout(() => {
+			this.#timers.delete(id);
+			callback();
+		}, Math.max(0, delay)));
+		return id;
+	}
+	clear(id: number): void {
+		clearTimeout(this.#timers.get(id));
+		this.#timers.delete(id);
+	}
+	/** Timers still armed; a soak checks that this does not grow. */
+	get pending(): number {
+		return this.#timers.size;
+	}
+}
+
+/** A virtual clock: timers fire only when the test advances time. */
+export class VirtualTime implements BoardTime {
+	#now = 0;
+	#next = 1;
+	readonly #timers = new Map<number, { due: number; callback: () => void }>();
+	/** Epoch ms at uptime 0, once "SNTP" has set it. */
+	wallOffset: number | undefined;
+
+	now(): number {
+		return this.#now;
+	}
+	wallTime(): number | undefined {
+		return this.wallOffset === undefined ? undefined : this.wallOffset + this.#now;
+	}
+	set(callback: () => void, delay: number): number {
+		const id = this.#next++;
+		this.#timers.set(id, { due: this.#now + Math.max(0, delay), callback });
+		return id;
+	}
+	clear(id: number): void {
+		this.#timers.delete(id);
+	}
+	get pending(): number {
+		return this.#timers.size;
+	}
+	/** The earliest due time, if any timer is armed. */
+	nextDue(): number | undefined {
+		let due: number | undefined;
+		for (const timer of this.#timers.values()) if (due === undefined || timer.due < due) due = timer.due;
+		return due;
+	}
+	/**
+	 * Moves time forward by `ms`, firing due timers in order. `settle` runs
+	 * after each timer so that async work (the XS bridge, sockets) it
+	 * started completes before the next one fires.
+	 */
+	async advance(ms: number, settle: () => Promise<void> = async () => {}): Promise<void> {
+		const end = this.#now + ms;
+		for (;;) {
+			let first: [number, { due: number; callback: () => void }] | undefined;
+			for (const entry of this.#timers) if (entry[1].due <= end && (!first || entry[1].due < first[1].due)) first = entry;
+			if (!first) break;
+			this.#timers.delete(first[0]);
+			this.#now = Math.max(this.#now, first[1].due);
+			first[1].callback();
+			await settle();
+		}
+		this.#now = end;
+		await settle();
+	}
+}
+
+export interface SocketEvents {
+	onReadable(bytes: Uint8Array): void;
+	onWritable(count: number): void;
+	onError(message: string): void;
+}
+
+export interface OpenSocketOptions {
+	address: string;
+	port: number;
+	tls?: { serverName: string; ca?: string };
+}
+
+/** Only loopback: tests and the simulator never reach another address. */
+function assertLoopback(address: string): void {
+	if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(address)) {
+		throw new Error(`the simulated board connects to loopback only, not ${address}`);
+	}
+}
+
+export class BoardSocket {
+	readonly #socket: net.Socket;
+	#closed = false;
+
+	constructor(options: OpenSocketOptions, events: SocketEvents) {
+		assertLoopback(options.address);
+		const { address: host, port } = options;
+		this.#socket = options.tls
+			? tls.connect({ host, port, servername: options.tls.serverName, ...(options.tls.ca ? { ca: options.tls.ca } : {}) })
+			: net.connect({ host, port });
+		this.#socket.setNoDelay(true);
+		this.#socket.on(options.tls ? "secureConnect" : "connect", () => events.onWritable(65536));
+		this.#socket.on("data", (data: Buffer) => {
+			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+		});
+		this.#socket.on("drain", () => {
+			if (!this.#closed) events.onWritable(65536);
+		});
+		this.#socket.on("error", (error: Error) => this.#fail(error.message, events));
+		this.#socket.on("close", () => this.#fail("connection closed by peer", events));
+	}
+
+	write(bytes: Uint8Array): void {
+		if (!this.#closed) this.#socket.write(bytes);
+	}
+
+	close(): void {
+		this.#closed = true;
+		this.#socket.destroy();
+	}
+
+	#fail(message: string, events: SocketEvents): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#socket.destroy();
+		events.onError(message);
+	}
+}
+
+/** The simulated radio: it associates after `associateDelay` unless the AP is down. */
+export class BoardWifi extends EventEmitter {
+	accessPointUp = true;
+	associateDelay = 50;
+	#listener: ((event: WifiEvent) => void) | undefined;
+	#connected = false;
+	#attempt: number | undefined;
+	#time: BoardTime;
+
+	constructor(time: BoardTime) {
+		super();
+		this.#time = time;
+	}
+
+	get connected(): boolean {
+		return this.#connected;
+	}
+
+	connect(ssid: string, onEvent: (event: WifiEvent) => void): void {
+		this.#listener = onEvent;
+		if (this.#attempt !== undefined) this.#time.clear(this.#attempt);
+		this.#attempt = this.#time.set(() => {
+			this.#attempt = undefined;
+			if (!this.accessPointUp) {
+				this.#emit("disconnect");
+				return;
+			}
+			this.#connected = true;
+			this.emit("associated", ssid);
+			this.#emit("connect");
+			this.#emit("gotIP");
+		}, this.associateDelay);
+	}
+
+	disconnect(): void {
+		if (this.#attempt !== undefined) this.#time.clear(this.#attempt);
+		this.#attempt = undefined;
+		this.#connected = false;
+	}
+
+	/** The access point goes away (or comes back). */
+	setAccessPoint(up: boolean): void {
+		this.accessPointUp = up;
+		if (!up && this.#connected) {
+			this.#connected = false;
+			this.#emit("disconnect");
+		}
+	}
+
+	#emit(event: WifiEvent): void {
+		this.emit("event", event);
+		this.#listener?.(event);
+	}
+}
+
+/** The simulated sensor: a daily curve plus noise, or a value or fault set by a test. */
+export class BoardSensor {
+	/** A fixed reading instead of the curve. */
+	value: number | undefined;
+	/** When set, sampling throws this (a bus fault) or returns NaN. */
+	fault: "throw" | "nan" | undefined;
+	readonly #curve: DailyTemperature;
+	readonly #time: BoardTime;
+	samples = 0;
+	options: SensorOptions | undefined;
+
+	constructor(time: BoardTime, seed = 1) {
+		this.#time = time;
+		this.#curve = new DailyTemperature(seed);
+	}
+
+	sample(): { temperature: number } {
+		this.samples++;
+		if (this.fault === "throw") throw new Error("sensor did not acknowledge on the I2C bus");
+		if (this.fault === "nan") return { temperature: NaN };
+		if (this.value !== undefined) return { temperature: this.value };
+		return { temperature: this.#curve.at(this.#time.wallTime() ?? this.#time.now()) };
+	}
+}
+
+export class BoardLed extends EventEmitter {
+	/** The pin level last written, and whether the LED is lit (after polarity). */
+	level: 0 | 1 | undefined;
+	pin: number | undefined;
+	writes = 0;
+
+	write(pin: number, level: 0 | 1): void {
+		this.pin = pin;
+		this.level = level;
+		this.writes++;
+		this.emit("write", level);
+	}
+}
+
+export interface LogRecord {
+	at: number;
+	level: LogLevel;
+	tag: string;
+	message: string;
+	fields?: Record<string, unknown> | undefined;
+}
+
+/** One log line format for every host: `LEVEL tag: message key=value ...`. */
+export function formatLog(record: LogRecord): string {
+	let line = `${record.level.toUpperCase().padEnd(5)} ${record.tag}: ${record.message}`;
+	if (record.fields) {
+		for (const [key, value] of Object.entries(record.fields)) line += ` ${key}=${typeof value === "string" ? JSON.stringify(value) : String(value)}`;
+	}
+	return line;
+}
+
+export interface BoardOptions {
+	time?: BoardTime;
+	/** Log lines go here as they happen; default: keep them only. */
+	print?: (line: string, record: LogRecord) => void;
+	sensorSeed?: number;
+	/** The most log records kept in memory. */
+	logLimit?: number;
+}
+
+export class Board {
+	readonly time: BoardTime;
+	readonly wifi: BoardWifi;
+	readonly sensor: BoardSensor;
+	readonly led = new BoardLed();
+	readonly logs: LogRecord[] = [];
+	readonly sockets = new Set<BoardSocket>();
+	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
+	readonly #logLimit: number;
+
+	constructor(options: BoardOptions = {}) {
+		this.time = options.time ?? new RealTime();
+		this.wifi = new BoardWifi(this.time);
+		this.sensor = new BoardSensor(this.time, options.sensorSeed);
+		this.#print = options.print;
+		this.#logLimit = options.logLimit ?? 10000;
+	}
+
+	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
+		const record: LogRecord = { at: this.time.now(), level, tag, message, fields };
+		this.logs.push(record);
+		if (this.logs.length > this.#logLimit) this.logs.splice(0, this.logs.length - this.#logLimit);
+		this.#print?.(formatLog(record), record);
+	}
+
+	openSocket(options: OpenSocketOptions, events: SocketEvents): BoardSocket {
+		const socket: BoardSocket = new BoardSocket(options, {
+			onReadable: (bytes) => events.onReadable(bytes),
+			onWritable: (count) => events.onWritable(count),
+			onError: (message) => {
+				this.sockets.delete(socket);
+				events.onError(message);
+			},
+		});
+		this.sockets.add(socket);
+		return socket;
+	}
+
+	closeSocket(socket: BoardSocket): void {
+		this.sockets.delete(socket);
+		socket.close();
+	}
+
+	/** Closes every socket, as a power cut would. */
+	powerOff(): void {
+		for (const socket of this.sockets) socket.close();
+		this.sockets.clear();
+	}
+}

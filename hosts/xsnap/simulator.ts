@@ -1,0 +1,204 @@
+/*
+ * The XS host simulator, Node side: runs the firmware's own modules on the
+ * real XS engine (build/xsnap, loaded by manifest name) against the
+ * simulated board of hosts/node/platform.ts.
+ *
+ * Every board event becomes one command to the engine; the firmware's
+ * effects come back as the command's reply and are applied to the board
+ * (see hosts/xsnap/host.ts for the other half).
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Board, type BoardSocket } from "../node/platform.js";
+import { XsWorker, type Meter } from "./worker.js";
+
+export const defaultModuleRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../xsnap");
+
+type Op = [string, ...unknown[]];
+
+export interface XsSimulatorOptions {
+	board: Board;
+	/** What mc/config holds: manifest defaults overridden by flat strings. */
+	config: Record<string, string | number | boolean>;
+	moduleRoot?: string;
+}
+
+/** What the engine spent, summed over every command since start. */
+export interface XsUsage {
+	commands: number;
+	compute: number;
+	/** The latest readings. */
+	heapSlots: number;
+	allocatedBytes: number;
+}
+
+export class XsSimulator {
+	readonly board: Board;
+	readonly worker: XsWorker;
+	readonly usage: XsUsage = { commands: 0, compute: 0, heapSlots: 0, allocatedBytes: 0 };
+	readonly #config: Record<string, string | number | boolean>;
+	readonly #timers = new Map<number, number>();
+	readonly #sockets = new Map<number, BoardSocket>();
+	#chain: Promise<void> = Promise.resolve();
+	#inFlight = 0;
+	#status: unknown;
+	#exited = false;
+	#failure: Error | undefined;
+
+	private constructor(options: XsSimulatorOptions) {
+		this.board = options.board;
+		this.#config = options.config;
+		this.worker = new XsWorker({
+			moduleRoot: options.moduleRoot ?? defaultModuleRoot,
+			onQuery: (request) => this.#answer(request),
+			onPrint: (line) => this.board.log("debug", "xs", line),
+		});
+	}
+
+	/** Starts the engine and runs the firmware's `main`. */
+	static async start(options: XsSimulatorOptions): Promise<XsSimulator> {
+		const simulator = new XsSimulator(options);
+		await simulator.worker.runModule("host");
+		await simulator.send({ k: "boot" });
+		return simulator;
+	}
+
+	/** True once the firmware called `host.exit()` after an orderly shutdown. */
+	get exited(): boolean {
+		return this.#exited;
+	}
+
+	/** Sends one event; events are delivered one at a time, in order. */
+	send(event: object): Promise<void> {
+		this.#inFlight++;
+		const run = this.#chain.then(async () => {
+			const reply = await this.worker.command(new TextEncoder().encode(JSON.stringify({
+				event, time: this.board.time.now(), wallTime: this.board.time.wallTime() ?? null,
+			})));
+			this.#meter(reply.meter);
+			this.#apply(JSON.parse(new TextDecoder().decode(reply.bytes)) as Op[]);
+		}).catch((error: Error) => {
+			this.#failure ??= error;
+			this.board.log("error", "xs", `engine failure: ${error.message}`);
+		}).finally(() => {
+			this.#inFlight--;
+		});
+		this.#chain = run;
+		return run;
+	}
+
+	/** Resolves once every queued event has been handled. */
+	async idle(): Promise<void> {
+		while (this.#inFlight > 0) await this.#chain;
+		if (this.#failure) throw this.#failure;
+	}
+
+	async status(): Promise<Record<string, unknown> | null> {
+		await this.send({ k: "status" });
+		return this.#status as Record<string, unknown> | null;
+	}
+
+	/** Asks the firmware for an orderly shutdown (publishes `offline`). */
+	async shutdown(): Promise<void> {
+		await this.send({ k: "shutdown" });
+	}
+
+	async close(): Promise<void> {
+		for (const id of this.#timers.values()) this.board.time.clear(id);
+		this.#timers.clear();
+		for (const socket of this.#sockets.values()) this.board.closeSocket(socket);
+		this.#sockets.clear();
+		await this.worker.close();
+	}
+
+	#meter(meter: Meter): void {
+		this.usage.commands++;
+		this.usage.compute += meter.compute;
+		this.usage.heapSlots = meter.currentHeapCount;
+		this.usage.allocatedBytes = meter.allocate;
+	}
+
+	#answer(request: Uint8Array): Uint8Array {
+		const query = JSON.parse(new TextDecoder().decode(request)) as { q: string; options?: unknown };
+		let answer: unknown;
+		if (query.q === "config") {
+			answer = this.#config;
+		} else if (query.q === "sensor") {
+			try {
+				answer = this.board.sensor.sample();
+			} catch (error) {
+				answer = { error: (error as Error).message };
+			}
+		} else {
+			answer = { error: `unknown query ${query.q}` };
+		}
+		return new TextEncoder().encode(JSON.stringify(answer));
+	}
+
+	#apply(ops: Op[]): void {
+		for (const op of ops) {
+			switch (op[0]) {
+				case "timer": {
+					const [, id, delay] = op as [string, number, number];
+					this.#timers.set(id, this.board.time.set(() => {
+						this.#timers.delete(id);
+						void this.send({ k: "timer", id });
+					}, delay));
+					break;
+				}
+				case "clear": {
+					const id = op[1] as number;
+					const boardId = this.#timers.get(id);
+					if (boardId !== undefined) this.board.time.clear(boardId);
+					this.#timers.delete(id);
+					break;
+				}
+				case "open": {
+					const [, id, address, port, tls] = op as [string, number, string, number, { serverName: string; ca?: string } | null];
+					try {
+						this.#sockets.set(id, this.board.openSocket({ address, port, ...(tls ? { tls } : {}) }, {
+							onReadable: (bytes) => void this.send({ k: "readable", id, data: Buffer.from(bytes).toString("latin1") }),
+							onWritable: (count) => void this.send({ k: "writable", id, count }),
+							onError: (message) => {
+								this.#sockets.delete(id);
+								void this.send({ k: "error", id, message });
+							},
+						}));
+					} catch (error) {
+						void this.send({ k: "error", id, message: (error as Error).message });
+					}
+					break;
+				}
+				case "write":
+					this.#sockets.get(op[1] as number)?.write(Buffer.from(op[2] as string, "latin1"));
+					break;
+				case "close": {
+					const socket = this.#sockets.get(op[1] as number);
+					if (socket) this.board.closeSocket(socket);
+					this.#sockets.delete(op[1] as number);
+					break;
+				}
+				case "wifi.connect":
+					this.board.wifi.connect(op[1] as string, (event) => void this.send({ k: "wifi", event }));
+					break;
+				case "wifi.disconnect":
+					this.board.wifi.disconnect();
+					break;
+				case "led":
+					this.board.led.write(op[1] as number, op[2] as 0 | 1);
+					break;
+				case "log":
+					this.board.log(op[1] as "info", op[2] as string, op[3] as string, op[4] as Record<string, unknown> | undefined);
+					break;
+				case "status":
+					this.#status = op[1];
+					break;
+				case "exit":
+					this.#exited = true;
+					break;
+				default:
+					this.board.log("error", "xs", `unknown effect ${String(op[0])}`);
+			}
+		}
+	}
+}

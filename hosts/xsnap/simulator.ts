@@ -7,12 +7,11 @@
  * effects come back as the command's reply and are applied to the board
  * (see hosts/xsnap/host.ts for the other half).
  */
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Board, type BoardSocket } from "../node/platform.js";
 import { XsWorker, type Meter } from "./worker.js";
+import { xsModuleRoot } from "./paths.js";
 
-export const defaultModuleRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../xsnap");
+export { xsModuleRoot as defaultModuleRoot } from "./paths.js";
 
 type Op = [string, ...unknown[]];
 
@@ -49,7 +48,7 @@ export class XsSimulator {
 		this.board = options.board;
 		this.#config = options.config;
 		this.worker = new XsWorker({
-			moduleRoot: options.moduleRoot ?? defaultModuleRoot,
+			moduleRoot: options.moduleRoot ?? xsModuleRoot,
 			onQuery: (request) => this.#answer(request),
 			onPrint: (line) => this.board.log("debug", "xs", line),
 		});

@@ -2,12 +2,10 @@
  * Starts the XS host simulator's engine for tests and benchmarks, with the
  * firmware and portable test modules built into build/xsnap.
  */
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { XsWorker, type Meter } from "../../hosts/xsnap/worker.js";
+import { projectRoot, xsModuleRoot } from "../../hosts/xsnap/paths.js";
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-export const xsModuleRoot = path.join(projectRoot, "build", "xsnap");
+export { projectRoot, xsModuleRoot };
 
 export interface CaseResult {
 	ok: boolean;

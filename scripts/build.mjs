@@ -50,6 +50,7 @@ function expand(key, source, names) {
 		return;
 	}
 	const folder = path.join(root, path.dirname(source));
+	if (!fs.existsSync(folder)) return;
 	for (const file of fs.readdirSync(folder).sort()) {
 		if (!file.endsWith(".ts") || file.endsWith(".d.ts")) continue;
 		const base = file.slice(0, -3);
@@ -88,6 +89,7 @@ function write(file, text) {
 export const xsTestModules = {
 	"test/lib/*": "test/lib/*",
 	"test/portable/*": "test/portable/*",
+	"bench/xs/*": "bench/xs/*",
 };
 
 export function build() {

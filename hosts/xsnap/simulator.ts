@@ -11,7 +11,6 @@ import { Board, type BoardSocket } from "../node/platform.js";
 import { XsWorker, type Meter } from "./worker.js";
 import { xsModuleRoot } from "./paths.js";
 
-export { xsModuleRoot as defaultModuleRoot } from "./paths.js";
 
 type Op = [string, ...unknown[]];
 

@@ -1,0 +1,505 @@
+/*
+ * MQTT 3.1.1 packet codec (layer 1): packet objects to bytes and back.
+ *
+ * Encoding checks the application's arguments and throws a specific
+ * TypeError or RangeError. Decoding never throws: a malformed packet
+ * decodes to a string naming the broken rule, which the session reports
+ * before closing the connection.
+ *
+ * The publish path has its own entry point, `encodePublishInto`, which
+ * writes into a caller's buffer from pre-encoded topic bytes, so a steady
+ * stream of readings allocates nothing here.
+ */
+import {
+	PacketType, type AckPacket, type ConnackPacket, type ConnectPacket, type Packet, type PublishPacket, type QoS,
+	type SubackPacket, type SubscribePacket, type UnsubscribePacket,
+} from "mqtt/packets";
+import { decodeUtf8, utf8Length, writeUtf8 } from "mqtt/utf8";
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+
+/** The largest remaining length four bytes can express (2.2.3). */
+export const maxRemainingLength = 268435455;
+
+// ---------------------------------------------------------------- encoding
+
+/** Bytes the remaining-length field takes for `length`. */
+export function varintLength(length: number): number {
+	return length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : 4;
+}
+
+function writeVarint(target: Uint8Array, offset: number, length: number): number {
+	do {
+		let byte = length & 0x7f;
+		length >>>= 7;
+		if (length > 0) byte |= 0x80;
+		target[offset++] = byte;
+	} while (length > 0);
+	return offset;
+}
+
+function checkPacketId(id: unknown): number {
+	if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 65535) {
+		throw new RangeError(`packet id must be an integer 1-65535, got ${String(id)}`);
+	}
+	return id;
+}
+
+function checkQoS(qos: unknown): QoS {
+	if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+	return qos;
+}
+
+function checkString(text: unknown, what: string): number {
+	if (typeof text !== "string") throw new TypeError(`${what} must be a string`);
+	const length = utf8Length(text);
+	if (length < 0) throw new TypeError(`${what} is not valid UTF-8 (lone surrogate)`);
+	if (length > 65535) throw new RangeError(`${what} is ${length} bytes; at most 65535 are allowed`);
+	for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0) throw new TypeError(`${what} must not contain U+0000`);
+	return length;
+}
+
+function checkBytes(bytes: unknown, what: string, max = maxRemainingLength): Uint8Array {
+	if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+	if (bytes.length > max) throw new RangeError(`${what} is ${bytes.length} bytes; at most ${max} are allowed`);
+	return bytes;
+}
+
+function checkRemaining(length: number, what: string): void {
+	if (length > maxRemainingLength) throw new RangeError(`${what} needs ${length} bytes; MQTT allows at most ${maxRemainingLength}`);
+}
+
+/** Writes a two-byte big-endian length and the string; the caller checked it. */
+function writeString(target: Uint8Array, offset: number, text: string, length: number): number {
+	target[offset] = length >> 8;
+	target[offset + 1] = length & 0xff;
+	return writeUtf8(text, target, offset + 2);
+}
+
+function writeBinary(target: Uint8Array, offset: number, bytes: Uint8Array): number {
+	target[offset] = bytes.length >> 8;
+	target[offset + 1] = bytes.length & 0xff;
+	target.set(bytes, offset + 2);
+	return offset + 2 + bytes.length;
+}
+
+/** Encoded size of a PUBLISH, for outbox accounting and buffer sizing. */
+export function publishSize(topicLength: number, payloadLength: number, qos: number): number {
+	const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength;
+	return 1 + varintLength(remaining) + remaining;
+}
+
+/**
+ * The publish hot path: writes a PUBLISH into `target` and returns its
+ * length, or -1 if it does not fit. Arguments are trusted: the client
+ * validated the topic once when it encoded `topic`, and checks the rest.
+ */
+export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload: Uint8Array, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+	const topicLength = topic.length;
+	const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length;
+	const total = 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
+	if (total > target.length) return -1;
+	target[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+	let offset = remaining < 128 ? (target[1] = remaining, 2) : writeVarint(target, 1, remaining);
+	target[offset] = topicLength >> 8;
+	target[offset + 1] = topicLength & 0xff;
+	target.set(topic, offset + 2);
+	offset += 2 + topicLength;
+	if (qos > 0) {
+		target[offset] = packetId >> 8;
+		target[offset + 1] = packetId & 0xff;
+		offset += 2;
+	}
+	target.set(payload, offset);
+	return total;
+}
+
+function frame(type: number, flags: number, remaining: number): { bytes: Uint8Array; offset: number } {
+	checkRemaining(remaining, "packet");
+	const bytes = new Uint8Array(1 + varintLength(remaining) + remaining);
+	bytes[0] = (type << 4) | flags;
+	return { bytes, offset: writeVarint(bytes, 1, remaining) };
+}
+
+function encodeConnect(packet: ConnectPacket): Uint8Array {
+	const clientIdLength = checkString(packet.clientId, "client id");
+	const keepalive = packet.keepalive;
+	if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new RangeError(`keepalive must be 0-65535 seconds, got ${keepalive}`);
+	let remaining = 10 + 2 + clientIdLength;
+	let flags = packet.cleanSession ? 0x02 : 0;
+	const will = packet.will;
+	let willTopicLength = 0;
+	if (will) {
+		const problem = validateTopicName(will.topic);
+		if (problem) throw new TypeError(`will ${problem}`);
+		willTopicLength = utf8Length(will.topic);
+		checkBytes(will.payload, "will payload", 65535);
+		flags |= 0x04 | (checkQoS(will.qos) << 3) | (will.retain ? 0x20 : 0);
+		remaining += 2 + willTopicLength + 2 + will.payload.length;
+	}
+	let usernameLength = 0;
+	if (packet.username !== undefined) {
+		usernameLength = checkString(packet.username, "user name");
+		flags |= 0x80;
+		remaining += 2 + usernameLength;
+	}
+	if (packet.password !== undefined) {
+		if (packet.username === undefined) throw new TypeError("a password needs a user name in MQTT 3.1.1");
+		checkBytes(packet.password, "password", 65535);
+		flags |= 0x40;
+		remaining += 2 + packet.password.length;
+	}
+	const { bytes, offset: start } = frame(PacketType.Connect, 0, remaining);
+	let offset = start;
+	// Protocol name "MQTT", level 4.
+	bytes.set([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags, keepalive >> 8, keepalive & 0xff], offset);
+	offset = writeString(bytes, offset + 10, packet.clientId, clientIdLength);
+	if (will) {
+		offset = writeString(bytes, offset, will.topic, willTopicLength);
+		offset = writeBinary(bytes, offset, will.payload);
+	}
+	if (packet.username !== undefined) offset = writeString(bytes, offset, packet.username, usernameLength);
+	if (packet.password !== undefined) writeBinary(bytes, offset, packet.password);
+	return bytes;
+}
+
+function encodePublish(packet: PublishPacket): Uint8Array {
+	const problem = validateTopicName(packet.topic);
+	if (problem) throw new TypeError(problem);
+	const qos = checkQoS(packet.qos);
+	checkBytes(packet.payload, "payload");
+	if (qos > 0) checkPacketId(packet.packetId);
+	else if (packet.dup) throw new TypeError("a QoS 0 PUBLISH must not set DUP");
+	const topicLength = utf8Length(packet.topic);
+	const topic = new Uint8Array(topicLength);
+	writeUtf8(packet.topic, topic, 0);
+	const size = publishSize(topicLength, packet.payload.length, qos);
+	checkRemaining(size - 5, "PUBLISH");
+	const bytes = new Uint8Array(size);
+	encodePublishInto(bytes, topic, packet.payload, qos, packet.retain, packet.dup, packet.packetId ?? 0);
+	return bytes;
+}
+
+function encodeSubscribe(packet: SubscribePacket): Uint8Array {
+	const id = checkPacketId(packet.packetId);
+	if (!Array.isArray(packet.subscriptions) || packet.subscriptions.length === 0) throw new TypeError("SUBSCRIBE needs at least one topic filter");
+	let remaining = 2;
+	const lengths: number[] = [];
+	for (const { filter, qos } of packet.subscriptions) {
+		const problem = validateTopicFilter(filter);
+		if (problem) throw new TypeError(problem);
+		checkQoS(qos);
+		const length = utf8Length(filter);
+		lengths.push(length);
+		remaining += 2 + length + 1;
+	}
+	const { bytes, offset: start } = frame(PacketType.Subscribe, 0x02, remaining);
+	bytes[start] = id >> 8;
+	bytes[start + 1] = id & 0xff;
+	let offset = start + 2;
+	packet.subscriptions.forEach(({ filter, qos }, i) => {
+		offset = writeString(bytes, offset, filter, lengths[i]!);
+		bytes[offset++] = qos;
+	});
+	return bytes;
+}
+
+function encodeUnsubscribe(packet: UnsubscribePacket): Uint8Array {
+	const id = checkPacketId(packet.packetId);
+	if (!Array.isArray(packet.filters) || packet.filters.length === 0) throw new TypeError("UNSUBSCRIBE needs at least one topic filter");
+	let remaining = 2;
+	const lengths: number[] = [];
+	for (const filter of packet.filters) {
+		const problem = validateTopicFilter(filter);
+		if (problem) throw new TypeError(problem);
+		const length = utf8Length(filter);
+		lengths.push(length);
+		remaining += 2 + length;
+	}
+	const { bytes, offset: start } = frame(PacketType.Unsubscribe, 0x02, remaining);
+	bytes[start] = id >> 8;
+	bytes[start + 1] = id & 0xff;
+	let offset = start + 2;
+	packet.filters.forEach((filter, i) => {
+		offset = writeString(bytes, offset, filter, lengths[i]!);
+	});
+	return bytes;
+}
+
+function encodeSuback(packet: SubackPacket): Uint8Array {
+	const id = checkPacketId(packet.packetId);
+	for (const code of packet.returnCodes) {
+		if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) throw new RangeError(`SUBACK return code must be 0, 1, 2 or 0x80, got ${code}`);
+	}
+	const { bytes, offset } = frame(PacketType.Suback, 0, 2 + packet.returnCodes.length);
+	bytes[offset] = id >> 8;
+	bytes[offset + 1] = id & 0xff;
+	bytes.set(packet.returnCodes, offset + 2);
+	return bytes;
+}
+
+/** PUBACK, PUBREC, PUBREL (flags 0b0010), PUBCOMP, UNSUBACK: four bytes. */
+export function encodeAck(type: AckPacket["type"], packetId: number): Uint8Array {
+	return encodeAckInto(new Uint8Array(4), type, checkPacketId(packetId));
+}
+
+export function encodeAckInto(target: Uint8Array, type: number, packetId: number): Uint8Array {
+	target[0] = (type << 4) | (type === PacketType.Pubrel ? 0x02 : 0);
+	target[1] = 2;
+	target[2] = packetId >> 8;
+	target[3] = packetId & 0xff;
+	return target;
+}
+
+/** Encodes any packet; throws a TypeError or RangeError naming a bad field. */
+export function encode(packet: Packet): Uint8Array {
+	switch (packet.type) {
+		case PacketType.Connect:
+			return encodeConnect(packet);
+		case PacketType.Connack: {
+			const code = packet.returnCode;
+			if (!Number.isInteger(code) || code < 0 || code > 255) throw new RangeError(`CONNACK return code must be 0-255, got ${code}`);
+			return Uint8Array.of(0x20, 2, packet.sessionPresent ? 1 : 0, code);
+		}
+		case PacketType.Publish:
+			return encodePublish(packet);
+		case PacketType.Puback:
+		case PacketType.Pubrec:
+		case PacketType.Pubrel:
+		case PacketType.Pubcomp:
+		case PacketType.Unsuback:
+			return encodeAck(packet.type, packet.packetId);
+		case PacketType.Subscribe:
+			return encodeSubscribe(packet);
+		case PacketType.Suback:
+			return encodeSuback(packet);
+		case PacketType.Unsubscribe:
+			return encodeUnsubscribe(packet);
+		case PacketType.Pingreq:
+		case PacketType.Pingresp:
+		case PacketType.Disconnect:
+			return Uint8Array.of(packet.type << 4, 0);
+		default:
+			throw new TypeError(`unknown packet type ${String((packet as { type: unknown }).type)}`);
+	}
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** Fixed-header flags each type must carry (2.2.2); PUBLISH's are its own. */
+const requiredFlags = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -1];
+const typeNames = ["reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved"];
+
+export function packetTypeName(type: number): string {
+	return typeNames[type] ?? "unknown";
+}
+
+/** Checks a fixed header's first byte; returns the broken rule, or undefined. */
+export function checkFixedHeader(first: number): string | undefined {
+	const type = first >> 4, flags = first & 0x0f;
+	if (type === 0 || type === 15) return `packet type ${type} is reserved`;
+	if (type === PacketType.Publish) {
+		if ((flags & 0x06) === 0x06) return "PUBLISH with QoS 3 is malformed";
+		return undefined;
+	}
+	if (flags !== requiredFlags[type]) return `${typeNames[type]} fixed header flags must be ${requiredFlags[type]}, got ${flags}`;
+	return undefined;
+}
+
+/**
+ * Decodes one packet body: `first` is the fixed header's first byte and
+ * bytes[start, end) the remaining length. Returns the packet, or the broken
+ * rule as a string. A PUBLISH payload is a view into `bytes`, not a copy.
+ */
+export function decodePacket(first: number, bytes: Uint8Array, start: number, end: number): Packet | string {
+	const headerProblem = checkFixedHeader(first);
+	if (headerProblem) return headerProblem;
+	const type = first >> 4;
+	const length = end - start;
+	switch (type) {
+		case PacketType.Publish:
+			return decodePublish(first, bytes, start, end);
+		case PacketType.Puback:
+		case PacketType.Pubrec:
+		case PacketType.Pubrel:
+		case PacketType.Pubcomp:
+		case PacketType.Unsuback: {
+			if (length !== 2) return `${typeNames[type]} remaining length must be 2, got ${length}`;
+			const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
+			if (packetId === 0) return `${typeNames[type]} packet id must not be 0`;
+			return { type, packetId } as AckPacket;
+		}
+		case PacketType.Connack: {
+			if (length !== 2) return `CONNACK remaining length must be 2, got ${length}`;
+			const flags = bytes[start]!;
+			if (flags & 0xfe) return "CONNACK reserved flag bits must be 0";
+			const returnCode = bytes[start + 1]!;
+			if (returnCode > 5) return `CONNACK return code ${returnCode} is reserved`;
+			if (returnCode !== 0 && flags) return "CONNACK session present must be 0 when the connection is refused";
+			return { type, sessionPresent: flags === 1, returnCode } satisfies ConnackPacket;
+		}
+		case PacketType.Suback: {
+			if (length < 3) return "SUBACK must carry a packet id and at least one return code";
+			const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
+			if (packetId === 0) return "SUBACK packet id must not be 0";
+			const returnCodes: number[] = [];
+			for (let i = start + 2; i < end; i++) {
+				const code = bytes[i]!;
+				if (code > 2 && code !== 0x80) return `SUBACK return code ${code} is not 0, 1, 2 or 0x80`;
+				returnCodes.push(code);
+			}
+			return { type, packetId, returnCodes } satisfies SubackPacket;
+		}
+		case PacketType.Pingreq:
+		case PacketType.Pingresp:
+		case PacketType.Disconnect:
+			if (length !== 0) return `${typeNames[type]} remaining length must be 0, got ${length}`;
+			return { type } as Packet;
+		case PacketType.Connect:
+			return decodeConnect(bytes, start, end);
+		case PacketType.Subscribe:
+			return decodeSubscribe(bytes, start, end);
+		case PacketType.Unsubscribe:
+			return decodeUnsubscribe(bytes, start, end);
+	}
+	return `packet type ${type} is reserved`;
+}
+
+function decodePublish(first: number, bytes: Uint8Array, start: number, end: number): PublishPacket | string {
+	const qos = ((first >> 1) & 3) as QoS;
+	const dup = (first & 0x08) !== 0;
+	if (qos === 0 && dup) return "PUBLISH with QoS 0 must not set DUP";
+	if (end - start < 2) return "PUBLISH is too short for its topic length";
+	const topicLength = (bytes[start]! << 8) | bytes[start + 1]!;
+	let offset = start + 2 + topicLength;
+	if (offset + (qos > 0 ? 2 : 0) > end) return "PUBLISH topic length runs past the packet";
+	const topic = decodeUtf8(bytes, start + 2, offset);
+	if (topic === undefined) return "PUBLISH topic is not valid UTF-8 or contains U+0000";
+	if (topicLength === 0) return "PUBLISH topic must not be empty";
+	for (let i = start + 2; i < offset; i++) {
+		const byte = bytes[i];
+		if (byte === 0x23 || byte === 0x2b) return "PUBLISH topic must not contain wildcards";
+	}
+	let packetId: number | undefined;
+	if (qos > 0) {
+		packetId = (bytes[offset]! << 8) | bytes[offset + 1]!;
+		if (packetId === 0) return "PUBLISH packet id must not be 0";
+		offset += 2;
+	}
+	const packet: PublishPacket = { type: PacketType.Publish, topic, payload: bytes.subarray(offset, end), qos, retain: (first & 1) !== 0, dup };
+	if (packetId !== undefined) packet.packetId = packetId;
+	return packet;
+}
+
+/** Reads a length-prefixed field; returns [end offset] or a problem. */
+function fieldEnd(bytes: Uint8Array, offset: number, end: number): number {
+	if (offset + 2 > end) return -1;
+	const fieldEnd = offset + 2 + ((bytes[offset]! << 8) | bytes[offset + 1]!);
+	return fieldEnd > end ? -1 : fieldEnd;
+}
+
+function decodeConnect(bytes: Uint8Array, start: number, end: number): ConnectPacket | string {
+	const nameEnd = fieldEnd(bytes, start, end);
+	if (nameEnd < 0 || decodeUtf8(bytes, start + 2, nameEnd) !== "MQTT") return "CONNECT protocol name must be MQTT";
+	if (nameEnd + 4 > end) return "CONNECT variable header is truncated";
+	if (bytes[nameEnd] !== 4) return `CONNECT protocol level ${bytes[nameEnd]} is not 4 (3.1.1)`;
+	const flags = bytes[nameEnd + 1]!;
+	if (flags & 1) return "CONNECT reserved flag must be 0";
+	const keepalive = (bytes[nameEnd + 2]! << 8) | bytes[nameEnd + 3]!;
+	let offset = nameEnd + 4;
+	const readString = (what: string): string => {
+		const stop = fieldEnd(bytes, offset, end);
+		if (stop < 0) throw `CONNECT ${what} runs past the packet`;
+		const text = decodeUtf8(bytes, offset + 2, stop);
+		if (text === undefined) throw `CONNECT ${what} is not valid UTF-8`;
+		offset = stop;
+		return text;
+	};
+	const readBinary = (what: string): Uint8Array => {
+		const stop = fieldEnd(bytes, offset, end);
+		if (stop < 0) throw `CONNECT ${what} runs past the packet`;
+		const value = bytes.slice(offset + 2, stop);
+		offset = stop;
+		return value;
+	};
+	try {
+		const packet: ConnectPacket = { type: PacketType.Connect, clientId: readString("client id"), cleanSession: (flags & 2) !== 0, keepalive };
+		const willQoS = (flags >> 3) & 3;
+		if (flags & 4) {
+			if (willQoS === 3) return "CONNECT will QoS must not be 3";
+			const topic = readString("will topic");
+			packet.will = { topic, payload: readBinary("will payload"), qos: willQoS as QoS, retain: (flags & 0x20) !== 0 };
+		} else if (willQoS !== 0 || flags & 0x20) {
+			return "CONNECT will QoS and retain must be 0 without a will";
+		}
+		if (flags & 0x80) packet.username = readString("user name");
+		if (flags & 0x40) {
+			if (!(flags & 0x80)) return "CONNECT password flag needs the user name flag";
+			packet.password = readBinary("password");
+		}
+		if (offset !== end) return "CONNECT has bytes after its payload";
+		return packet;
+	} catch (problem) {
+		return problem as string;
+	}
+}
+
+function decodeSubscribe(bytes: Uint8Array, start: number, end: number): SubscribePacket | string {
+	if (end - start < 2) return "SUBSCRIBE is too short for a packet id";
+	const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
+	if (packetId === 0) return "SUBSCRIBE packet id must not be 0";
+	const subscriptions: SubscribePacket["subscriptions"] = [];
+	let offset = start + 2;
+	while (offset < end) {
+		const stop = fieldEnd(bytes, offset, end);
+		if (stop < 0 || stop >= end) return "SUBSCRIBE topic filter runs past the packet";
+		const filter = decodeUtf8(bytes, offset + 2, stop);
+		if (filter === undefined) return "SUBSCRIBE topic filter is not valid UTF-8";
+		const problem = validateTopicFilter(filter);
+		if (problem) return `SUBSCRIBE ${problem}`;
+		const qos = bytes[stop]!;
+		if (qos > 2) return "SUBSCRIBE requested QoS must be 0, 1 or 2";
+		subscriptions.push({ filter, qos: qos as QoS });
+		offset = stop + 1;
+	}
+	if (subscriptions.length === 0) return "SUBSCRIBE must carry at least one topic filter";
+	return { type: PacketType.Subscribe, packetId, subscriptions };
+}
+
+function decodeUnsubscribe(bytes: Uint8Array, start: number, end: number): UnsubscribePacket | string {
+	if (end - start < 2) return "UNSUBSCRIBE is too short for a packet id";
+	const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
+	if (packetId === 0) return "UNSUBSCRIBE packet id must not be 0";
+	const filters: string[] = [];
+	let offset = start + 2;
+	while (offset < end) {
+		const stop = fieldEnd(bytes, offset, end);
+		if (stop < 0) return "UNSUBSCRIBE topic filter runs past the packet";
+		const filter = decodeUtf8(bytes, offset + 2, stop);
+		if (filter === undefined) return "UNSUBSCRIBE topic filter is not valid UTF-8";
+		const problem = validateTopicFilter(filter);
+		if (problem) return `UNSUBSCRIBE ${problem}`;
+		filters.push(filter);
+		offset = stop;
+	}
+	if (filters.length === 0) return "UNSUBSCRIBE must carry at least one topic filter";
+	return { type: PacketType.Unsubscribe, packetId, filters };
+}
+
+/**
+ * Decodes one whole packet (fixed header included) from `bytes`; for tests
+ * and tools. Returns the packet, or the broken rule.
+ */
+export function decode(bytes: Uint8Array): Packet | string {
+	if (bytes.length < 2) return "packet is shorter than a fixed header";
+	let remaining = 0, multiplier = 1, offset = 1;
+	for (;;) {
+		if (offset >= bytes.length) return "remaining length is truncated";
+		if (offset > 4) return "remaining length takes more than 4 bytes";
+		const byte = bytes[offset++]!;
+		remaining += (byte & 0x7f) * multiplier;
+		multiplier *= 128;
+		if (!(byte & 0x80)) break;
+	}
+	if (offset + remaining !== bytes.length) return `remaining length ${remaining} does not match the ${bytes.length - offset} bytes given`;
+	return decodePacket(bytes[0]!, bytes, offset, bytes.length);
+}

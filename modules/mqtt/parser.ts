@@ -1,0 +1,196 @@
+/*
+ * Streaming parser (layer 2): TCP hands over bytes in arbitrary pieces,
+ * one byte at a time or many packets at once; this turns them into packets.
+ *
+ * A packet that arrives whole inside one chunk is decoded in place, with
+ * its payload a view of that chunk: no copy. Only a packet split across
+ * chunks is gathered into a buffer of its exact size, which the maximum
+ * packet size bounds. An oversized packet is never allocated: it is
+ * reported, then skipped byte by byte or treated as fatal.
+ */
+import type { Packet } from "mqtt/packets";
+import { checkFixedHeader, decodePacket, packetTypeName } from "mqtt/codec";
+
+export interface ParserHandler {
+	/** A decoded packet. A PUBLISH payload is valid only during this call. */
+	packet(packet: Packet): void;
+	/**
+	 * The stream broke a rule. `fatal` means the parser has stopped and the
+	 * connection must close; otherwise (a skipped oversized packet) it goes on.
+	 */
+	error(rule: string, fatal: boolean): void;
+}
+
+export interface ParserOptions {
+	/** Largest packet accepted, fixed header included, in bytes. */
+	maxPacketSize: number;
+	/** What an oversized packet does: skip it and go on, or stop. */
+	oversize: "skip" | "close";
+}
+
+const enum State {
+	Header,
+	Length,
+	Body,
+	Skip,
+	Failed,
+}
+
+export class PacketParser {
+	readonly maxPacketSize: number;
+	readonly oversize: "skip" | "close";
+	readonly #handler: ParserHandler;
+	#state = State.Header;
+	#first = 0;
+	#remaining = 0;
+	#multiplier = 1;
+	#lengthBytes = 0;
+	#body: Uint8Array | undefined;
+	#filled = 0;
+	#skip = 0;
+
+	constructor(options: ParserOptions, handler: ParserHandler) {
+		if (!(options.maxPacketSize >= 2)) throw new RangeError(`maxPacketSize must be at least 2 bytes, got ${options.maxPacketSize}`);
+		if (options.oversize !== "skip" && options.oversize !== "close") throw new TypeError(`oversize must be "skip" or "close", got ${String(options.oversize)}`);
+		this.maxPacketSize = options.maxPacketSize;
+		this.oversize = options.oversize;
+		this.#handler = handler;
+	}
+
+	/** True once a fatal error stopped the parser; `reset()` starts it again. */
+	get failed(): boolean {
+		return this.#state === State.Failed;
+	}
+
+	/** Bytes held for a packet split across chunks (never above maxPacketSize). */
+	get buffered(): number {
+		return this.#body ? this.#body.length : 0;
+	}
+
+	/** Forgets any partial packet: call on every new connection. */
+	reset(): void {
+		this.#state = State.Header;
+		this.#body = undefined;
+		this.#filled = 0;
+		this.#skip = 0;
+	}
+
+	push(chunk: Uint8Array): void {
+		let offset = 0;
+		const length = chunk.length;
+		while (offset < length) {
+			switch (this.#state) {
+				case State.Header: {
+					// Fast path: a whole small packet inside the chunk, decoded in place.
+					const first = chunk[offset]!;
+					const problem = checkFixedHeader(first);
+					if (problem) return this.#fail(problem);
+					if (offset + 1 < length) {
+						const second = chunk[offset + 1]!;
+						if (second < 0x80 && offset + 2 + second <= length) {
+							if (2 + second > this.maxPacketSize) {
+								this.#first = first;
+								this.#remaining = second;
+								if (!this.#oversized(2 + second)) return;
+								offset += 2;
+								break;
+							}
+							offset += 2;
+							this.#deliver(first, chunk, offset, offset + second);
+							offset += second;
+							if (this.failed) return;
+							break;
+						}
+					}
+					this.#first = first;
+					this.#remaining = 0;
+					this.#multiplier = 1;
+					this.#lengthBytes = 0;
+					this.#state = State.Length;
+					offset++;
+					break;
+				}
+				case State.Length: {
+					const byte = chunk[offset++]!;
+					this.#remaining += (byte & 0x7f) * this.#multiplier;
+					this.#multiplier *= 128;
+					this.#lengthBytes++;
+					if (byte & 0x80) {
+						if (this.#lengthBytes === 4) return this.#fail("remaining length takes more than 4 bytes");
+						break;
+					}
+					const size = 1 + this.#lengthBytes + this.#remaining;
+					if (size > this.maxPacketSize) {
+						if (!this.#oversized(size)) return;
+						break;
+					}
+					if (this.#remaining === 0) {
+						this.#state = State.Header;
+						this.#deliver(this.#first, chunk, offset, offset);
+						if (this.failed) return;
+					} else if (length - offset >= this.#remaining) {
+						// The body is all here: decode in place.
+						this.#state = State.Header;
+						const end = offset + this.#remaining;
+						this.#deliver(this.#first, chunk, offset, end);
+						offset = end;
+						if (this.failed) return;
+					} else {
+						this.#body = new Uint8Array(this.#remaining);
+						this.#filled = 0;
+						this.#state = State.Body;
+					}
+					break;
+				}
+				case State.Body: {
+					const body = this.#body!;
+					const take = Math.min(body.length - this.#filled, length - offset);
+					body.set(chunk.subarray(offset, offset + take), this.#filled);
+					this.#filled += take;
+					offset += take;
+					if (this.#filled === body.length) {
+						this.#body = undefined;
+						this.#state = State.Header;
+						this.#deliver(this.#first, body, 0, body.length);
+						if (this.failed) return;
+					}
+					break;
+				}
+				case State.Skip: {
+					const take = Math.min(this.#skip, length - offset);
+					this.#skip -= take;
+					offset += take;
+					if (this.#skip === 0) this.#state = State.Header;
+					break;
+				}
+				case State.Failed:
+					return;
+			}
+		}
+	}
+
+	#deliver(first: number, bytes: Uint8Array, start: number, end: number): void {
+		const result = decodePacket(first, bytes, start, end);
+		if (typeof result === "string") this.#fail(result);
+		else this.#handler.packet(result);
+	}
+
+	/** Returns false when the parser stopped. */
+	#oversized(size: number): boolean {
+		const rule = `${packetTypeName(this.#first >> 4)} of ${size} bytes exceeds the maximum packet size of ${this.maxPacketSize}`;
+		if (this.oversize === "close") {
+			this.#fail(rule);
+			return false;
+		}
+		this.#skip = this.#remaining;
+		this.#state = this.#skip > 0 ? State.Skip : State.Header;
+		this.#handler.error(rule, false);
+		return true;
+	}
+
+	#fail(rule: string): void {
+		this.#state = State.Failed;
+		this.#body = undefined;
+		this.#handler.error(rule, true);
+	}
+}

@@ -1,0 +1,96 @@
+/*
+ * The bounded outbox: publishes made while offline, or while the in-flight
+ * window is full, wait here in order. It is bounded in messages and in
+ * bytes, because an unbounded queue is how esp-mqtt devices run out of
+ * memory during a long broker outage. When full, it either drops the
+ * oldest message or rejects the new one, and counts what it lost.
+ */
+export type OutboxPolicy = "drop-oldest" | "reject-new";
+
+export interface OutboxOptions {
+	maxMessages: number;
+	maxBytes: number;
+	policy: OutboxPolicy;
+}
+
+export interface QueuedPublish {
+	/** The topic, already UTF-8 encoded and validated. */
+	topic: Uint8Array;
+	topicText: string;
+	payload: Uint8Array;
+	qos: 0 | 1 | 2;
+	retain: boolean;
+	/** Encoded size, which is what the byte limit counts. */
+	size: number;
+}
+
+export class Outbox {
+	readonly options: OutboxOptions;
+	/** Messages dropped to make room (drop-oldest). */
+	droppedOldest = 0;
+	/** Messages refused because the outbox was full (reject-new). */
+	rejectedNew = 0;
+	#items: (QueuedPublish | undefined)[] = [];
+	#head = 0;
+	#bytes = 0;
+
+	constructor(options: OutboxOptions) {
+		if (!(Number.isInteger(options.maxMessages) && options.maxMessages >= 1)) throw new RangeError(`outbox maxMessages must be an integer >= 1, got ${options.maxMessages}`);
+		if (!(options.maxBytes >= 1)) throw new RangeError(`outbox maxBytes must be >= 1, got ${options.maxBytes}`);
+		if (options.policy !== "drop-oldest" && options.policy !== "reject-new") throw new TypeError(`outbox policy must be "drop-oldest" or "reject-new", got ${String(options.policy)}`);
+		this.options = options;
+	}
+
+	get length(): number {
+		return this.#items.length - this.#head;
+	}
+
+	get bytes(): number {
+		return this.#bytes;
+	}
+
+	/** Adds a message; returns false when it was refused (reject-new, or larger than the whole outbox). */
+	push(item: QueuedPublish): boolean {
+		const { maxMessages, maxBytes, policy } = this.options;
+		if (item.size > maxBytes) {
+			this.rejectedNew++;
+			return false;
+		}
+		while (this.length >= maxMessages || this.#bytes + item.size > maxBytes) {
+			if (policy === "reject-new") {
+				this.rejectedNew++;
+				return false;
+			}
+			this.shift();
+			this.droppedOldest++;
+		}
+		this.#items.push(item);
+		this.#bytes += item.size;
+		return true;
+	}
+
+	peek(): QueuedPublish | undefined {
+		return this.#items[this.#head];
+	}
+
+	shift(): QueuedPublish | undefined {
+		const item = this.#items[this.#head];
+		if (!item) return undefined;
+		this.#items[this.#head++] = undefined;
+		this.#bytes -= item.size;
+		// Compact now and then, so the array does not grow for ever.
+		if (this.#head >= 32 && this.#head * 2 >= this.#items.length) {
+			this.#items = this.#items.slice(this.#head);
+			this.#head = 0;
+		}
+		return item;
+	}
+
+	/** Puts messages back at the front, in order (in-flight messages after a clean session). */
+	unshiftAll(items: QueuedPublish[]): void {
+		const rest = this.#items.slice(this.#head);
+		this.#items = [...items, ...rest] as (QueuedPublish | undefined)[];
+		this.#head = 0;
+		for (const item of items) this.#bytes += item.size;
+	}
+}

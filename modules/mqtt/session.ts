@@ -1,0 +1,630 @@
+/*
+ * The MQTT session state machine (layer 3), sans-I/O in the manner of h11
+ * and quinn-proto: it owns no socket and no clock. It is fed events, each
+ * with the current time, and answers through `SessionEffects`: bytes to
+ * send, a transport to open or close, the one time it next wants to be
+ * woken, messages to deliver. One wake-up time instead of a timer per rule
+ * keeps a device to a single armed timer.
+ *
+ * Timer rules, all measured from `now` as given:
+ * - CONNACK: the transport and the CONNACK must both arrive within
+ *   `connackTimeout` of opening, or the attempt fails.
+ * - Keepalive: a PINGREQ goes out when nothing has been sent for
+ *   `keepalive`, or nothing received for `keepalive` (so a client that only
+ *   publishes QoS 0 still learns that its link died); no PINGRESP within
+ *   `pingTimeout` closes the link. A dead link is therefore seen within
+ *   keepalive + pingTimeout, whatever the traffic.
+ * - Reconnect: exponential backoff with full jitter; a refusal for bad
+ *   credentials or authorisation waits the maximum, never a tight loop.
+ */
+import { PacketType, connackCodeNames, type Packet, type PublishPacket, type QoS, type Will } from "mqtt/packets";
+import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize } from "mqtt/codec";
+import { PacketParser } from "mqtt/parser";
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { encodeUtf8 } from "mqtt/utf8";
+import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
+import { Backoff, type BackoffOptions, type Random } from "backoff";
+
+export type SessionState =
+	/** Not started, or stopped for good. */
+	| "idle"
+	/** Transport opening, CONNECT sent, waiting for CONNACK. */
+	| "connecting"
+	| "connected"
+	/** Between attempts, waiting out the backoff. */
+	| "waiting"
+	/** The link below (Wi-Fi) is down: no attempts until resumed. */
+	| "suspended"
+	/** DISCONNECT sent after stop(); no more attempts. */
+	| "stopped";
+
+/** What went wrong, for logs and counters. */
+export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit";
+
+export interface InboundMessage {
+	topic: string;
+	/** Valid during the delivery call only: copy it to keep it. */
+	payload: Uint8Array;
+	qos: QoS;
+	retain: boolean;
+	dup: boolean;
+}
+
+export interface SessionEffects {
+	openTransport(): void;
+	closeTransport(reason: string): void;
+	/** Bytes to write; the buffer is reused after the call returns. */
+	send(bytes: Uint8Array): void;
+	/** When to call `wake(now)` next; undefined: no timer needed. */
+	wakeAt(time: number | undefined): void;
+	deliver(message: InboundMessage): void;
+	stateChanged(state: SessionState, reason: string): void;
+	connected(sessionPresent: boolean): void;
+	error(kind: SessionErrorKind, message: string): void;
+}
+
+export interface SessionOptions {
+	clientId: string;
+	cleanSession: boolean;
+	/** Seconds; 0 turns keepalive (and dead-link detection) off. */
+	keepalive: number;
+	username?: string | undefined;
+	password?: Uint8Array | undefined;
+	will?: Will | undefined;
+	/** ms from opening the transport to CONNACK. */
+	connackTimeout: number;
+	/** ms to wait for PINGRESP. */
+	pingTimeout: number;
+	backoff: BackoffOptions;
+	random: Random;
+	outbox: OutboxOptions;
+	/** Outbound QoS 1/2 messages awaiting acknowledgement at once. */
+	maxInflight: number;
+	/** Inbound QoS 2 messages between PUBREC and PUBREL at once; a broker past this is hostile. */
+	maxInboundPending: number;
+	maxPacketSize: number;
+	oversize: "skip" | "close";
+}
+
+export interface SessionStats {
+	/** Successful CONNACKs. */
+	connects: number;
+	/** Successful CONNACKs after the first. */
+	reconnects: number;
+	/** Connection attempts that failed (refused, timed out, transport error). */
+	failedAttempts: number;
+	/** PUBLISH packets sent, retransmissions included. */
+	sent: number;
+	retransmitted: number;
+	/** PUBLISH packets received and delivered. */
+	received: number;
+	/** Inbound QoS 2 duplicates recognised and not delivered again. */
+	duplicatesIgnored: number;
+	/** Outbox losses: dropped oldest, or rejected new. */
+	dropped: number;
+	protocolErrors: number;
+	/** ms of the last PINGREQ→PINGRESP or PUBLISH→PUBACK/PUBREC. */
+	lastRoundTrip: number | undefined;
+	bytesSent: number;
+	bytesReceived: number;
+}
+
+interface Inflight extends QueuedPublish {
+	packetId: number;
+	/** Waiting for PUBACK/PUBREC ("publish") or PUBCOMP ("release"). */
+	phase: "publish" | "release";
+	sentAt: number;
+}
+
+interface SubscriptionState {
+	qos: QoS;
+	/** The broker granted it on this session. */
+	granted: boolean;
+}
+
+const topicCacheSize = 16;
+
+export class Session {
+	readonly options: SessionOptions;
+	readonly outbox: Outbox;
+	readonly backoff: Backoff;
+	readonly stats: SessionStats = {
+		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0,
+		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined, bytesSent: 0, bytesReceived: 0,
+	};
+	readonly #effects: SessionEffects;
+	readonly #parser: PacketParser;
+	#state: SessionState = "idle";
+	#now = 0;
+	#transportOpen = false;
+
+	// Deadlines (ms on the caller's clock); -1 is "not armed".
+	#connackDue = -1;
+	#pingDue = -1;
+	#reconnectDue = -1;
+	#lastSent = 0;
+	#lastReceived = 0;
+	#pingSentAt = -1;
+	#wake: number | undefined;
+
+	// Outbound QoS 1/2 in flight, in publish order.
+	#inflight: Inflight[] = [];
+	#nextPacketId = 1;
+	#pendingSubscribes = new Map<number, string[]>();
+	#pendingUnsubscribes = new Set<number>();
+	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
+	#inboundPending = new Set<number>();
+	#subscriptions = new Map<string, SubscriptionState>();
+
+	// Hot-path reuse: encoded topics, one scratch buffer, views of it by length.
+	#topics = new Map<string, Uint8Array>();
+	#scratch = new Uint8Array(256);
+	#views = new Map<number, Uint8Array>();
+	#ack = new Uint8Array(4);
+
+	constructor(options: SessionOptions, effects: SessionEffects) {
+		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
+		if (!(options.connackTimeout > 0)) throw new RangeError(`connackTimeout must be > 0 ms, got ${options.connackTimeout}`);
+		if (!(options.pingTimeout > 0)) throw new RangeError(`pingTimeout must be > 0 ms, got ${options.pingTimeout}`);
+		if (!(Number.isInteger(options.maxInflight) && options.maxInflight >= 1 && options.maxInflight <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${options.maxInflight}`);
+		this.options = options;
+		this.#effects = effects;
+		this.outbox = new Outbox(options.outbox);
+		this.backoff = new Backoff(options.backoff, options.random);
+		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, oversize: options.oversize }, {
+			packet: (packet) => this.#receive(packet),
+			error: (rule, fatal) => this.#parseError(rule, fatal),
+		});
+		// Check the CONNECT now: a bad client id or will is the application's error.
+		encode(this.#connectPacket());
+	}
+
+	get state(): SessionState {
+		return this.#state;
+	}
+
+	/** Outbound QoS 1/2 messages not yet completed. */
+	get inflight(): number {
+		return this.#inflight.length;
+	}
+
+	get subscriptions(): ReadonlyMap<string, { qos: QoS; granted: boolean }> {
+		return this.#subscriptions;
+	}
+
+	// ------------------------------------------------------------ events in
+
+	/** Begin connecting; from now on the session owns reconnection. */
+	start(now: number): void {
+		this.#now = now;
+		if (this.#state === "idle" || this.#state === "stopped") this.#connect();
+	}
+
+	/** The link below went away (Wi-Fi lost): close, and make no attempts until resumed. */
+	suspend(now: number, reason: string): void {
+		this.#now = now;
+		if (this.#state === "idle" || this.#state === "stopped" || this.#state === "suspended") return;
+		this.#dropTransport(reason);
+		this.#reconnectDue = -1;
+		this.#setState("suspended", reason);
+		this.#schedule();
+	}
+
+	/** The link below is back: connect at once (the backoff was for the broker, not the link). */
+	resume(now: number): void {
+		this.#now = now;
+		if (this.#state === "suspended") this.#connect();
+	}
+
+	/** Orderly end: DISCONNECT (so the broker discards the will), close, no reconnect. */
+	stop(now: number): void {
+		this.#now = now;
+		if (this.#state === "connected") this.#sendBytes(Uint8Array.of(0xe0, 0));
+		this.#dropTransport("stopped by the application");
+		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
+		this.#setState("stopped", "stopped by the application");
+		this.#schedule();
+	}
+
+	/** The transport opened: send CONNECT. */
+	transportOpened(now: number): void {
+		this.#now = now;
+		if (this.#state !== "connecting" || !this.#transportOpen) return;
+		this.#parser.reset();
+		this.#lastReceived = now;
+		this.#sendBytes(encode(this.#connectPacket()));
+	}
+
+	/** The transport failed or the peer closed it. */
+	transportClosed(now: number, reason: string): void {
+		this.#now = now;
+		if (!this.#transportOpen) return;
+		this.#transportOpen = false;
+		if (this.#state === "connecting" || this.#state === "connected") this.#retry("transport", reason, false);
+	}
+
+	/** Bytes from the transport, in any split. */
+	receive(now: number, chunk: Uint8Array): void {
+		this.#now = now;
+		if (!this.#transportOpen) return;
+		this.stats.bytesReceived += chunk.length;
+		this.#lastReceived = now;
+		this.#parser.push(chunk);
+		this.#schedule();
+	}
+
+	/** The wake-up time asked for through `wakeAt` has come. */
+	wake(now: number): void {
+		this.#now = now;
+		if (this.#connackDue >= 0 && now >= this.#connackDue) {
+			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
+			this.#retry("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
+		} else if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) {
+			this.#reconnectDue = -1;
+			this.#connect();
+		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
+			const interval = this.options.keepalive * 1000;
+			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
+				this.#sendBytes(Uint8Array.of(0xc0, 0));
+				this.#pingSentAt = now;
+				this.#pingDue = now + this.options.pingTimeout;
+			}
+		}
+		this.#schedule();
+	}
+
+	// ------------------------------------------------------------ application calls
+
+	/**
+	 * Publishes, or queues while offline or while the in-flight window is
+	 * full. Returns false when the outbox refused the message. Throws on a
+	 * bad argument. The payload is kept by reference until sent or acked.
+	 */
+	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean): boolean {
+		this.#now = now;
+		let topicBytes = this.#topics.get(topic);
+		if (topicBytes === undefined) topicBytes = this.#encodeTopic(topic);
+		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
+		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+		const size = publishSize(topicBytes.length, payload.length, qos);
+		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
+		if (this.#state === "connected" && this.outbox.length === 0) {
+			// No re-scheduling here: sending only moves the keepalive later,
+			// and an early wake-up just schedules again.
+			if (qos === 0) {
+				this.#sendPublish(topicBytes, payload, 0, retain, false, 0, size);
+				return true;
+			}
+			if (this.#inflight.length < this.options.maxInflight) {
+				this.#startInflight({ topic: topicBytes, topicText: topic, payload, qos, retain, size });
+				return true;
+			}
+		}
+		const accepted = this.outbox.push({ topic: topicBytes, topicText: topic, payload, qos, retain, size });
+		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
+		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
+		return accepted;
+	}
+
+	subscribe(now: number, filter: string, qos: QoS): void {
+		this.#now = now;
+		const problem = validateTopicFilter(filter);
+		if (problem) throw new TypeError(problem);
+		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+		this.#subscriptions.set(filter, { qos, granted: false });
+		if (this.#state === "connected") this.#sendSubscribe([filter]);
+		this.#schedule();
+	}
+
+	unsubscribe(now: number, filter: string): void {
+		this.#now = now;
+		const problem = validateTopicFilter(filter);
+		if (problem) throw new TypeError(problem);
+		if (!this.#subscriptions.delete(filter)) return;
+		if (this.#state === "connected") {
+			const packetId = this.#allocatePacketId();
+			this.#pendingUnsubscribes.add(packetId);
+			this.#sendBytes(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
+		}
+		this.#schedule();
+	}
+
+	// ------------------------------------------------------------ inbound packets
+
+	#receive(packet: Packet): void {
+		switch (packet.type) {
+			case PacketType.Publish:
+				return this.#receivePublish(packet);
+			case PacketType.Connack: {
+				if (this.#state !== "connecting") return this.#protocolError("CONNACK received on an established session");
+				this.#connackDue = -1;
+				if (packet.returnCode !== 0) {
+					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
+					// Bad credentials or not authorised: retrying soon cannot help.
+					const atMaximum = packet.returnCode === 4 || packet.returnCode === 5;
+					return this.#retry("refused", `broker refused the connection: ${name} (${packet.returnCode})`, atMaximum);
+				}
+				return this.#connected(packet.sessionPresent);
+			}
+			case PacketType.Puback:
+			case PacketType.Pubrec:
+			case PacketType.Pubcomp:
+				return this.#receiveAck(packet.type, packet.packetId);
+			case PacketType.Pubrel: {
+				// Exactly once: the message was delivered at PUBLISH; now forget the id.
+				this.#inboundPending.delete(packet.packetId);
+				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubcomp, packet.packetId));
+				return;
+			}
+			case PacketType.Suback: {
+				const filters = this.#pendingSubscribes.get(packet.packetId);
+				if (!filters) return this.#protocolError(`SUBACK for unknown packet id ${packet.packetId}`);
+				this.#pendingSubscribes.delete(packet.packetId);
+				filters.forEach((filter, i) => {
+					const code = packet.returnCodes[i];
+					const subscription = this.#subscriptions.get(filter);
+					if (code === 0x80 || code === undefined) {
+						this.#effects.error("subscription", `broker refused the subscription to ${filter}`);
+					} else if (subscription) {
+						subscription.granted = true;
+					}
+				});
+				return;
+			}
+			case PacketType.Unsuback:
+				this.#pendingUnsubscribes.delete(packet.packetId);
+				return;
+			case PacketType.Pingresp:
+				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
+				this.#pingSentAt = -1;
+				this.#pingDue = -1;
+				return;
+			default:
+				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
+		}
+	}
+
+	#receivePublish(packet: PublishPacket): void {
+		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
+		const { qos, packetId } = packet;
+		if (qos === 2) {
+			if (this.#inboundPending.has(packetId!)) {
+				// A retransmission before PUBREL: acknowledged again, not delivered again.
+				this.stats.duplicatesIgnored++;
+				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId!));
+				return;
+			}
+			if (this.#inboundPending.size >= this.options.maxInboundPending) {
+				return this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
+			}
+			this.#inboundPending.add(packetId!);
+		}
+		this.stats.received++;
+		this.#effects.deliver(packet);
+		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId!));
+		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId!));
+	}
+
+	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
+		const index = this.#inflight.findIndex((entry) => entry.packetId === packetId);
+		const entry = this.#inflight[index];
+		if (!entry) {
+			// A late ack for a message already completed (e.g. after a retransmission) is harmless.
+			return;
+		}
+		if (type === PacketType.Pubrec) {
+			if (entry.qos !== 2) return this.#protocolError(`PUBREC for QoS ${entry.qos} message ${packetId}`);
+			if (entry.phase === "publish") this.stats.lastRoundTrip = this.#now - entry.sentAt;
+			entry.phase = "release";
+			this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrel, packetId));
+			return;
+		}
+		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
+		if (type === PacketType.Pubcomp && entry.phase !== "release") return this.#protocolError(`PUBCOMP before PUBREC for message ${packetId}`);
+		if (type === PacketType.Puback) this.stats.lastRoundTrip = this.#now - entry.sentAt;
+		this.#inflight.splice(index, 1);
+		this.#drainOutbox();
+	}
+
+	#parseError(rule: string, fatal: boolean): void {
+		if (!fatal) {
+			this.#effects.error("oversize", rule);
+			return;
+		}
+		this.#protocolError(rule);
+	}
+
+	#protocolError(rule: string): void {
+		this.stats.protocolErrors++;
+		this.#retry("protocol", `protocol error: ${rule}`, false);
+	}
+
+	// ------------------------------------------------------------ transitions
+
+	#connect(): void {
+		this.#dropTransport("reconnecting");
+		this.#transportOpen = true;
+		this.#connackDue = this.#now + this.options.connackTimeout;
+		this.#pingDue = -1;
+		this.#pingSentAt = -1;
+		this.#setState("connecting", "connecting");
+		this.#effects.openTransport();
+		this.#schedule();
+	}
+
+	#connected(sessionPresent: boolean): void {
+		this.stats.connects++;
+		if (this.stats.connects > 1) this.stats.reconnects++;
+		this.backoff.reset();
+		this.#lastSent = this.#lastReceived = this.#now;
+		this.#setState("connected", sessionPresent ? "connected, session present" : "connected, new session");
+		this.#effects.connected(sessionPresent);
+		if (this.#state !== "connected") return;
+		this.#inboundPending.clear();
+		// Subscriptions the broker does not hold for us: all of them on a new session.
+		const filters: string[] = [];
+		for (const [filter, subscription] of this.#subscriptions) {
+			if (!sessionPresent) subscription.granted = false;
+			if (!subscription.granted) filters.push(filter);
+		}
+		this.#pendingSubscribes.clear();
+		if (filters.length) this.#sendSubscribe(filters);
+		if (sessionPresent) {
+			// The broker kept our session: retransmit what it has not acknowledged, in order, as DUP.
+			for (const entry of this.#inflight) {
+				entry.sentAt = this.#now;
+				if (entry.phase === "release") this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId));
+				else {
+					this.stats.retransmitted++;
+					this.#sendPublish(entry.topic, entry.payload, entry.qos, entry.retain, true, entry.packetId, entry.size);
+				}
+			}
+		} else if (this.#inflight.length) {
+			// A new session knows nothing of them: publish them again, first in line, as new messages.
+			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish");
+			this.#inflight = [];
+			this.outbox.unshiftAll(unfinished);
+		}
+		this.#drainOutbox();
+		this.#schedule();
+	}
+
+	/** Closes the current attempt and schedules the next one. */
+	#retry(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
+		const wasConnected = this.#state === "connected";
+		this.#dropTransport(reason);
+		this.#connackDue = this.#pingDue = -1;
+		this.#pingSentAt = -1;
+		if (!wasConnected) this.stats.failedAttempts++;
+		this.#effects.error(kind, reason);
+		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return this.#schedule();
+		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
+		this.#reconnectDue = this.#now + delay;
+		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
+		this.#schedule();
+	}
+
+	#dropTransport(reason: string): void {
+		if (this.#transportOpen) {
+			this.#transportOpen = false;
+			this.#effects.closeTransport(reason);
+		}
+	}
+
+	#setState(state: SessionState, reason: string): void {
+		if (this.#state === state) return;
+		this.#state = state;
+		this.#effects.stateChanged(state, reason);
+	}
+
+	/** Tells the host the single time the session next needs to run. */
+	#schedule(): void {
+		let due = earliest(earliest(this.#connackDue, this.#pingDue), this.#reconnectDue);
+		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
+			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
+		}
+		const wake = due < 0 ? undefined : due;
+		if (wake !== this.#wake) {
+			this.#wake = wake;
+			this.#effects.wakeAt(wake);
+		}
+	}
+
+	// ------------------------------------------------------------ sending
+
+	#connectPacket(): Packet {
+		const { clientId, cleanSession, keepalive, username, password, will } = this.options;
+		return {
+			type: PacketType.Connect, clientId, cleanSession, keepalive,
+			...(username !== undefined ? { username } : {}),
+			...(password !== undefined ? { password } : {}),
+			...(will !== undefined ? { will } : {}),
+		};
+	}
+
+	#encodeTopic(topic: string): Uint8Array {
+		const problem = validateTopicName(topic);
+		if (problem) throw new TypeError(problem);
+		const bytes = encodeUtf8(topic);
+		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
+		this.#topics.set(topic, bytes);
+		return bytes;
+	}
+
+	#startInflight(item: QueuedPublish): void {
+		const entry = item as Inflight;
+		entry.packetId = this.#allocatePacketId();
+		entry.phase = "publish";
+		entry.sentAt = this.#now;
+		this.#inflight.push(entry);
+		this.#sendPublish(entry.topic, entry.payload, entry.qos, entry.retain, false, entry.packetId, entry.size);
+	}
+
+	#drainOutbox(): void {
+		if (this.#state !== "connected") return;
+		for (let item = this.outbox.peek(); item; item = this.outbox.peek()) {
+			if (item.qos > 0 && this.#inflight.length >= this.options.maxInflight) return;
+			this.outbox.shift();
+			if (item.qos === 0) this.#sendPublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+			else this.#startInflight(item);
+			if (this.#state !== "connected") return;
+		}
+	}
+
+	#sendPublish(topic: Uint8Array, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number, size: number): void {
+		let buffer = this.#scratch;
+		if (size > buffer.length) {
+			// Rare large messages get their own buffer; the scratch stays small.
+			buffer = new Uint8Array(size);
+			encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
+			this.stats.sent++;
+			this.#sendBytes(buffer);
+			return;
+		}
+		encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
+		let view = this.#views.get(size);
+		if (view === undefined) {
+			if (this.#views.size >= 8) this.#views.clear();
+			view = buffer.subarray(0, size);
+			this.#views.set(size, view);
+		}
+		this.stats.sent++;
+		this.#sendBytes(view);
+	}
+
+	#sendSubscribe(filters: string[]): void {
+		const packetId = this.#allocatePacketId();
+		this.#pendingSubscribes.set(packetId, filters);
+		this.#sendBytes(encode({
+			type: PacketType.Subscribe, packetId,
+			subscriptions: filters.map((filter) => ({ filter, qos: this.#subscriptions.get(filter)!.qos })),
+		}));
+	}
+
+	#sendBytes(bytes: Uint8Array): void {
+		if (!this.#transportOpen) return;
+		this.stats.bytesSent += bytes.length;
+		this.#lastSent = this.#now;
+		this.#effects.send(bytes);
+	}
+
+	#allocatePacketId(): number {
+		for (;;) {
+			const id = this.#nextPacketId;
+			this.#nextPacketId = id === 65535 ? 1 : id + 1;
+			if (!this.#idInUse(id)) return id;
+		}
+	}
+
+	#idInUse(id: number): boolean {
+		if (this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id)) return true;
+		for (const entry of this.#inflight) if (entry.packetId === id) return true;
+		return false;
+	}
+}
+
+/** The earlier of two deadlines, where -1 means "none". */
+function earliest(a: number, b: number): number {
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}

@@ -146,9 +146,17 @@ export class BoardSocket {
 		if (!this.#closed) this.#socket.write(bytes);
 	}
 
+	/** Orderly close: what was written (a DISCONNECT) still goes out. */
 	close(): void {
 		this.#closed = true;
-		this.#socket.destroy();
+		this.#socket.end();
+		setTimeout(() => this.#socket.destroy(), 1000).unref();
+	}
+
+	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
+	destroy(): void {
+		this.#closed = true;
+		this.#socket.resetAndDestroy();
 	}
 
 	#fail(message: string, events: SocketEvents): void {
@@ -322,9 +330,9 @@ export class Board {
 		socket.close();
 	}
 
-	/** Closes every socket, as a power cut would. */
+	/** Drops every connection at once, as a power cut would: no DISCONNECT, so the broker sends the will. */
 	powerOff(): void {
-		for (const socket of this.sockets) socket.close();
+		for (const socket of this.sockets) socket.destroy();
 		this.sockets.clear();
 	}
 }

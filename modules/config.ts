@@ -1,1 +1,231 @@
-export {};
+/*
+ * The one place configuration is parsed and validated.
+ *
+ * Input is Moddable's `mc/config`: the manifest's "config" block, with any
+ * `key=value` from the mcconfig command line laid over it. Command-line
+ * values always arrive as strings, manifest values may be strings, numbers
+ * or booleans, so every key is parsed from text. Every bad key is reported
+ * at once, each naming the key, the value and what was expected, and the
+ * firmware does not start half-configured.
+ *
+ * `configKeys` is also the documentation: the README's table follows it,
+ * and a test checks that manifest.json's defaults agree with it.
+ */
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import type { SensorKind } from "platform";
+
+type Kind =
+	| { type: "string"; secret?: boolean; allowEmpty?: boolean }
+	| { type: "integer"; min: number; max: number }
+	| { type: "number"; min: number; max: number }
+	| { type: "boolean" }
+	| { type: "choice"; values: readonly string[] }
+	| { type: "topic" }
+	| { type: "filter" };
+
+export interface ConfigKey {
+	key: string;
+	default: string;
+	meaning: string;
+	kind: Kind;
+}
+
+const integer = (min: number, max: number): Kind => ({ type: "integer", min, max });
+const text = (allowEmpty = false, secret = false): Kind => ({ type: "string", allowEmpty, secret });
+const boolean: Kind = { type: "boolean" };
+const topic: Kind = { type: "topic" };
+
+export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated"];
+
+export const configKeys: readonly ConfigKey[] = [
+	{ key: "ssid", default: "", meaning: "Wi-Fi network name", kind: text(false) },
+	{ key: "password", default: "", meaning: "Wi-Fi password (empty for an open network)", kind: text(true, true) },
+	{ key: "wifi_connect_timeout", default: "20000", meaning: "ms to wait for an IP address before retrying", kind: integer(1000, 600000) },
+	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },
+	{ key: "wifi_backoff_max", default: "60000", meaning: "longest Wi-Fi retry delay, ms", kind: integer(100, 3600000) },
+	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IP address", kind: text(false) },
+	{ key: "mqtt_port", default: "1883", meaning: "broker port (8883 is usual for TLS)", kind: integer(1, 65535) },
+	{ key: "mqtt_client_id", default: "room1-sensor", meaning: "MQTT client id; also the device's identity", kind: text(false) },
+	{ key: "mqtt_username", default: "", meaning: "broker user name (empty: none)", kind: text(true) },
+	{ key: "mqtt_password", default: "", meaning: "broker password (empty: none); never logged", kind: text(true, true) },
+	{ key: "mqtt_tls", default: "false", meaning: "connect over TLS (mqtts)", kind: boolean },
+	{ key: "mqtt_tls_ca", default: "", meaning: "PEM of the CA that signs the broker's certificate (empty: the host's trust store)", kind: text(true) },
+	{ key: "mqtt_tls_server_name", default: "", meaning: "name the broker's certificate must carry (empty: mqtt_host)", kind: text(true) },
+	{ key: "mqtt_keepalive", default: "30", meaning: "keepalive, s; a dead link is seen within keepalive + ping timeout (0: off)", kind: integer(0, 65535) },
+	{ key: "mqtt_ping_timeout", default: "5000", meaning: "ms to wait for PINGRESP before declaring the link dead", kind: integer(100, 600000) },
+	{ key: "mqtt_connack_timeout", default: "10000", meaning: "ms from opening the connection to CONNACK", kind: integer(100, 600000) },
+	{ key: "mqtt_clean_session", default: "false", meaning: "start each connection with a clean session (false keeps QoS 1 across reconnects)", kind: boolean },
+	{ key: "mqtt_backoff_min", default: "1000", meaning: "reconnect delay floor and first bound, ms", kind: integer(10, 3600000) },
+	{ key: "mqtt_backoff_max", default: "60000", meaning: "longest reconnect delay, ms; also the wait after a refusal for bad credentials", kind: integer(10, 3600000) },
+	{ key: "mqtt_backoff_factor", default: "2", meaning: "growth of the reconnect bound per failure", kind: { type: "number", min: 1, max: 10 } },
+	{ key: "mqtt_outbox_messages", default: "100", meaning: "most messages held while offline", kind: integer(1, 100000) },
+	{ key: "mqtt_outbox_bytes", default: "16384", meaning: "most bytes held while offline", kind: integer(64, 16777216) },
+	{ key: "mqtt_outbox_policy", default: "drop-oldest", meaning: "when the outbox is full: drop-oldest or reject-new", kind: { type: "choice", values: ["drop-oldest", "reject-new"] } },
+	{ key: "mqtt_max_inflight", default: "10", meaning: "QoS 1/2 messages awaiting acknowledgement at once", kind: integer(1, 1000) },
+	{ key: "mqtt_max_packet", default: "4096", meaning: "largest inbound packet accepted, bytes; larger ones are reported and skipped", kind: integer(64, 268435460) },
+	{ key: "topic_temperature", default: "sensors/room1/temp", meaning: "where readings are published", kind: topic },
+	{ key: "topic_status", default: "sensors/room1/status", meaning: "availability: retained online/offline (the will)", kind: topic },
+	{ key: "topic_events", default: "sensors/room1/status/events", meaning: "error reports (sensor faults, rejected commands), JSON, not retained", kind: topic },
+	{ key: "topic_led_command", default: "control/room1/led", meaning: "LED commands are taken from here (a filter)", kind: { type: "filter" } },
+	{ key: "topic_led_state", default: "control/room1/led/state", meaning: "the LED's state, retained on/off", kind: topic },
+	{ key: "sensor", default: "tmp102", meaning: "sensor: tmp102, sht3x, ds18b20, ntc or simulated", kind: { type: "choice", values: sensorKinds } },
+	{ key: "sensor_interval", default: "10000", meaning: "ms between samples", kind: integer(100, 86400000) },
+	{ key: "sensor_precision", default: "2", meaning: "decimals in published readings", kind: integer(0, 4) },
+	{ key: "sensor_qos", default: "1", meaning: "QoS of readings", kind: integer(0, 2) },
+	{ key: "sensor_retain", default: "false", meaning: "publish readings retained", kind: boolean },
+	{ key: "sensor_deadband", default: "0", meaning: "publish only when the reading moved at least this many degrees (0: every sample)", kind: { type: "number", min: 0, max: 100 } },
+	{ key: "sensor_heartbeat", default: "300000", meaning: "with a dead-band, publish at least this often, ms", kind: integer(1000, 86400000) },
+	{ key: "sensor_sda", default: "21", meaning: "I2C data pin (TMP102, SHT3x)", kind: integer(0, 48) },
+	{ key: "sensor_scl", default: "22", meaning: "I2C clock pin (TMP102, SHT3x)", kind: integer(0, 48) },
+	{ key: "sensor_address", default: "0x48", meaning: "I2C address (TMP102 0x48-0x4B, SHT3x 0x44-0x45)", kind: integer(0x08, 0x77) },
+	{ key: "sensor_pin", default: "4", meaning: "1-Wire pin (DS18B20) or analog pin (NTC)", kind: integer(0, 48) },
+	{ key: "led_pin", default: "2", meaning: "LED GPIO (2 is the on-board LED of most ESP32 DevKits)", kind: integer(0, 48) },
+	{ key: "led_active_low", default: "false", meaning: "the LED lights when the pin is low", kind: boolean },
+];
+
+export interface FirmwareConfig {
+	wifi: { ssid: string; password: string; connectTimeout: number; backoff: { minimum: number; maximum: number; factor: number } };
+	mqtt: {
+		host: string; port: number; clientId: string; username: string; password: string;
+		tls: { serverName: string; ca?: string } | undefined;
+		keepalive: number; pingTimeout: number; connackTimeout: number; cleanSession: boolean;
+		backoff: { minimum: number; maximum: number; factor: number };
+		outbox: { maxMessages: number; maxBytes: number; policy: "drop-oldest" | "reject-new" };
+		maxInflight: number; maxPacketSize: number;
+	};
+	topics: { temperature: string; status: string; events: string; ledCommand: string; ledState: string };
+	sensor: {
+		kind: SensorKind; interval: number; precision: number; qos: 0 | 1 | 2; retain: boolean;
+		deadband: number; heartbeat: number; sda: number; scl: number; address: number; pin: number;
+	};
+	led: { pin: number; activeLow: boolean };
+}
+
+export class ConfigError extends Error {
+	override name = "ConfigError";
+	readonly problems: readonly string[];
+	constructor(problems: string[]) {
+		super(`config: ${problems.join("; ")}`);
+		this.problems = problems;
+	}
+}
+
+// No prototype, so that "constructor" is not mistaken for a boolean.
+const booleans: Record<string, boolean | undefined> = Object.assign(Object.create(null) as Record<string, boolean>,
+	{ true: true, false: false, "1": true, "0": false, yes: true, no: false, on: true, off: false });
+
+type Value = string | number | boolean;
+
+function parseValue(spec: ConfigKey, raw: string): Value | string[] {
+	const { key, kind } = spec;
+	const shown = spec.kind.type === "string" && spec.kind.secret ? "(hidden)" : JSON.stringify(raw);
+	const problem = (expected: string): string[] => [`${key}=${shown} must be ${expected}`];
+	switch (kind.type) {
+		case "string":
+			if (!kind.allowEmpty && raw.trim() === "") return problem("set (it is empty)");
+			return raw;
+		case "integer": {
+			const trimmed = raw.trim();
+			const value = /^0x[0-9a-f]+$/i.test(trimmed) ? parseInt(trimmed, 16) : /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+			if (!Number.isInteger(value) || value < kind.min || value > kind.max) return problem(`an integer ${kind.min}-${kind.max}`);
+			return value;
+		}
+		case "number": {
+			const trimmed = raw.trim();
+			const value = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(trimmed) ? Number(trimmed) : NaN;
+			if (!Number.isFinite(value) || value < kind.min || value > kind.max) return problem(`a number ${kind.min}-${kind.max}`);
+			return value;
+		}
+		case "boolean": {
+			const value = booleans[raw.trim().toLowerCase()];
+			if (value === undefined) return problem("true or false (also 1/0, yes/no, on/off)");
+			return value;
+		}
+		case "choice":
+			if (!kind.values.includes(raw.trim())) return problem(`one of ${kind.values.join(", ")}`);
+			return raw.trim();
+		case "topic": {
+			const broken = validateTopicName(raw);
+			if (broken) return problem(`a publish topic (${broken})`);
+			return raw;
+		}
+		case "filter": {
+			const broken = validateTopicFilter(raw);
+			if (broken) return problem(`a topic filter (${broken})`);
+			return raw;
+		}
+	}
+}
+
+/**
+ * Parses `mc/config` (or any object of the same shape) into a frozen
+ * FirmwareConfig. Keys it does not know are ignored, since mc/config holds
+ * the SDK's own keys too; missing keys take the defaults above. Throws one
+ * ConfigError listing every problem.
+ */
+export function parseConfig(source: Readonly<Record<string, unknown>>): FirmwareConfig {
+	const values: Record<string, Value> = {};
+	const problems: string[] = [];
+	for (const spec of configKeys) {
+		const given = source[spec.key];
+		let raw: string;
+		if (given === undefined || given === null) raw = spec.default;
+		else if (typeof given === "string") raw = given;
+		else if (typeof given === "number" || typeof given === "boolean") raw = String(given);
+		else {
+			problems.push(`${spec.key} must be text, a number or a boolean, got ${typeof given}`);
+			continue;
+		}
+		const value = parseValue(spec, raw);
+		if (Array.isArray(value)) problems.push(...value);
+		else values[spec.key] = value;
+	}
+	const number = (key: string): number => values[key] as number;
+	const string = (key: string): string => values[key] as string;
+	const flag = (key: string): boolean => values[key] as boolean;
+	if (!problems.length) {
+		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
+		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
+		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
+		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state"];
+		for (const key of published) {
+			if (string(key) === string("topic_led_command")) problems.push(`${key}="${string(key)}" must differ from topic_led_command, or the device would obey its own messages`);
+		}
+	}
+	if (problems.length) throw new ConfigError(problems);
+	const tls = flag("mqtt_tls")
+		? { serverName: string("mqtt_tls_server_name") || string("mqtt_host"), ...(string("mqtt_tls_ca") ? { ca: string("mqtt_tls_ca") } : {}) }
+		: undefined;
+	const config: FirmwareConfig = {
+		wifi: {
+			ssid: string("ssid"), password: string("password"), connectTimeout: number("wifi_connect_timeout"),
+			backoff: { minimum: number("wifi_backoff_min"), maximum: number("wifi_backoff_max"), factor: 2 },
+		},
+		mqtt: {
+			host: string("mqtt_host"), port: number("mqtt_port"), clientId: string("mqtt_client_id"),
+			username: string("mqtt_username"), password: string("mqtt_password"), tls,
+			keepalive: number("mqtt_keepalive"), pingTimeout: number("mqtt_ping_timeout"), connackTimeout: number("mqtt_connack_timeout"),
+			cleanSession: flag("mqtt_clean_session"),
+			backoff: { minimum: number("mqtt_backoff_min"), maximum: number("mqtt_backoff_max"), factor: number("mqtt_backoff_factor") },
+			outbox: { maxMessages: number("mqtt_outbox_messages"), maxBytes: number("mqtt_outbox_bytes"), policy: string("mqtt_outbox_policy") as "drop-oldest" | "reject-new" },
+			maxInflight: number("mqtt_max_inflight"), maxPacketSize: number("mqtt_max_packet"),
+		},
+		topics: {
+			temperature: string("topic_temperature"), status: string("topic_status"), events: string("topic_events"),
+			ledCommand: string("topic_led_command"), ledState: string("topic_led_state"),
+		},
+		sensor: {
+			kind: string("sensor") as SensorKind, interval: number("sensor_interval"), precision: number("sensor_precision"),
+			qos: number("sensor_qos") as 0 | 1 | 2, retain: flag("sensor_retain"), deadband: number("sensor_deadband"),
+			heartbeat: number("sensor_heartbeat"), sda: number("sensor_sda"), scl: number("sensor_scl"),
+			address: number("sensor_address"), pin: number("sensor_pin"),
+		},
+		led: { pin: number("led_pin"), activeLow: flag("led_active_low") },
+	};
+	return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+	for (const child of Object.values(value)) if (child && typeof child === "object") deepFreeze(child as object);
+	return Object.freeze(value);
+}

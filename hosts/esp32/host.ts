@@ -1,0 +1,134 @@
+/*
+ * The ESP32 host: the Host contract (modules/platform.ts) over Moddable's
+ * own APIs. Wi-Fi through the `wifi` module (our manager owns reconnection;
+ * setup/network is replaced, see setup-network.ts), TCP through
+ * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
+ * sensor through Moddable's drivers, each given its I/O class.
+ */
+import TCP from "embedded:io/socket/tcp";
+import Digital from "embedded:io/digital";
+import I2C from "embedded:io/i2c";
+import Analog from "embedded:io/analog";
+import TMP102 from "embedded:sensor/Temperature/TMP102";
+import SHT3x from "embedded:sensor/Humidity-Temperature/SHT3x";
+import OneWire from "onewire";
+import DS18X20 from "DS18X20";
+import Timer from "timer";
+import Time from "time";
+import WiFi from "wifi";
+import SNTP from "sntp";
+import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+
+/** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
+const wallTimeKnownAfter = 1577836800000;
+const sntpHost = "pool.ntp.org";
+
+/** One log format for every host: `LEVEL tag: message key=value ...`. */
+function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
+	let line = `${level.toUpperCase().padEnd(5)} ${tag}: ${message}`;
+	if (fields) for (const key in fields) line += ` ${key}=${typeof fields[key] === "string" ? JSON.stringify(fields[key]) : String(fields[key])}`;
+	trace(line + "\n");
+}
+
+/** NTC thermistor on an ADC pin: 10 kΩ at 25 °C, B = 3950, against a 10 kΩ pull-up. */
+function ntcSensor(pin: number): TemperatureSensor {
+	const adc = new Analog({ pin });
+	const full = (1 << adc.resolution) - 1;
+	return {
+		sample(): { temperature: number } {
+			const raw = adc.read();
+			if (raw <= 0 || raw >= full) throw new Error(`NTC reading ${raw} is at a rail: open or shorted thermistor`);
+			const resistance = 10000 * raw / (full - raw);
+			const kelvin = 1 / (1 / 298.15 + Math.log(resistance / 10000) / 3950);
+			return { temperature: kelvin - 273.15 };
+		},
+	};
+}
+
+let wifi: WiFi | undefined;
+let sntpStarted = false;
+
+export const host: Host = {
+	name: "esp32",
+	clock: {
+		now: () => Time.ticks,
+		wallTime: () => {
+			const now = Date.now();
+			return now > wallTimeKnownAfter ? now : undefined;
+		},
+	},
+	timers: {
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
+	},
+	log,
+	wifi: {
+		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
+			wifi?.close();
+			WiFi.mode = WiFi.Mode.station;
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+				if (message === WiFi.gotIP && !sntpStarted) {
+					// Wall time for readings; until it arrives they carry uptime.
+					sntpStarted = true;
+					new SNTP({ host: sntpHost }, (result, seconds) => {
+						if (result === SNTP.time && seconds !== undefined) Time.set(seconds);
+						else if (result === SNTP.error) sntpStarted = false;
+					});
+				}
+				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
+			});
+		},
+		disconnect(): void {
+			wifi?.close();
+			wifi = undefined;
+			WiFi.disconnect();
+		},
+	},
+	openSocket(options: SocketOptions): Socket {
+		if (options.tls) throw new Error("TLS is not built into the ESP32 host yet; use mqtt_tls=false");
+		const socket = new TCP({
+			address: options.address,
+			port: options.port,
+			nodelay: true,
+			format: "buffer",
+			onReadable: (count: number) => options.onReadable(count),
+			onWritable: (count: number) => options.onWritable(count),
+			onError: () => options.onError("connection lost"),
+		});
+		return {
+			read: (count?: number) => socket.read(count) as ArrayBuffer | undefined,
+			write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
+			close: () => socket.close(),
+		};
+	},
+	openSensor(options: SensorOptions): TemperatureSensor {
+		switch (options.kind) {
+			case "tmp102":
+				return new TMP102({ sensor: { io: I2C, data: options.sda, clock: options.scl, address: options.address } });
+			case "sht3x": {
+				const sht = new SHT3x({ sensor: { io: I2C, data: options.sda, clock: options.scl, address: options.address } });
+				return { sample: () => ({ temperature: sht.sample().thermometer.temperature }) };
+			}
+			case "ds18b20": {
+				const probe = new DS18X20({ bus: new OneWire({ pin: options.pin }) });
+				return {
+					sample(): { temperature: number } {
+						if (!probe.present) throw new Error("DS18B20 did not answer on the 1-Wire bus");
+						return { temperature: probe.temperature };
+					},
+				};
+			}
+			case "ntc":
+				return ntcSensor(options.pin);
+			case "simulated":
+				throw new Error("sensor=simulated is for the simulators; choose tmp102, sht3x, ds18b20 or ntc on a device");
+		}
+	},
+	openLed(pin: number): DigitalOutput {
+		const output = new Digital({ pin, mode: Digital.Output });
+		return { write: (value: 0 | 1) => output.write(value) };
+	},
+	attach(_firmware: FirmwareHandle): void {
+		// A device runs until power-off; nothing asks it to shut down.
+	},
+};

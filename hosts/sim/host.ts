@@ -1,0 +1,71 @@
+/*
+ * The Moddable desktop simulator host (lin, mac, win): the host computer's
+ * network through `embedded:io/socket/tcp`, Moddable's simulated Wi-Fi,
+ * a simulated sensor with a daily curve plus noise, and an LED that is
+ * logged (the simulators have no `embedded:io/digital`).
+ */
+import TCP from "embedded:io/socket/tcp";
+import Timer from "timer";
+import Time from "time";
+import WiFi from "wifi";
+import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { DailyTemperature } from "firmware/simulated-sensor";
+
+function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
+	let line = `${level.toUpperCase().padEnd(5)} ${tag}: ${message}`;
+	if (fields) for (const key in fields) line += ` ${key}=${typeof fields[key] === "string" ? JSON.stringify(fields[key]) : String(fields[key])}`;
+	trace(line + "\n");
+}
+
+let wifi: WiFi | undefined;
+
+export const host: Host = {
+	name: "simulator",
+	clock: {
+		now: () => Time.ticks,
+		// The simulator runs on the computer's clock, which is already set.
+		wallTime: () => Date.now(),
+	},
+	timers: {
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
+	},
+	log,
+	wifi: {
+		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
+			wifi?.close();
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
+			});
+		},
+		disconnect(): void {
+			wifi?.close();
+			wifi = undefined;
+		},
+	},
+	openSocket(options: SocketOptions): Socket {
+		if (options.tls) throw new Error("TLS is not built into the simulator host yet; use mqtt_tls=false");
+		const socket = new TCP({
+			address: options.address,
+			port: options.port,
+			nodelay: true,
+			format: "buffer",
+			onReadable: (count: number) => options.onReadable(count),
+			onWritable: (count: number) => options.onWritable(count),
+			onError: () => options.onError("connection lost"),
+		});
+		return {
+			read: (count?: number) => socket.read(count) as ArrayBuffer | undefined,
+			write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
+			close: () => socket.close(),
+		};
+	},
+	openSensor(_options: SensorOptions): TemperatureSensor {
+		// Whatever sensor is configured, the simulator has only this one.
+		const curve = new DailyTemperature(Time.ticks);
+		return { sample: () => ({ temperature: curve.at(Date.now()) }) };
+	},
+	openLed(pin: number): DigitalOutput {
+		return { write: (value: 0 | 1) => log("info", "board", `LED pin ${pin} ${value ? "high" : "low"}`) };
+	},
+};

@@ -1,0 +1,166 @@
+/*
+ * The firmware: Wi-Fi manager → MQTT client → telemetry, LED actuator and
+ * availability, on whatever host it is given.
+ *
+ * Availability (ESPHome and Tasmota users expect exactly this):
+ * - the will publishes `offline`, retained, on the status topic;
+ * - `online` is published, retained, after every CONNACK, so a broker
+ *   restart that replayed the will cannot leave us marked offline;
+ * - an orderly shutdown publishes `offline` itself, then disconnects.
+ * Errors (sensor faults, rejected LED commands) go to a separate events
+ * topic as JSON, so the status topic stays a plain online/offline.
+ */
+import type { FirmwareHandle, Host, LogLevel } from "platform";
+import type { FirmwareConfig } from "config";
+import { MqttClient, type InboundMessage } from "mqtt/client";
+import { WifiManager } from "firmware/wifi";
+import { Telemetry } from "firmware/telemetry";
+import { LedActuator } from "firmware/led";
+
+export const firmwareVersion = "0.1.0";
+
+export interface FirmwareOptions {
+	/** Random source for backoff jitter; seeded in tests. */
+	random?: () => number;
+}
+
+export function startFirmware(host: Host, config: FirmwareConfig, options: FirmwareOptions = {}): FirmwareHandle {
+	const log = (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void => host.log(level, tag, message, fields);
+	const { topics, mqtt, sensor } = config;
+	let stopped = false;
+
+	const client = new MqttClient({
+		host,
+		address: mqtt.host,
+		port: mqtt.port,
+		tls: mqtt.tls,
+		clientId: mqtt.clientId,
+		cleanSession: mqtt.cleanSession,
+		keepalive: mqtt.keepalive,
+		username: mqtt.username || undefined,
+		password: mqtt.password || undefined,
+		will: { topic: topics.status, payload: "offline", qos: 1, retain: true },
+		connackTimeout: mqtt.connackTimeout,
+		pingTimeout: mqtt.pingTimeout,
+		backoff: mqtt.backoff,
+		...(options.random ? { random: options.random } : {}),
+		outbox: mqtt.outbox,
+		maxInflight: mqtt.maxInflight,
+		maxPacketSize: mqtt.maxPacketSize,
+		oversize: "skip",
+		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
+		onConnect: ({ sessionPresent }) => {
+			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
+			client.publish(topics.status, "online", { qos: 1, retain: true });
+			led.publishState();
+		},
+		onError: (kind, message) => log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind }),
+	});
+
+	const report = (event: string, message: string, fields: Record<string, unknown>): void => {
+		let json = `{"event":${JSON.stringify(event)},"message":${JSON.stringify(message)}`;
+		for (const key of Object.keys(fields)) json += `,${JSON.stringify(key)}:${JSON.stringify(fields[key])}`;
+		client.publish(topics.events, json + "}", { qos: 0 });
+	};
+
+	const led = new LedActuator({
+		output: host.openLed(config.led.pin),
+		activeLow: config.led.activeLow,
+		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true }),
+		onChange: (on) => log("info", "led", on ? "on" : "off", { pin: config.led.pin }),
+		onRejected: (reason, quote) => {
+			log("warn", "led", `rejected command: ${reason}`, { payload: quote });
+			report("led_command_rejected", reason, { payload: quote });
+		},
+	});
+	client.subscribe(topics.ledCommand, 1, (message: InboundMessage) => led.command(message.payload));
+
+	const telemetry = new Telemetry({
+		host,
+		openSensor: () => host.openSensor({ kind: sensor.kind, sda: sensor.sda, scl: sensor.scl, address: sensor.address, pin: sensor.pin }),
+		publish: (payload) => {
+			client.publish(topics.temperature, payload, { qos: sensor.qos, retain: sensor.retain });
+		},
+		interval: sensor.interval,
+		precision: sensor.precision,
+		deadband: sensor.deadband,
+		heartbeat: sensor.heartbeat,
+		onFault: (message, consecutive) => {
+			log("error", "sensor", message, { consecutive });
+			report("sensor_fault", message, { consecutive, failures: telemetry.failures });
+		},
+		onRecovered: (after) => {
+			log("info", "sensor", `recovered after ${after} failed samples`);
+			report("sensor_recovered", `recovered after ${after} failed samples`, { failures: telemetry.failures });
+		},
+		onReading: (temperature, published) => log("info", "telemetry", published ? "published" : "unchanged (dead-band)", { temperature, seq: telemetry.published }),
+	});
+
+	let mqttStarted = false;
+	const wifi = new WifiManager({
+		host,
+		ssid: config.wifi.ssid,
+		password: config.wifi.password,
+		connectTimeout: config.wifi.connectTimeout,
+		backoff: config.wifi.backoff,
+		...(options.random ? { random: options.random } : {}),
+		onChange: (state, reason) => {
+			log(state === "waiting" ? "warn" : "info", "wifi", `${state}: ${reason}`);
+			if (stopped) return;
+			if (state === "connected") {
+				if (mqttStarted) client.resume();
+				else {
+					mqttStarted = true;
+					client.start();
+				}
+			} else if (mqttStarted) {
+				client.suspend("Wi-Fi is down");
+			}
+		},
+	});
+
+	log("info", "firmware", `room1 firmware ${firmwareVersion} starting on ${host.name}`, {
+		clientId: mqtt.clientId, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
+	});
+	wifi.start();
+	telemetry.start();
+
+	const handle: FirmwareHandle = {
+		shutdown(): void {
+			if (stopped) return;
+			stopped = true;
+			telemetry.stop();
+			if (client.state === "connected") client.publish(topics.status, "offline", { qos: 1, retain: true });
+			client.stop();
+			wifi.stop();
+			log("info", "firmware", "stopped: offline published");
+			host.exit?.();
+		},
+		status(): Record<string, unknown> {
+			const stats = client.stats;
+			return {
+				wifi: wifi.state,
+				mqtt: client.state,
+				led: led.on ? "on" : "off",
+				temperature: telemetry.lastTemperature ?? null,
+				readings: telemetry.published,
+				samples: telemetry.samples,
+				sensorFailures: telemetry.failures,
+				ledCommands: led.commands,
+				ledRejected: led.rejected,
+				outbox: client.session.outbox.length,
+				inflight: client.session.inflight,
+				connects: stats.connects,
+				reconnects: stats.reconnects,
+				sent: stats.sent,
+				received: stats.received,
+				dropped: stats.dropped,
+				protocolErrors: stats.protocolErrors,
+				lastRoundTrip: stats.lastRoundTrip ?? null,
+				wifiDrops: wifi.drops,
+			};
+		},
+	};
+	host.attach?.(handle);
+	return handle;
+}

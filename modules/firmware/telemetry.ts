@@ -1,0 +1,131 @@
+/*
+ * Telemetry: samples the temperature sensor every interval and publishes
+ *
+ *   {"temperature":21.53,"unit":"°C","seq":17,"ts":1795357918906,"clock":"wall"}
+ *
+ * - temperature: °C, rounded to the configured number of decimals;
+ * - seq: counts published readings from boot, so a gap shows a lost one;
+ * - ts: epoch ms once SNTP has set the clock ("clock":"wall"), ms since
+ *   boot before that ("clock":"uptime"). It is the time of the sample, so
+ *   readings queued while offline keep their own time.
+ *
+ * A sensor fault (an exception, NaN, or a value outside -55..150 °C, which
+ * no supported sensor can report) publishes nothing for that sample: it is
+ * counted and reported, and polling goes on.
+ */
+import type { Host, TemperatureSensor, TimerHandle } from "platform";
+
+export const validRange = { min: -55, max: 150 };
+
+export interface TelemetryOptions {
+	host: Host;
+	/** Opens the sensor; called again after a failure to open. */
+	openSensor(): TemperatureSensor;
+	publish(payload: string): void;
+	interval: number;
+	precision: number;
+	/** Publish only when the reading moved this much (0: always). */
+	deadband: number;
+	/** With a dead-band, publish at least this often (ms). */
+	heartbeat: number;
+	/** A sample failed, or the sensor recovered. */
+	onFault(message: string, consecutive: number): void;
+	onRecovered(after: number): void;
+	onReading?(temperature: number, published: boolean): void;
+}
+
+export class Telemetry {
+	samples = 0;
+	published = 0;
+	/** Samples that changed less than the dead-band and were not published. */
+	suppressed = 0;
+	failures = 0;
+	consecutiveFailures = 0;
+	lastTemperature: number | undefined;
+	readonly #options: TelemetryOptions;
+	#sensor: TemperatureSensor | undefined;
+	#timer: TimerHandle | undefined;
+	#nextDue = 0;
+	#lastPublished: number | undefined;
+	#lastPublishedAt = 0;
+	readonly #tick: () => void;
+
+	constructor(options: TelemetryOptions) {
+		this.#options = options;
+		this.#tick = () => {
+			this.#timer = undefined;
+			this.sample();
+			this.#arm();
+		};
+	}
+
+	/** Takes the first sample now, then one every interval. */
+	start(): void {
+		if (this.#timer !== undefined) return;
+		this.#nextDue = this.#options.host.clock.now();
+		this.sample();
+		this.#arm();
+	}
+
+	stop(): void {
+		if (this.#timer !== undefined) this.#options.host.timers.clear(this.#timer);
+		this.#timer = undefined;
+	}
+
+	/** One sample: read, check, and publish if it is due. */
+	sample(): void {
+		const options = this.#options;
+		this.samples++;
+		let temperature: number;
+		try {
+			this.#sensor ??= options.openSensor();
+			temperature = this.#sensor.sample().temperature;
+		} catch (error) {
+			// A sensor that cannot be opened is retried from scratch next time.
+			this.#sensor = undefined;
+			return this.#fault(`sensor error: ${(error as Error).message}`);
+		}
+		if (typeof temperature !== "number" || Number.isNaN(temperature)) return this.#fault("sensor returned no number (NaN)");
+		if (!(temperature >= validRange.min && temperature <= validRange.max)) {
+			return this.#fault(`sensor returned ${temperature} °C, outside ${validRange.min}..${validRange.max} °C`);
+		}
+		if (this.consecutiveFailures > 0) {
+			options.onRecovered(this.consecutiveFailures);
+			this.consecutiveFailures = 0;
+		}
+		const rounded = round(temperature, options.precision);
+		this.lastTemperature = rounded;
+		const now = options.host.clock.now();
+		const due = options.deadband <= 0 || this.#lastPublished === undefined ||
+			Math.abs(rounded - this.#lastPublished) >= options.deadband || now - this.#lastPublishedAt >= options.heartbeat;
+		if (!due) {
+			this.suppressed++;
+			options.onReading?.(rounded, false);
+			return;
+		}
+		this.#lastPublished = rounded;
+		this.#lastPublishedAt = now;
+		const wall = options.host.clock.wallTime();
+		options.publish(`{"temperature":${rounded.toFixed(options.precision)},"unit":"°C","seq":${++this.published},"ts":${wall ?? now},"clock":"${wall === undefined ? "uptime" : "wall"}"}`);
+		options.onReading?.(rounded, true);
+	}
+
+	#fault(message: string): void {
+		this.failures++;
+		this.consecutiveFailures++;
+		this.#options.onFault(message, this.consecutiveFailures);
+	}
+
+	/** Arms the next sample on a fixed grid, so the interval does not drift. */
+	#arm(): void {
+		const now = this.#options.host.clock.now();
+		this.#nextDue += this.#options.interval;
+		if (this.#nextDue < now) this.#nextDue = now;
+		this.#timer = this.#options.host.timers.set(this.#tick, this.#nextDue - now);
+	}
+}
+
+function round(value: number, decimals: number): number {
+	const scale = 10 ** decimals;
+	return Math.round(value * scale) / scale;
+}

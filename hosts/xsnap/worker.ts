@@ -63,9 +63,15 @@ export class XsWorker {
 		this.#process = spawn(workerBinary(options.debugBuild), ["room1-xs", "-l", "0"], {
 			cwd: options.moduleRoot,
 			stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"],
+			// Its own process group: Ctrl-C goes to Node, which shuts the firmware
+			// down in order. The worker still exits when its pipes close.
+			detached: true,
 		});
 		this.#toWorker = this.#process.stdio[3] as Writable;
 		(this.#process.stdio[4] as Readable).on("data", (chunk: Buffer) => this.#receive(chunk));
+		// A dying worker resets its pipes; the exit handler reports it.
+		this.#toWorker.on("error", () => {});
+		(this.#process.stdio[4] as Readable).on("error", () => {});
 		(this.#process.stdout as Readable).on("data", (chunk: Buffer) => this.#print(chunk));
 		this.#process.on("exit", (code, signal) => {
 			this.#exited = new Error(`XS worker exited (${signal ?? `code ${code}`})`);

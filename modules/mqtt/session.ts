@@ -149,6 +149,7 @@ export class Session {
 
 	// Outbound QoS 1/2 in flight, in publish order.
 	#inflight: Inflight[] = [];
+	#replaying = false;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
 	#pendingUnsubscribes = new Set<number>();
@@ -266,9 +267,10 @@ export class Session {
 		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			const interval = this.options.keepalive * 1000;
 			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
-				this.#sendBytes(Uint8Array.of(0xc0, 0));
+				// Armed before sending: a transport may deliver the answer during send().
 				this.#pingSentAt = now;
 				this.#pingDue = now + this.options.pingTimeout;
+				this.#sendBytes(Uint8Array.of(0xc0, 0));
 			}
 		}
 		this.#schedule();
@@ -472,7 +474,9 @@ export class Session {
 		if (filters.length) this.#sendSubscribe(filters);
 		if (sessionPresent) {
 			// The broker kept our session: retransmit what it has not acknowledged, in order, as DUP.
-			for (const entry of this.#inflight) {
+			// A copy, and no draining meanwhile: acks may arrive during send(), and order must hold.
+			this.#replaying = true;
+			for (const entry of this.#inflight.slice()) {
 				entry.sentAt = this.#now;
 				if (entry.phase === "release") this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId));
 				else {
@@ -480,6 +484,7 @@ export class Session {
 					this.#sendPublish(entry.topic, entry.payload, entry.qos, entry.retain, true, entry.packetId, entry.size);
 				}
 			}
+			this.#replaying = false;
 		} else if (this.#inflight.length) {
 			// A new session knows nothing of them: publish them again, first in line, as new messages.
 			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish");
@@ -562,7 +567,7 @@ export class Session {
 	}
 
 	#drainOutbox(): void {
-		if (this.#state !== "connected") return;
+		if (this.#state !== "connected" || this.#replaying) return;
 		for (let item = this.outbox.peek(); item; item = this.outbox.peek()) {
 			if (item.qos > 0 && this.#inflight.length >= this.options.maxInflight) return;
 			this.outbox.shift();

@@ -1,0 +1,354 @@
+/*
+ * A portable, fully virtual host for scenario tests: a virtual clock,
+ * sockets wired to a scripted MQTT broker, a Wi-Fi radio, a sensor and an
+ * LED. Nothing real happens and nothing waits, so the same scenario runs
+ * on Node and inside XS, and a week of device time takes milliseconds.
+ */
+import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
+import { encode } from "mqtt/codec";
+import { PacketParser } from "mqtt/parser";
+
+interface VirtualTimer {
+	id: number;
+	due: number;
+	callback: () => void;
+}
+
+export class VirtualClock {
+	now = 0;
+	wall: number | undefined;
+	#timers: VirtualTimer[] = [];
+	#next = 1;
+
+	set(callback: () => void, delay: number): VirtualTimer {
+		const timer = { id: this.#next++, due: this.now + Math.max(0, delay), callback };
+		this.#timers.push(timer);
+		return timer;
+	}
+
+	clear(timer: VirtualTimer | undefined): void {
+		if (!timer) return;
+		const index = this.#timers.indexOf(timer);
+		if (index >= 0) this.#timers.splice(index, 1);
+	}
+
+	get pending(): number {
+		return this.#timers.length;
+	}
+
+	/** Runs every timer due within `ms`, in time order, then sets the clock to the end. */
+	advance(ms: number): void {
+		const end = this.now + ms;
+		for (;;) {
+			let first: VirtualTimer | undefined;
+			for (const timer of this.#timers) if (timer.due <= end && (!first || timer.due < first.due)) first = timer;
+			if (!first) break;
+			this.#timers.splice(this.#timers.indexOf(first), 1);
+			this.now = Math.max(this.now, first.due);
+			first.callback();
+		}
+		this.now = end;
+	}
+}
+
+/** Seeded PRNG (mulberry32): the same sequence on every host. */
+export function seededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		let t = (state = (state + 0x6d2b79f5) | 0);
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+export interface BrokerBehaviour {
+	/** CONNACK return code; 0 accepts. */
+	connackCode: number;
+	sessionPresent: boolean;
+	/** Never answer CONNECT. */
+	silentConnack: boolean;
+	/** Never answer PINGREQ (a half-open link). */
+	silentPings: boolean;
+	/** Do not acknowledge QoS 1/2 publishes. */
+	withholdAcks: boolean;
+	/** Refuse these filters in SUBACK (0x80). */
+	refuseFilters: string[];
+}
+
+/** One connection from the device to the scripted broker. */
+export class FakeConnection implements Socket {
+	readonly options: SocketOptions;
+	readonly received: Packet[] = [];
+	open = true;
+	#queue: Uint8Array[] = [];
+	readonly #broker: FakeBroker;
+	readonly #parser: PacketParser;
+
+	constructor(broker: FakeBroker, options: SocketOptions) {
+		this.#broker = broker;
+		this.options = options;
+		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
+			packet: (packet) => {
+				// Payload views are only valid during the call.
+				if (packet.type === PacketType.Publish) packet.payload = packet.payload.slice();
+				this.received.push(packet);
+				broker.handle(this, packet);
+			},
+			error: (rule) => {
+				broker.errors.push(rule);
+			},
+		});
+	}
+
+	// --- the device's side (ECMA-419 shape)
+	read(count?: number): ArrayBuffer | undefined {
+		const head = this.#queue.shift();
+		if (!head) return undefined;
+		if (count !== undefined && count < head.length) {
+			this.#queue.unshift(head.slice(count));
+			return head.slice(0, count).buffer as ArrayBuffer;
+		}
+		return head.slice().buffer as ArrayBuffer;
+	}
+
+	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+		if (!this.open) return;
+		const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+		this.#broker.bytesFromDevice += view.length;
+		this.#parser.push(view.slice());
+	}
+
+	close(): void {
+		if (!this.open) return;
+		this.open = false;
+		this.#broker.closed(this, true);
+	}
+
+	// --- the broker's side
+	sendPacket(packet: Packet): void {
+		this.sendBytes(encode(packet));
+	}
+
+	sendBytes(bytes: Uint8Array): void {
+		if (!this.open) return;
+		this.#queue.push(bytes);
+		this.options.onReadable(bytes.length);
+	}
+
+	/** The broker or the network drops the connection. */
+	drop(message = "connection reset"): void {
+		if (!this.open) return;
+		this.open = false;
+		this.#broker.closed(this, false);
+		this.options.onError(message);
+	}
+}
+
+/**
+ * A scripted MQTT broker, enough of one for the firmware: CONNACK,
+ * SUBACK, QoS 1/2 acknowledgements, PINGRESP, retained messages and the
+ * will. Connections open on the next tick of the virtual clock.
+ */
+export class FakeBroker {
+	readonly behaviour: BrokerBehaviour = { connackCode: 0, sessionPresent: false, silentConnack: false, silentPings: false, withholdAcks: false, refuseFilters: [] };
+	readonly connections: FakeConnection[] = [];
+	/** Every PUBLISH the device sent, in order, retransmissions included. */
+	readonly published: PublishPacket[] = [];
+	readonly retained = new Map<string, PublishPacket>();
+	readonly wills: PublishPacket[] = [];
+	readonly errors: string[] = [];
+	up = true;
+	bytesFromDevice = 0;
+	readonly #clock: VirtualClock;
+	readonly #wills = new Map<FakeConnection, PublishPacket>();
+	#subscriptions = new Map<FakeConnection, Set<string>>();
+	#nextId = 1;
+
+	constructor(clock: VirtualClock) {
+		this.#clock = clock;
+	}
+
+	get current(): FakeConnection | undefined {
+		const last = this.connections[this.connections.length - 1];
+		return last?.open ? last : undefined;
+	}
+
+	connect(options: SocketOptions): FakeConnection {
+		const connection = new FakeConnection(this, options);
+		this.connections.push(connection);
+		this.#clock.set(() => {
+			if (!connection.open) return;
+			if (!this.up) return connection.drop("connection refused");
+			options.onWritable(4096);
+		}, 1);
+		return connection;
+	}
+
+	handle(connection: FakeConnection, packet: Packet): void {
+		const b = this.behaviour;
+		switch (packet.type) {
+			case PacketType.Connect:
+				if (packet.will) this.#wills.set(connection, { type: PacketType.Publish, topic: packet.will.topic, payload: packet.will.payload, qos: packet.will.qos, retain: packet.will.retain, dup: false });
+				if (b.silentConnack) return;
+				connection.sendPacket({ type: PacketType.Connack, sessionPresent: b.connackCode === 0 && b.sessionPresent, returnCode: b.connackCode });
+				if (b.connackCode !== 0) connection.drop("refused");
+				return;
+			case PacketType.Subscribe:
+				this.#subscriptions.set(connection, new Set(packet.subscriptions.map((s) => s.filter)));
+				connection.sendPacket({ type: PacketType.Suback, packetId: packet.packetId, returnCodes: packet.subscriptions.map((s) => (b.refuseFilters.includes(s.filter) ? 0x80 : s.qos)) });
+				return;
+			case PacketType.Publish:
+				this.published.push(packet);
+				if (packet.retain) this.retained.set(packet.topic, packet);
+				if (b.withholdAcks) return;
+				if (packet.qos === 1) connection.sendPacket({ type: PacketType.Puback, packetId: packet.packetId! });
+				else if (packet.qos === 2) connection.sendPacket({ type: PacketType.Pubrec, packetId: packet.packetId! });
+				return;
+			case PacketType.Pubrel:
+				connection.sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId });
+				return;
+			case PacketType.Pingreq:
+				if (!b.silentPings) connection.sendPacket({ type: PacketType.Pingresp });
+				return;
+			case PacketType.Disconnect:
+				this.#wills.delete(connection);
+				return;
+		}
+	}
+
+	/** Sends a message to the device, as another client's publish would arrive. */
+	deliver(topic: string, payload: Uint8Array | string, qos: QoS = 0, retain = false): void {
+		const connection = this.current;
+		if (!connection) throw new Error("no open connection to deliver on");
+		const bytes = typeof payload === "string" ? Uint8Array.from(payload, (c) => c.charCodeAt(0)) : payload;
+		connection.sendPacket({ type: PacketType.Publish, topic, payload: bytes, qos, retain, dup: false, ...(qos > 0 ? { packetId: this.#nextId++ } : {}) });
+	}
+
+	/** The connection ended; without DISCONNECT first, the will goes out. */
+	closed(connection: FakeConnection, _byDevice: boolean): void {
+		const will = this.#wills.get(connection);
+		this.#wills.delete(connection);
+		this.#subscriptions.delete(connection);
+		if (will) {
+			this.wills.push(will);
+			if (will.retain) this.retained.set(will.topic, will);
+		}
+	}
+
+	/** The broker goes down (every connection drops) or comes back. */
+	setUp(up: boolean): void {
+		this.up = up;
+		if (!up) for (const connection of this.connections) connection.drop("broker went away");
+	}
+
+	publishedTo(topic: string): string[] {
+		return this.published.filter((packet) => packet.topic === topic).map((packet) => text(packet.payload));
+	}
+}
+
+export function text(bytes: Uint8Array): string {
+	let result = "";
+	for (let i = 0; i < bytes.length; i++) result += String.fromCharCode(bytes[i]!);
+	// The firmware's payloads are UTF-8; decode the one non-ASCII character it uses.
+	return result.replace(/\u00c2\u00b0/g, "°");
+}
+
+export interface LogEntry {
+	level: LogLevel;
+	tag: string;
+	message: string;
+	fields?: Record<string, unknown> | undefined;
+}
+
+export class FakeHost implements Host {
+	readonly name = "fake";
+	readonly virtual = new VirtualClock();
+	readonly broker = new FakeBroker(this.virtual);
+	readonly logs: LogEntry[] = [];
+	/** LED pin levels written, in order. */
+	readonly ledLevels: (0 | 1)[] = [];
+	ledPin: number | undefined;
+	/** The sensor: a value, or a fault. */
+	temperature: number | (() => number) = 21.5;
+	sensorFault: "throw" | "nan" | "open" | undefined;
+	sensorOptions: SensorOptions | undefined;
+	accessPointUp = true;
+	wifiAssociateDelay = 100;
+	#wifiListener: ((event: WifiEvent) => void) | undefined;
+	wifiConnected = false;
+	wifiAttempts = 0;
+	exited = false;
+
+	readonly clock = {
+		now: (): number => this.virtual.now,
+		wallTime: (): number | undefined => (this.virtual.wall === undefined ? undefined : this.virtual.wall + this.virtual.now),
+	};
+
+	readonly timers = {
+		set: (callback: () => void, delay: number): TimerHandle => this.virtual.set(callback, delay),
+		clear: (handle: TimerHandle | undefined): void => this.virtual.clear(handle as VirtualTimer | undefined),
+	};
+
+	readonly log = (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void => {
+		this.logs.push({ level, tag, message, fields });
+	};
+
+	readonly wifi = {
+		connect: (_ssid: string, _password: string, onEvent: (event: WifiEvent) => void): void => {
+			this.wifiAttempts++;
+			this.#wifiListener = onEvent;
+			this.virtual.set(() => {
+				if (this.#wifiListener !== onEvent) return;
+				if (!this.accessPointUp) return onEvent("disconnect");
+				this.wifiConnected = true;
+				onEvent("connect");
+				onEvent("gotIP");
+			}, this.wifiAssociateDelay);
+		},
+		disconnect: (): void => {
+			this.#wifiListener = undefined;
+			this.wifiConnected = false;
+		},
+	};
+
+	openSocket(options: SocketOptions): Socket {
+		return this.broker.connect(options);
+	}
+
+	openSensor(options: SensorOptions): TemperatureSensor {
+		this.sensorOptions = options;
+		if (this.sensorFault === "open") throw new Error("no sensor at the I2C address");
+		return {
+			sample: () => {
+				if (this.sensorFault === "throw") throw new Error("I2C read failed");
+				if (this.sensorFault === "nan") return { temperature: NaN };
+				return { temperature: typeof this.temperature === "function" ? this.temperature() : this.temperature };
+			},
+		};
+	}
+
+	openLed(pin: number): DigitalOutput {
+		this.ledPin = pin;
+		return { write: (value: 0 | 1) => void this.ledLevels.push(value) };
+	}
+
+	exit(): void {
+		this.exited = true;
+	}
+
+	/** The access point vanishes (the device sees a disconnect) or returns. */
+	setAccessPoint(up: boolean): void {
+		this.accessPointUp = up;
+		if (!up && this.wifiConnected) {
+			this.wifiConnected = false;
+			this.broker.current?.drop("network unreachable");
+			this.#wifiListener?.("disconnect");
+		}
+	}
+
+	logged(tag: string, pattern: RegExp): LogEntry[] {
+		return this.logs.filter((entry) => entry.tag === tag && pattern.test(entry.message));
+	}
+}

@@ -1,0 +1,381 @@
+/*
+ * Session state machine scenarios on a virtual clock: every timer rule,
+ * QoS 1 and 2 both ways, the outbox, and protocol errors. They drive the
+ * real client against a scripted broker (test/lib/fake-host).
+ */
+import { defineSuite } from "test/lib/suite";
+import * as assert from "test/lib/assert";
+import { FakeHost, seededRandom, text } from "test/lib/fake-host";
+import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
+import { PacketType, type PublishPacket } from "mqtt/packets";
+
+interface Rig {
+	host: FakeHost;
+	client: MqttClient;
+	states: string[];
+	errors: string[];
+	messages: InboundMessage[];
+}
+
+function rig(options: Partial<ClientOptions> = {}): Rig {
+	const host = new FakeHost();
+	const states: string[] = [];
+	const errors: string[] = [];
+	const messages: InboundMessage[] = [];
+	const client = new MqttClient({
+		host, address: "127.0.0.1", port: 1883, clientId: "test", keepalive: 30, pingTimeout: 5000, connackTimeout: 10000,
+		backoff: { minimum: 1000, maximum: 60000, factor: 2 }, random: seededRandom(7),
+		onStateChange: (state) => states.push(state),
+		onError: (kind, message) => errors.push(`${kind}: ${message}`),
+		onMessage: (message) => messages.push({ ...message, payload: message.payload.slice() }),
+		...options,
+	});
+	return { host, client, states, errors, messages };
+}
+
+function connected(r: Rig): void {
+	r.client.start();
+	r.host.virtual.advance(1);
+	assert.equal(r.client.state, "connected");
+}
+
+function sentTypes(r: Rig): number[] {
+	return r.host.broker.current!.received.map((packet) => packet.type);
+}
+
+export const suite = defineSuite("MQTT session on a virtual clock", {
+	"connects: CONNECT then CONNACK, with the configured keepalive and will"() {
+		const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true } });
+		connected(r);
+		const connect = r.host.broker.connections[0]!.received[0]!;
+		assert.equal(connect.type, PacketType.Connect);
+		if (connect.type !== PacketType.Connect) return;
+		assert.equal(connect.keepalive, 30);
+		assert.equal(connect.will?.topic, "s/status");
+		assert.equal(connect.will?.retain, true);
+		assert.deepEqual(r.states, ["connecting", "connected"]);
+		assert.equal(r.client.stats.connects, 1);
+	},
+
+	"gives up on a silent broker after the CONNACK timeout and backs off"() {
+		const r = rig();
+		r.host.broker.behaviour.silentConnack = true;
+		r.client.start();
+		r.host.virtual.advance(9999);
+		assert.equal(r.client.state, "connecting");
+		r.host.virtual.advance(1);
+		assert.equal(r.client.state, "waiting");
+		assert.ok(r.errors.some((e) => /timeout: no CONNACK within 10000 ms/.test(e)), r.errors.join());
+		assert.equal(r.host.broker.connections[0]!.open, false);
+		// The next attempt comes after the backoff delay, never at once.
+		assert.equal(r.host.broker.connections.length, 1);
+		r.host.virtual.advance(1000);
+		assert.equal(r.host.broker.connections.length, 2);
+	},
+
+	"pings only when the link has been idle for the keepalive"() {
+		const r = rig();
+		connected(r);
+		r.host.virtual.advance(29000);
+		assert.ok(!sentTypes(r).includes(PacketType.Pingreq), "no ping before keepalive");
+		r.host.virtual.advance(1000);
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Pingreq).length, 1);
+		assert.equal(r.client.state, "connected");
+		assert.equal(r.client.stats.lastRoundTrip, 0);
+	},
+
+	"sends no ping while QoS 1 traffic flows within each keepalive"() {
+		const r = rig();
+		connected(r);
+		for (let i = 0; i < 10; i++) {
+			r.host.virtual.advance(10000);
+			r.client.publish("s/t", `reading ${i}`, { qos: 1 });
+		}
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Pingreq).length, 0);
+	},
+
+	"closes a half-open link when no PINGRESP comes within the ping timeout"() {
+		const r = rig();
+		connected(r);
+		r.host.broker.behaviour.silentPings = true;
+		r.host.virtual.advance(30000 + 4999);
+		assert.equal(r.client.state, "connected");
+		r.host.virtual.advance(1);
+		assert.equal(r.client.state, "waiting");
+		assert.ok(r.errors.some((e) => /no PINGRESP within 5000 ms/.test(e)));
+	},
+
+	"notices a dead link within keepalive + ping timeout even while busy publishing QoS 0"() {
+		const r = rig();
+		connected(r);
+		r.host.broker.behaviour.silentPings = true;
+		let detectedAt = -1;
+		for (let t = 0; t < 60000 && detectedAt < 0; t += 500) {
+			r.host.virtual.advance(500);
+			if (r.client.state === "connected") r.client.publish("s/t", "x", { qos: 0 });
+			else detectedAt = r.host.virtual.now;
+		}
+		assert.ok(detectedAt > 0 && detectedAt <= 1 + 30000 + 5000 + 500, `detected at ${detectedAt}`);
+	},
+
+	"backs off exponentially with full jitter, bounded by the maximum"() {
+		const r = rig({ backoff: { minimum: 1000, maximum: 8000, factor: 2 } });
+		r.host.broker.up = false;
+		r.client.start();
+		const attempts: number[] = [];
+		let last = r.host.broker.connections.length;
+		for (let t = 0; t < 120000; t += 10) {
+			r.host.virtual.advance(10);
+			if (r.host.broker.connections.length !== last) {
+				last = r.host.broker.connections.length;
+				attempts.push(r.host.virtual.now);
+			}
+		}
+		const gaps = attempts.slice(1).map((time, i) => time - attempts[i]!);
+		assert.ok(gaps.length >= 10, `only ${gaps.length} retries`);
+		const ceilings = [1000, 2000, 4000, 8000];
+		gaps.forEach((gap, i) => {
+			const ceiling = ceilings[Math.min(i + 1, 3)]!;
+			assert.ok(gap >= 1000 && gap <= ceiling + 20, `gap ${i} = ${gap} outside [1000, ${ceiling}]`);
+		});
+		// Jitter: not all the same.
+		assert.ok(new Set(gaps).size > 3, "delays are jittered");
+		assert.equal(r.client.stats.failedAttempts, attempts.length + 1);
+	},
+
+	"waits the maximum after a refusal for bad credentials or authorisation"() {
+		for (const code of [4, 5]) {
+			const r = rig({ backoff: { minimum: 1000, maximum: 30000, factor: 2 } });
+			r.host.broker.behaviour.connackCode = code;
+			r.client.start();
+			r.host.virtual.advance(1);
+			assert.equal(r.client.state, "waiting");
+			assert.ok(r.errors.some((e) => e.startsWith("refused:") && e.includes(`(${code})`)), r.errors.join());
+			r.host.virtual.advance(29998);
+			assert.equal(r.host.broker.connections.length, 1, `code ${code}: retried before the maximum`);
+			r.host.virtual.advance(2);
+			assert.equal(r.host.broker.connections.length, 2);
+		}
+	},
+
+	"retries sooner after refusals 1-3, which may pass"() {
+		for (const code of [1, 2, 3]) {
+			const r = rig({ backoff: { minimum: 1000, maximum: 30000, factor: 2 } });
+			r.host.broker.behaviour.connackCode = code;
+			r.client.start();
+			r.host.virtual.advance(1001);
+			assert.equal(r.host.broker.connections.length, 2, `code ${code}`);
+		}
+	},
+
+	"resets the backoff after a successful connection"() {
+		const r = rig({ backoff: { minimum: 1000, maximum: 60000, factor: 2 } });
+		r.host.broker.up = false;
+		r.client.start();
+		r.host.virtual.advance(20000);
+		assert.ok(r.client.session.backoff.attempt > 2);
+		r.host.broker.up = true;
+		r.host.virtual.advance(60000);
+		assert.equal(r.client.state, "connected");
+		assert.equal(r.client.session.backoff.attempt, 0);
+	},
+
+	"resubscribes when the broker has no session, not when it has one"() {
+		const r = rig();
+		r.client.subscribe("c/led", 1);
+		connected(r);
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Subscribe).length, 1);
+		r.host.broker.behaviour.sessionPresent = true;
+		r.host.broker.current!.drop();
+		r.host.virtual.advance(2000);
+		assert.equal(r.client.state, "connected");
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Subscribe).length, 0, "session present: no SUBSCRIBE");
+		r.host.broker.behaviour.sessionPresent = false;
+		r.host.broker.current!.drop();
+		r.host.virtual.advance(5000);
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Subscribe).length, 1, "no session: SUBSCRIBE again");
+	},
+
+	"reports a refused subscription"() {
+		const r = rig();
+		r.host.broker.behaviour.refuseFilters = ["c/secret"];
+		r.client.subscribe("c/secret", 1);
+		connected(r);
+		assert.ok(r.errors.some((e) => /subscription: broker refused the subscription to c\/secret/.test(e)));
+		assert.equal(r.client.session.subscriptions.get("c/secret")?.granted, false);
+	},
+
+	"retransmits unacknowledged QoS 1 and 2 with DUP only after reconnecting, in order"() {
+		const r = rig();
+		connected(r);
+		r.host.broker.behaviour.withholdAcks = true;
+		r.client.publish("s/a", "one", { qos: 1 });
+		r.client.publish("s/a", "two", { qos: 2 });
+		r.client.publish("s/a", "three", { qos: 1 });
+		// While connected nothing is resent, however long the acks take.
+		r.host.virtual.advance(25000);
+		assert.equal(r.host.broker.published.length, 3);
+		assert.equal(r.client.stats.retransmitted, 0);
+		r.host.broker.behaviour.withholdAcks = false;
+		r.host.broker.behaviour.sessionPresent = true;
+		r.host.broker.current!.drop();
+		r.host.virtual.advance(2000);
+		const resent = r.host.broker.published.slice(3);
+		assert.deepEqual(resent.map((p) => [text(p.payload), p.dup, p.qos]), [["one", true, 1], ["two", true, 2], ["three", true, 1]]);
+		assert.deepEqual(resent.map((p) => p.packetId), r.host.broker.published.slice(0, 3).map((p) => p.packetId));
+		assert.equal(r.client.session.inflight, 0);
+		assert.equal(r.client.stats.retransmitted, 3);
+	},
+
+	"completes QoS 2 outbound: PUBREC, PUBREL, PUBCOMP"() {
+		const r = rig();
+		connected(r);
+		r.client.publish("s/a", "exactly once", { qos: 2 });
+		const types = sentTypes(r);
+		assert.ok(types.includes(PacketType.Pubrel), "PUBREL sent after PUBREC");
+		assert.equal(r.client.session.inflight, 0);
+	},
+
+	"delivers inbound QoS 2 exactly once, even when the broker resends before PUBREL"() {
+		const r = rig();
+		r.client.subscribe("c/#", 2);
+		connected(r);
+		const connection = r.host.broker.current!;
+		const publish: PublishPacket = { type: PacketType.Publish, topic: "c/x", payload: Uint8Array.of(0x41), qos: 2, retain: false, dup: false, packetId: 9 };
+		connection.sendPacket(publish);
+		connection.sendPacket({ ...publish, dup: true });
+		assert.equal(r.messages.length, 1);
+		assert.equal(r.client.stats.duplicatesIgnored, 1);
+		const pubrecs = connection.received.filter((p) => p.type === PacketType.Pubrec);
+		assert.equal(pubrecs.length, 2, "each copy is acknowledged");
+		connection.sendPacket({ type: PacketType.Pubrel, packetId: 9 });
+		assert.ok(connection.received.some((p) => p.type === PacketType.Pubcomp));
+		// After PUBREL the id is free: a new message with it is new.
+		connection.sendPacket(publish);
+		assert.equal(r.messages.length, 2);
+	},
+
+	"acknowledges inbound QoS 1 and passes retain and topic-filter dispatch"() {
+		const r = rig();
+		const led: string[] = [];
+		const any: string[] = [];
+		r.client.subscribe("control/+/led", 1, (m) => led.push(m.topic));
+		r.client.subscribe("control/#", 0, (m) => any.push(m.topic));
+		connected(r);
+		r.host.broker.deliver("control/room1/led", "on", 1, true);
+		r.host.broker.deliver("control/room1/fan", "on", 0);
+		r.host.broker.deliver("control", "x", 0);
+		assert.deepEqual(led, ["control/room1/led"]);
+		assert.deepEqual(any, ["control/room1/led", "control/room1/fan", "control"]);
+		assert.equal(r.messages[0]!.retain, true);
+		assert.equal(r.messages[1]!.retain, false);
+		assert.ok(r.host.broker.current!.received.some((p) => p.type === PacketType.Puback));
+	},
+
+	"queues publishes while offline and sends them in order after connecting"() {
+		const r = rig();
+		for (let i = 0; i < 5; i++) r.client.publish("s/t", `offline ${i}`, { qos: i % 2 as 0 | 1 });
+		assert.equal(r.client.session.outbox.length, 5);
+		connected(r);
+		assert.deepEqual(r.host.broker.publishedTo("s/t"), ["offline 0", "offline 1", "offline 2", "offline 3", "offline 4"]);
+		assert.equal(r.client.session.outbox.length, 0);
+	},
+
+	"bounds the outbox in messages, dropping the oldest and counting them"() {
+		const r = rig({ outbox: { maxMessages: 3, maxBytes: 100000, policy: "drop-oldest" } });
+		for (let i = 0; i < 5; i++) assert.equal(r.client.publish("s/t", `m${i}`, { qos: 1 }), true);
+		assert.equal(r.client.stats.dropped, 2);
+		connected(r);
+		assert.deepEqual(r.host.broker.publishedTo("s/t"), ["m2", "m3", "m4"]);
+	},
+
+	"bounds the outbox in bytes, rejecting the newest under reject-new"() {
+		const r = rig({ outbox: { maxMessages: 100, maxBytes: 60, policy: "reject-new" } });
+		const results: boolean[] = [];
+		for (let i = 0; i < 5; i++) results.push(r.client.publish("s/t", `message ${i}`, { qos: 1 }));
+		// Each is 2 + 1 + 2 + 3 + 2 + 9 = 19 bytes: three fit in 60.
+		assert.deepEqual(results, [true, true, true, false, false]);
+		assert.equal(r.client.session.outbox.rejectedNew, 2);
+		assert.equal(r.client.stats.dropped, 2);
+		assert.ok(r.errors.some((e) => /limit: outbox full/.test(e)));
+		connected(r);
+		assert.deepEqual(r.host.broker.publishedTo("s/t"), ["message 0", "message 1", "message 2"]);
+	},
+
+	"keeps at most maxInflight QoS 1 messages unacknowledged"() {
+		const r = rig({ maxInflight: 2 });
+		connected(r);
+		r.host.broker.behaviour.withholdAcks = true;
+		for (let i = 0; i < 5; i++) r.client.publish("s/t", `q${i}`, { qos: 1 });
+		assert.equal(r.host.broker.published.length, 2);
+		assert.equal(r.client.session.inflight, 2);
+		assert.equal(r.client.session.outbox.length, 3);
+		const connection = r.host.broker.current!;
+		connection.sendPacket({ type: PacketType.Puback, packetId: r.host.broker.published[0]!.packetId! });
+		assert.equal(r.host.broker.published.length, 3);
+	},
+
+	"closes cleanly on a malformed packet, reports the rule, and reconnects"() {
+		const r = rig();
+		connected(r);
+		r.host.broker.current!.sendBytes(Uint8Array.of(0x60, 0x02, 0x00, 0x01)); // PUBREL with flags 0, not 2
+		assert.equal(r.client.state, "waiting");
+		assert.ok(r.errors.some((e) => /protocol: protocol error: PUBREL fixed header flags must be 2, got 0/.test(e)), r.errors.join());
+		assert.equal(r.client.stats.protocolErrors, 1);
+		r.host.virtual.advance(2000);
+		assert.equal(r.client.state, "connected");
+	},
+
+	"skips an oversized inbound packet without allocating it, and stays connected"() {
+		const r = rig({ maxPacketSize: 64, oversize: "skip" });
+		r.client.subscribe("c/#", 0);
+		connected(r);
+		r.host.broker.deliver("c/big", new Uint8Array(1000));
+		r.host.broker.deliver("c/small", "ok");
+		assert.equal(r.client.state, "connected");
+		assert.deepEqual(r.messages.map((m) => m.topic), ["c/small"]);
+		assert.ok(r.errors.some((e) => /oversize: PUBLISH of 1010 bytes exceeds the maximum packet size of 64/.test(e)), r.errors.join());
+	},
+
+	"closes on an oversized inbound packet when configured to"() {
+		const r = rig({ maxPacketSize: 64, oversize: "close" });
+		r.client.subscribe("c/#", 0);
+		connected(r);
+		r.host.broker.deliver("c/big", new Uint8Array(1000));
+		assert.equal(r.client.state, "waiting");
+	},
+
+	"rejects bad application arguments at once, with a specific error"() {
+		const r = rig();
+		assert.throws(() => r.client.publish("a/+/b", "x"), /must not contain wildcards/);
+		assert.throws(() => r.client.publish("", "x"), /must not be empty/);
+		assert.throws(() => r.client.publish("a", "x", { qos: 3 as 0 }), /QoS must be 0, 1 or 2/);
+		assert.throws(() => r.client.publish("a", 42 as unknown as string), /payload must be a Uint8Array or a string/);
+		assert.throws(() => r.client.subscribe("a/#/b", 0), /# must be the last character/);
+		assert.throws(() => rig({ port: 70000 }), /port must be 1-65535/);
+	},
+
+	"stops in order: DISCONNECT, no reconnect, no will"() {
+		const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true } });
+		connected(r);
+		r.client.stop();
+		assert.equal(r.client.state, "stopped");
+		const connection = r.host.broker.connections[0]!;
+		assert.equal(connection.received[connection.received.length - 1]!.type, PacketType.Disconnect);
+		assert.equal(r.host.broker.wills.length, 0);
+		r.host.virtual.advance(120000);
+		assert.equal(r.host.broker.connections.length, 1);
+		assert.equal(r.host.virtual.pending, 0, "no timer left behind");
+	},
+
+	"holds one timer at most, whatever it is waiting for"() {
+		const r = rig();
+		r.client.subscribe("c/#", 1);
+		connected(r);
+		for (let i = 0; i < 50; i++) {
+			r.client.publish("s/t", "x", { qos: 1 });
+			r.host.virtual.advance(700);
+			assert.ok(r.host.virtual.pending <= 1, `${r.host.virtual.pending} timers`);
+		}
+	},
+});

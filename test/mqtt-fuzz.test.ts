@@ -108,6 +108,8 @@ describe(`fuzzing the inbound path (seed ${seed})`, function () {
 		// Each one closed the connection, and the client came back every time.
 		assert.ok(client.stats.connects + client.stats.failedAttempts >= client.stats.protocolErrors, `${client.stats.connects} connects`);
 		assert.ok(client.stats.connects >= 200, `${client.stats.connects} connects`);
+		// A fresh connection after the storm works normally.
+		host.broker.current?.drop();
 		host.virtual.advance(100);
 		const before = delivered;
 		host.broker.deliver("after/the/storm", "ok", 1);

@@ -90,6 +90,15 @@ export interface DigitalOutput {
 	write(value: 0 | 1): void;
 }
 
+/**
+ * A native UTF-8 decoder that throws on malformed input. XS counts a byte
+ * loop in JS at about 25 units a byte, a native decode at a handful, so
+ * hosts that have one (TextDecoder with fatal: true) should offer it.
+ */
+export interface Utf8Decoder {
+	decode(bytes: Uint8Array): string;
+}
+
 /** What a running firmware offers its host: an orderly stop, and a snapshot for a UI. */
 export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
@@ -103,6 +112,8 @@ export interface Host {
 	readonly timers: Timers;
 	readonly log: LogSink;
 	readonly wifi: WifiRadio;
+	/** Optional: the platform's native UTF-8 decoder, for the inbound hot path. */
+	readonly utf8?: Utf8Decoder;
 	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */
 	openSocket(options: SocketOptions): Socket;
 	/** Creates the configured temperature sensor; throws if it cannot. */

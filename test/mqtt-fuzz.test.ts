@@ -59,6 +59,7 @@ describe(`fuzzing the inbound path (seed ${seed})`, function () {
 		const rules = new Set<string>();
 		const parser = new PacketParser({ maxPacketSize, oversize: "skip" }, {
 			packet: () => void packets++,
+			publish: () => void packets++,
 			error: (rule) => {
 				errors++;
 				assert.ok(rule.length > 10, `unnamed rule "${rule}"`);

@@ -14,7 +14,6 @@ import type { QoS, Will } from "mqtt/packets";
 import { Session, type InboundMessage, type SessionErrorKind, type SessionState, type SessionStats } from "mqtt/session";
 import type { OutboxOptions } from "mqtt/outbox";
 import type { BackoffOptions } from "backoff";
-import { topicMatches } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
 
 export type { InboundMessage, SessionState, SessionStats };
@@ -67,7 +66,23 @@ export interface PublishOptions {
 
 interface HandlerEntry {
 	filter: string;
+	/** A filter without wildcards matches by equality; others by a pattern made once. */
+	exact: string | undefined;
+	pattern: RegExp | undefined;
 	handler: MessageHandler;
+}
+
+/** The filter as a regular expression: + is one level, # the rest; wildcards first never match $ topics. */
+function filterPattern(filter: string): RegExp {
+	let source = "";
+	for (const level of filter.split("/")) {
+		if (source) source += "\\/";
+		source += level === "+" ? "[^/]*" : level === "#" ? "" : level.replace(/[.*?^${}()|[\]\\]/g, "\\$&");
+	}
+	if (filter === "#") source = ".*";
+	else if (filter.endsWith("/#")) source = source.slice(0, -2) + "(\\/.*)?";
+	const first = filter.charCodeAt(0);
+	return new RegExp(`^${first === 0x2b || first === 0x23 ? "(?!\\$)" : ""}${source}$`);
 }
 
 export class MqttClient {
@@ -108,10 +123,10 @@ export class MqttClient {
 			maxInboundPending: options.maxInboundPending ?? 32,
 			maxPacketSize: options.maxPacketSize ?? 4096,
 			oversize: options.oversize ?? "skip",
+			utf8: host.utf8,
 		}, {
 			openTransport: () => this.#open(),
 			closeTransport: () => this.#close(),
-			send: (bytes) => this.#socket?.write(bytes),
 			wakeAt: (time) => this.#arm(time),
 			deliver: (message) => this.#dispatch(message),
 			stateChanged: (state, reason) => options.onStateChange?.(state, reason),
@@ -163,7 +178,10 @@ export class MqttClient {
 		if (handler) {
 			const existing = this.#handlers.find((entry) => entry.filter === filter);
 			if (existing) existing.handler = handler;
-			else this.#handlers.push({ filter, handler });
+			else {
+				const wild = filter.includes("+") || filter.includes("#");
+				this.#handlers.push({ filter, exact: wild ? undefined : filter, pattern: wild ? filterPattern(filter) : undefined, handler });
+			}
 		}
 	}
 
@@ -175,20 +193,16 @@ export class MqttClient {
 
 	#dispatch(message: InboundMessage): void {
 		const handlers = this.#handlers;
-		for (let i = 0; i < handlers.length; i++) {
-			const entry = handlers[i]!;
-			if (topicMatches(entry.filter, message.topic)) this.#guard(entry.handler, message);
-		}
-		const onMessage = this.#options.onMessage;
-		if (onMessage) this.#guard(onMessage, message);
-	}
-
-	/** An application handler's exception must not break the session. */
-	#guard(handler: MessageHandler, message: InboundMessage): void {
+		const topic = message.topic;
+		// An application handler's exception must not break the session.
 		try {
-			handler(message);
+			for (let i = 0; i < handlers.length; i++) {
+				const entry = handlers[i]!;
+				if (entry.exact !== undefined ? entry.exact === topic : entry.pattern!.test(topic)) entry.handler(message);
+			}
+			this.#options.onMessage?.(message);
 		} catch (error) {
-			this.#options.onError?.("protocol", `message handler for ${message.topic} threw: ${(error as Error).message}`);
+			this.#options.onError?.("protocol", `message handler for ${topic} threw: ${(error as Error).message}`);
 		}
 	}
 
@@ -207,6 +221,7 @@ export class MqttClient {
 				onWritable: () => {
 					if (!current() || this.#socketReady) return;
 					this.#socketReady = true;
+					session.attachWriter(socket!);
 					session.transportOpened(host.clock.now());
 				},
 				onReadable: (count: number) => {

@@ -15,6 +15,7 @@ import {
 	type SubackPacket, type SubscribePacket, type UnsubscribePacket,
 } from "mqtt/packets";
 import { decodeUtf8, utf8Length, writeUtf8 } from "mqtt/utf8";
+import type { Utf8Decoder } from "platform";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 
 /** The largest remaining length four bytes can express (2.2.3). */
@@ -364,30 +365,67 @@ export function decodePacket(first: number, bytes: Uint8Array, start: number, en
 	return `packet type ${type} is reserved`;
 }
 
-function decodePublish(first: number, bytes: Uint8Array, start: number, end: number): PublishPacket | string {
-	const qos = ((first >> 1) & 3) as QoS;
+/** Receives a decoded PUBLISH's fields; the payload is a view into the input. */
+export type PublishSink = (topic: string, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number) => void;
+
+// One test for the characters a topic name may not hold.
+const forbiddenInTopic = /[#+\u0000]/;
+
+/**
+ * Decodes bytes[start, end) as a topic name. With a native decoder (which
+ * must throw on malformed UTF-8) this costs a few XS units instead of a
+ * JS loop over every byte. Returns the topic, or the broken rule.
+ */
+function decodeTopicName(bytes: Uint8Array, start: number, end: number, utf8: Utf8Decoder | undefined): string | undefined {
+	let topic: string | undefined;
+	if (utf8) {
+		try {
+			topic = utf8.decode(bytes.subarray(start, end));
+		} catch {
+			return undefined;
+		}
+	} else {
+		topic = decodeUtf8(bytes, start, end);
+	}
+	return topic;
+}
+
+/**
+ * The rules of an inbound PUBLISH, in one place: `decode` and the streaming
+ * parser both use it. Calls `sink` with the fields, or returns the broken rule.
+ */
+export function decodePublishTo(first: number, bytes: Uint8Array, start: number, end: number, utf8: Utf8Decoder | undefined, sink: PublishSink): string | undefined {
+	const qos = (first >> 1) & 3;
+	if (qos === 3) return "PUBLISH with QoS 3 is malformed";
 	const dup = (first & 0x08) !== 0;
 	if (qos === 0 && dup) return "PUBLISH with QoS 0 must not set DUP";
 	if (end - start < 2) return "PUBLISH is too short for its topic length";
-	const topicLength = (bytes[start]! << 8) | bytes[start + 1]!;
-	let offset = start + 2 + topicLength;
-	if (offset + (qos > 0 ? 2 : 0) > end) return "PUBLISH topic length runs past the packet";
-	const topic = decodeUtf8(bytes, start + 2, offset);
+	const topicEnd = start + 2 + ((bytes[start]! << 8) | bytes[start + 1]!);
+	if (topicEnd + (qos > 0 ? 2 : 0) > end) return "PUBLISH topic length runs past the packet";
+	if (topicEnd === start + 2) return "PUBLISH topic must not be empty";
+	const topic = decodeTopicName(bytes, start + 2, topicEnd, utf8);
 	if (topic === undefined) return "PUBLISH topic is not valid UTF-8 or contains U+0000";
-	if (topicLength === 0) return "PUBLISH topic must not be empty";
-	for (let i = start + 2; i < offset; i++) {
-		const byte = bytes[i];
-		if (byte === 0x23 || byte === 0x2b) return "PUBLISH topic must not contain wildcards";
+	if (forbiddenInTopic.test(topic)) {
+		return topic.indexOf("\u0000") >= 0 ? "PUBLISH topic must not contain U+0000" : "PUBLISH topic must not contain wildcards";
 	}
-	let packetId: number | undefined;
+	let packetId = 0;
+	let offset = topicEnd;
 	if (qos > 0) {
 		packetId = (bytes[offset]! << 8) | bytes[offset + 1]!;
 		if (packetId === 0) return "PUBLISH packet id must not be 0";
 		offset += 2;
 	}
-	const packet: PublishPacket = { type: PacketType.Publish, topic, payload: bytes.subarray(offset, end), qos, retain: (first & 1) !== 0, dup };
-	if (packetId !== undefined) packet.packetId = packetId;
-	return packet;
+	sink(topic, bytes.subarray(offset, end), qos as QoS, (first & 1) !== 0, dup, packetId);
+	return undefined;
+}
+
+function decodePublish(first: number, bytes: Uint8Array, start: number, end: number): PublishPacket | string {
+	let packet: PublishPacket | undefined;
+	const problem = decodePublishTo(first, bytes, start, end, undefined, (topic, payload, qos, retain, dup, packetId) => {
+		packet = { type: PacketType.Publish, topic, payload, qos, retain, dup };
+		if (qos > 0) packet.packetId = packetId;
+	});
+	return problem ?? packet!;
 }
 
 /** Reads a length-prefixed field; returns [end offset] or a problem. */

@@ -41,9 +41,8 @@ export class Outbox {
 		this.options = options;
 	}
 
-	get length(): number {
-		return this.#items.length - this.#head;
-	}
+	/** Messages waiting: a field, not a getter, because the publish hot path reads it. */
+	length = 0;
 
 	get bytes(): number {
 		return this.#bytes;
@@ -66,6 +65,7 @@ export class Outbox {
 		}
 		this.#items.push(item);
 		this.#bytes += item.size;
+		this.length++;
 		return true;
 	}
 
@@ -78,6 +78,7 @@ export class Outbox {
 		if (!item) return undefined;
 		this.#items[this.#head++] = undefined;
 		this.#bytes -= item.size;
+		this.length--;
 		// Compact now and then, so the array does not grow for ever.
 		if (this.#head >= 32 && this.#head * 2 >= this.#items.length) {
 			this.#items = this.#items.slice(this.#head);
@@ -92,5 +93,6 @@ export class Outbox {
 		this.#items = [...items, ...rest] as (QueuedPublish | undefined)[];
 		this.#head = 0;
 		for (const item of items) this.#bytes += item.size;
+		this.length += items.length;
 	}
 }

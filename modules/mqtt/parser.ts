@@ -8,12 +8,19 @@
  * packet size bounds. An oversized packet is never allocated: it is
  * reported, then skipped byte by byte or treated as fatal.
  */
-import type { Packet } from "mqtt/packets";
-import { checkFixedHeader, decodePacket, packetTypeName } from "mqtt/codec";
+import type { Packet, QoS } from "mqtt/packets";
+import type { Utf8Decoder } from "platform";
+import { checkFixedHeader, decodePacket, decodePublishTo, packetTypeName, type PublishSink } from "mqtt/codec";
 
 export interface ParserHandler {
-	/** A decoded packet. A PUBLISH payload is valid only during this call. */
+	/** A decoded packet other than PUBLISH. */
 	packet(packet: Packet): void;
+	/**
+	 * A PUBLISH, as fields rather than an object: the hot path allocates
+	 * nothing but the payload view, which is valid only during this call.
+	 * `packetId` is 0 for QoS 0.
+	 */
+	publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number): void;
 	/**
 	 * The stream broke a rule. `fatal` means the parser has stopped and the
 	 * connection must close; otherwise (a skipped oversized packet) it goes on.
@@ -26,6 +33,8 @@ export interface ParserOptions {
 	maxPacketSize: number;
 	/** What an oversized packet does: skip it and go on, or stop. */
 	oversize: "skip" | "close";
+	/** The host's native UTF-8 decoder, if it has one. */
+	utf8?: Utf8Decoder | undefined;
 }
 
 const enum State {
@@ -40,6 +49,8 @@ export class PacketParser {
 	readonly maxPacketSize: number;
 	readonly oversize: "skip" | "close";
 	readonly #handler: ParserHandler;
+	readonly #utf8: Utf8Decoder | undefined;
+	readonly #publish: PublishSink;
 	#state = State.Header;
 	#first = 0;
 	#remaining = 0;
@@ -55,6 +66,8 @@ export class PacketParser {
 		this.maxPacketSize = options.maxPacketSize;
 		this.oversize = options.oversize;
 		this.#handler = handler;
+		this.#utf8 = options.utf8;
+		this.#publish = handler.publish.bind(handler);
 	}
 
 	/** True once a fatal error stopped the parser; `reset()` starts it again. */
@@ -83,8 +96,11 @@ export class PacketParser {
 				case State.Header: {
 					// Fast path: a whole small packet inside the chunk, decoded in place.
 					const first = chunk[offset]!;
-					const problem = checkFixedHeader(first);
-					if (problem) return this.#fail(problem);
+					// PUBLISH checks its own flags; other types are checked here.
+					if ((first & 0xf0) !== 0x30) {
+						const problem = checkFixedHeader(first);
+						if (problem) return this.#fail(problem);
+					}
 					if (offset + 1 < length) {
 						const second = chunk[offset + 1]!;
 						if (second < 0x80 && offset + 2 + second <= length) {
@@ -170,6 +186,11 @@ export class PacketParser {
 	}
 
 	#deliver(first: number, bytes: Uint8Array, start: number, end: number): void {
+		if ((first & 0xf0) === 0x30) {
+			const problem = decodePublishTo(first, bytes, start, end, this.#utf8, this.#publish);
+			if (problem !== undefined) this.#fail(problem);
+			return;
+		}
 		const result = decodePacket(first, bytes, start, end);
 		if (typeof result === "string") this.#fail(result);
 		else this.#handler.packet(result);

@@ -17,13 +17,14 @@
  * - Reconnect: exponential backoff with full jitter; a refusal for bad
  *   credentials or authorisation waits the maximum, never a tight loop.
  */
-import { PacketType, connackCodeNames, type Packet, type PublishPacket, type QoS, type Will } from "mqtt/packets";
+import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
 import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
 import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
 import { Backoff, type BackoffOptions, type Random } from "backoff";
+import type { Utf8Decoder } from "platform";
 
 export type SessionState =
 	/** Not started, or stopped for good. */
@@ -50,13 +51,19 @@ export interface InboundMessage {
 	dup: boolean;
 }
 
+/** Where bytes go: the transport, attached with `attachWriter` once it opens. */
+export interface Writer {
+	/** The buffer is reused after the call returns: copy what is kept. */
+	write(bytes: Uint8Array): void;
+}
+
 export interface SessionEffects {
+	/** Open a transport; call `transportOpened` when it is ready, with its writer attached. */
 	openTransport(): void;
 	closeTransport(reason: string): void;
-	/** Bytes to write; the buffer is reused after the call returns. */
-	send(bytes: Uint8Array): void;
 	/** When to call `wake(now)` next; undefined: no timer needed. */
 	wakeAt(time: number | undefined): void;
+	/** One message object is reused for every delivery: copy what is kept. */
 	deliver(message: InboundMessage): void;
 	stateChanged(state: SessionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
@@ -84,6 +91,8 @@ export interface SessionOptions {
 	maxInboundPending: number;
 	maxPacketSize: number;
 	oversize: "skip" | "close";
+	/** The host's native UTF-8 decoder, if any: it makes inbound topics cheap. */
+	utf8?: Utf8Decoder | undefined;
 }
 
 export interface SessionStats {
@@ -116,6 +125,17 @@ interface Inflight extends QueuedPublish {
 	sentAt: number;
 }
 
+/** A topic the application publishes to, encoded once. */
+interface PreparedTopic {
+	bytes: Uint8Array;
+	/** Remaining length before the payload, at QoS 0: the topic and its length. */
+	remainingBase: number;
+	/** Made on the first small QoS 0 publish: header and topic already in place. */
+	buffer: Uint8Array | undefined;
+	/** Views of `buffer` by packet size, so writing needs no new view. */
+	views: Map<number, Uint8Array>;
+}
+
 interface SubscriptionState {
 	qos: QoS;
 	/** The broker granted it on this session. */
@@ -137,6 +157,8 @@ export class Session {
 	#state: SessionState = "idle";
 	#now = 0;
 	#transportOpen = false;
+	#writer: Writer | undefined;
+	readonly #message: InboundMessage = { topic: "", payload: new Uint8Array(0), qos: 0, retain: false, dup: false };
 
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
@@ -157,8 +179,8 @@ export class Session {
 	#inboundPending = new Set<number>();
 	#subscriptions = new Map<string, SubscriptionState>();
 
-	// Hot-path reuse: encoded topics, one scratch buffer, views of it by length.
-	#topics = new Map<string, Uint8Array>();
+	// Hot-path reuse: prepared topics, one scratch buffer, views of it by length.
+	#topics = new Map<string, PreparedTopic>();
 	#scratch = new Uint8Array(256);
 	#views = new Map<number, Uint8Array>();
 	#ack = new Uint8Array(4);
@@ -172,8 +194,9 @@ export class Session {
 		this.#effects = effects;
 		this.outbox = new Outbox(options.outbox);
 		this.backoff = new Backoff(options.backoff, options.random);
-		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, oversize: options.oversize }, {
+		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
+			publish: (topic, payload, qos, retain, dup, packetId) => this.#receivePublish(topic, payload, qos, retain, dup, packetId),
 			error: (rule, fatal) => this.#parseError(rule, fatal),
 		});
 		// Check the CONNECT now: a bad client id or will is the application's error.
@@ -182,6 +205,11 @@ export class Session {
 
 	get state(): SessionState {
 		return this.#state;
+	}
+
+	/** The transport's writer; the hot path calls it directly. */
+	attachWriter(writer: Writer | undefined): void {
+		this.#writer = writer;
 	}
 
 	/** Outbound QoS 1/2 messages not yet completed. */
@@ -241,6 +269,7 @@ export class Session {
 		this.#now = now;
 		if (!this.#transportOpen) return;
 		this.#transportOpen = false;
+		this.#writer = undefined;
 		if (this.#state === "connecting" || this.#state === "connected") this.#retry("transport", reason, false);
 	}
 
@@ -250,8 +279,9 @@ export class Session {
 		if (!this.#transportOpen) return;
 		this.stats.bytesReceived += chunk.length;
 		this.#lastReceived = now;
+		// No re-scheduling: receiving only moves the keepalive later. Every
+		// transition that changes a deadline schedules for itself.
 		this.#parser.push(chunk);
-		this.#schedule();
 	}
 
 	/** The wake-up time asked for through `wakeAt` has come. */
@@ -285,25 +315,46 @@ export class Session {
 	 */
 	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean): boolean {
 		this.#now = now;
-		let topicBytes = this.#topics.get(topic);
-		if (topicBytes === undefined) topicBytes = this.#encodeTopic(topic);
+		const prepared = this.#topics.get(topic) ?? this.#prepareTopic(topic);
 		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
-		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
-		const size = publishSize(topicBytes.length, payload.length, qos);
-		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
 		if (this.#state === "connected" && this.outbox.length === 0) {
-			// No re-scheduling here: sending only moves the keepalive later,
-			// and an early wake-up just schedules again.
-			if (qos === 0) {
-				this.#sendPublish(topicBytes, payload, 0, retain, false, 0, size);
-				return true;
-			}
-			if (this.#inflight.length < this.options.maxInflight) {
-				this.#startInflight({ topic: topicBytes, topicText: topic, payload, qos, retain, size });
+			// The hot path: a small QoS 0 message goes out of the topic's own
+			// prepared buffer, with only the header and the payload written.
+			const remaining = prepared.remainingBase + payload.length;
+			if (qos === 0 && remaining < 128) {
+				const buffer = prepared.buffer ?? this.#prepareBuffer(prepared);
+				buffer[0] = retain ? 0x31 : 0x30;
+				buffer[1] = remaining;
+				buffer.set(payload, prepared.remainingBase + 2);
+				const size = remaining + 2;
+				let view = prepared.views.get(size);
+				if (view === undefined) {
+					view = buffer.subarray(0, size);
+					prepared.views.set(size, view);
+				}
+				// #sendBytes, inlined: this path is metered to the unit.
+				const stats = this.stats;
+				stats.sent++;
+				stats.bytesSent += size;
+				this.#lastSent = now;
+				this.#writer?.write(view);
 				return true;
 			}
 		}
-		const accepted = this.outbox.push({ topic: topicBytes, topicText: topic, payload, qos, retain, size });
+		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+		const size = publishSize(prepared.bytes.length, payload.length, qos);
+		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
+		if (this.#state === "connected" && this.outbox.length === 0) {
+			if (qos === 0) {
+				this.#sendPublish(prepared.bytes, payload, 0, retain, false, 0, size);
+				return true;
+			}
+			if (this.#inflight.length < this.options.maxInflight) {
+				this.#startInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				return true;
+			}
+		}
+		const accepted = this.outbox.push({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
 		return accepted;
@@ -336,8 +387,6 @@ export class Session {
 
 	#receive(packet: Packet): void {
 		switch (packet.type) {
-			case PacketType.Publish:
-				return this.#receivePublish(packet);
 			case PacketType.Connack: {
 				if (this.#state !== "connecting") return this.#protocolError("CONNACK received on an established session");
 				this.#connackDue = -1;
@@ -381,31 +430,37 @@ export class Session {
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
 				this.#pingDue = -1;
+				this.#schedule();
 				return;
 			default:
 				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
 		}
 	}
 
-	#receivePublish(packet: PublishPacket): void {
+	#receivePublish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number): void {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
-		const { qos, packetId } = packet;
 		if (qos === 2) {
-			if (this.#inboundPending.has(packetId!)) {
+			if (this.#inboundPending.has(packetId)) {
 				// A retransmission before PUBREL: acknowledged again, not delivered again.
 				this.stats.duplicatesIgnored++;
-				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId!));
+				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
 				return;
 			}
 			if (this.#inboundPending.size >= this.options.maxInboundPending) {
 				return this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
 			}
-			this.#inboundPending.add(packetId!);
+			this.#inboundPending.add(packetId);
 		}
 		this.stats.received++;
-		this.#effects.deliver(packet);
-		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId!));
-		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId!));
+		const message = this.#message;
+		message.topic = topic;
+		message.payload = payload;
+		message.qos = qos;
+		message.retain = retain;
+		message.dup = dup;
+		this.#effects.deliver(message);
+		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId));
+		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
 	}
 
 	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
@@ -511,6 +566,7 @@ export class Session {
 	}
 
 	#dropTransport(reason: string): void {
+		this.#writer = undefined;
 		if (this.#transportOpen) {
 			this.#transportOpen = false;
 			this.#effects.closeTransport(reason);
@@ -548,13 +604,25 @@ export class Session {
 		};
 	}
 
-	#encodeTopic(topic: string): Uint8Array {
+	#prepareTopic(topic: string): PreparedTopic {
 		const problem = validateTopicName(topic);
 		if (problem) throw new TypeError(problem);
 		const bytes = encodeUtf8(topic);
+		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: new Map() };
 		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
-		this.#topics.set(topic, bytes);
-		return bytes;
+		this.#topics.set(topic, prepared);
+		return prepared;
+	}
+
+	/** A buffer holding the topic ready to go, with room for a payload up to the 1-byte-length limit. */
+	#prepareBuffer(prepared: PreparedTopic): Uint8Array {
+		const { bytes } = prepared;
+		const buffer = new Uint8Array(2 + 127);
+		buffer[2] = bytes.length >> 8;
+		buffer[3] = bytes.length & 0xff;
+		buffer.set(bytes, 4);
+		prepared.buffer = buffer;
+		return buffer;
 	}
 
 	#startInflight(item: QueuedPublish): void {
@@ -611,7 +679,7 @@ export class Session {
 		if (!this.#transportOpen) return;
 		this.stats.bytesSent += bytes.length;
 		this.#lastSent = this.#now;
-		this.#effects.send(bytes);
+		this.#writer?.write(bytes);
 	}
 
 	#allocatePacketId(): number {

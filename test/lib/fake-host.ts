@@ -91,8 +91,12 @@ export class FakeConnection implements Socket {
 		this.options = options;
 		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
 			packet: (packet) => {
+				this.received.push(packet);
+				broker.handle(this, packet);
+			},
+			publish: (topic, payload, qos, retain, dup, packetId) => {
 				// Payload views are only valid during the call.
-				if (packet.type === PacketType.Publish) packet.payload = packet.payload.slice();
+				const packet: PublishPacket = { type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) };
 				this.received.push(packet);
 				broker.handle(this, packet);
 			},

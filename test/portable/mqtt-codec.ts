@@ -48,9 +48,9 @@ function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close"):
 	const packets: Packet[] = [];
 	const errors: string[] = [];
 	const parser = new PacketParser({ maxPacketSize, oversize }, {
-		packet: (packet) => {
-			if (packet.type === PacketType.Publish) packet.payload = packet.payload.slice();
-			packets.push(packet);
+		packet: (packet) => void packets.push(packet),
+		publish: (topic, payload, qos, retain, dup, packetId) => {
+			packets.push({ type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) });
 		},
 		error: (rule, fatal) => errors.push(`${fatal ? "fatal" : "skipped"}: ${rule}`),
 	});

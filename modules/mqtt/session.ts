@@ -172,6 +172,7 @@ export class Session {
 	// Outbound QoS 1/2 in flight, in publish order.
 	#inflight: Inflight[] = [];
 	#replaying = false;
+	#draining = false;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
 	#pendingUnsubscribes = new Set<number>();
@@ -635,13 +636,20 @@ export class Session {
 	}
 
 	#drainOutbox(): void {
-		if (this.#state !== "connected" || this.#replaying) return;
-		for (let item = this.outbox.peek(); item; item = this.outbox.peek()) {
-			if (item.qos > 0 && this.#inflight.length >= this.options.maxInflight) return;
-			this.outbox.shift();
-			if (item.qos === 0) this.#sendPublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
-			else this.#startInflight(item);
-			if (this.#state !== "connected") return;
+		// Not re-entered: an ack that arrives while sending (a synchronous
+		// transport) would otherwise recurse once per queued message.
+		if (this.#state !== "connected" || this.#replaying || this.#draining) return;
+		this.#draining = true;
+		try {
+			for (let item = this.outbox.peek(); item; item = this.outbox.peek()) {
+				if (item.qos > 0 && this.#inflight.length >= this.options.maxInflight) return;
+				this.outbox.shift();
+				if (item.qos === 0) this.#sendPublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				else this.#startInflight(item);
+				if (this.#state !== "connected") return;
+			}
+		} finally {
+			this.#draining = false;
 		}
 	}
 

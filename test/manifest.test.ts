@@ -1,0 +1,50 @@
+/*
+ * manifest.json is a real Moddable app manifest, and its config block is
+ * exactly the firmware's defaults: one key for every setting, each default
+ * valid, nothing stale.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { configKeys, parseConfig } from "config";
+import { projectRoot } from "./support/xs.js";
+
+interface Manifest {
+	include: string[];
+	modules: Record<string, string | string[]>;
+	config: Record<string, string>;
+	platforms: Record<string, { modules?: Record<string, string>; include?: string[]; error?: string }>;
+}
+
+const manifest = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as Manifest;
+
+describe("manifest.json", function () {
+	it("holds every configuration key with the firmware's default, and no other", function () {
+		assert.deepEqual(manifest.config, Object.fromEntries(configKeys.map((key) => [key.key, key.default])));
+	});
+
+	it("has defaults that parse, once a Wi-Fi network is named", function () {
+		const config = parseConfig({ ...manifest.config, ssid: "home" });
+		assert.equal(config.topics.temperature, "sensors/room1/temp");
+		assert.equal(config.topics.ledCommand, "control/room1/led");
+		assert.equal(config.led.pin, 2);
+		assert.equal(config.sensor.qos, 1);
+	});
+
+	it("gives each platform its host, and refuses the rest with an error", function () {
+		assert.equal(manifest.platforms.esp32!.modules!.host, "./hosts/esp32/host");
+		for (const platform of ["lin", "mac", "win"]) assert.equal(manifest.platforms[platform]!.modules!.host, "./hosts/sim/host");
+		assert.match(manifest.platforms["..."]!.error!, /supports esp32 and the desktop simulators/);
+		// Our Wi-Fi manager owns the radio on the device.
+		assert.equal(manifest.platforms.esp32!.modules!["setup/network"], "./hosts/esp32/setup-network");
+	});
+
+	it("names every module file that exists", function () {
+		for (const [name, source] of Object.entries({ ...manifest.modules, ...manifest.platforms.esp32!.modules, ...manifest.platforms.lin!.modules })) {
+			for (const file of ([] as string[]).concat(source)) {
+				if (file.includes("*")) assert.ok(fs.existsSync(path.join(projectRoot, path.dirname(file))), `${name}: ${file}`);
+				else assert.ok(fs.existsSync(path.join(projectRoot, file + ".ts")), `${name}: ${file}.ts`);
+			}
+		}
+	});
+});

@@ -1,7 +1,8 @@
 /*
  * The ESP32 host: the Host contract (modules/platform.ts) over Moddable's
- * own APIs. Wi-Fi through the `wifi` module (our manager owns reconnection;
- * setup/network is replaced, see setup-network.ts), TCP through
+ * own APIs. Wi-Fi through the `wifi` module (our manager owns reconnection:
+ * the manifest leaves out Moddable's setup/network, which connects before
+ * main and gives up on it if Wi-Fi never comes), TCP through
  * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
  * sensor through Moddable's drivers, each given its I/O class.
  */
@@ -17,6 +18,7 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
+import TextDecoder from "text/decoder";
 import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
@@ -50,6 +52,7 @@ let sntpStarted = false;
 
 export const host: Host = {
 	name: "esp32",
+	utf8: new TextDecoder("utf-8", { fatal: true }),
 	clock: {
 		now: () => Time.ticks,
 		wallTime: () => {

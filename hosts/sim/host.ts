@@ -8,6 +8,7 @@ import TCP from "embedded:io/socket/tcp";
 import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
+import TextDecoder from "text/decoder";
 import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
@@ -21,6 +22,7 @@ let wifi: WiFi | undefined;
 
 export const host: Host = {
 	name: "simulator",
+	utf8: new TextDecoder("utf-8", { fatal: true }),
 	clock: {
 		now: () => Time.ticks,
 		// The simulator runs on the computer's clock, which is already set.

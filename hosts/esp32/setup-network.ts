@@ -1,9 +1,0 @@
-/*
- * Replaces Moddable's `setup/network` on the ESP32. Moddable's version
- * connects Wi-Fi before `main` runs and never runs `main` if Wi-Fi never
- * connects, and it does not reconnect after a drop. Our Wi-Fi manager
- * (modules/firmware/wifi) owns the radio, so this only lets `main` start.
- */
-export default function setupNetwork(done: () => void): void {
-	done();
-}

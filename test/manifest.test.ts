@@ -35,10 +35,8 @@ describe("manifest.json", function () {
 		assert.equal(manifest.platforms.esp32!.modules!.host, "./hosts/esp32/host");
 		for (const platform of ["lin", "mac", "win"]) assert.equal(manifest.platforms[platform]!.modules!.host, "./hosts/sim/host");
 		assert.match(manifest.platforms["..."]!.error!, /supports esp32 and the desktop simulators/);
-		// Our Wi-Fi manager owns the radio on the device: nothing brings in
-		// Moddable's setup/network (manifest_net.json, or modules/io's esp32 manifest).
-		const esp32Includes = [...manifest.include, ...manifest.platforms.esp32!.include!];
-		assert.ok(!esp32Includes.some((file) => /manifest_net|modules\/io\/manifest\.json/.test(file)), esp32Includes.join());
+		// Our Wi-Fi manager owns the radio on the device: setup/network is ours.
+		assert.equal(manifest.platforms.esp32!.modules!["setup/network"], "./hosts/esp32/setup-network");
 		assert.equal(manifest.platforms.esp32!.modules!["embedded:io/socket/tcp"], "$(MODDABLE)/modules/io/socket/lwip/tcp");
 	});
 

@@ -1,7 +1,7 @@
 /*
  * The ESP32 host: the Host contract (modules/platform.ts) over Moddable's
  * own APIs. Wi-Fi through the `wifi` module (our manager owns reconnection:
- * the manifest leaves out Moddable's setup/network, which connects before
+ * setup-network.ts replaces Moddable's setup/network, which connects before
  * main and gives up on it if Wi-Fi never comes), TCP through
  * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
  * sensor through Moddable's drivers, each given its I/O class.

@@ -4,8 +4,9 @@
  *
  * Availability (ESPHome and Tasmota users expect exactly this):
  * - the will publishes `offline`, retained, on the status topic;
- * - `online` is published, retained, after every CONNACK, so a broker
- *   restart that replayed the will cannot leave us marked offline;
+ * - `online` is published, retained, after every CONNACK and ahead of any
+ *   queued readings, so a broker restart that replayed the will cannot
+ *   leave us marked offline;
  * - an orderly shutdown publishes `offline` itself, then disconnects.
  * Errors (sensor faults, rejected LED commands) go to a separate events
  * topic as JSON, so the status topic stays a plain online/offline.
@@ -40,6 +41,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		username: mqtt.username || undefined,
 		password: mqtt.password || undefined,
 		will: { topic: topics.status, payload: "offline", qos: 1, retain: true },
+		birth: { topic: topics.status, payload: "online", qos: 1, retain: true },
 		connackTimeout: mqtt.connackTimeout,
 		pingTimeout: mqtt.pingTimeout,
 		backoff: mqtt.backoff,
@@ -51,7 +53,6 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
 		onConnect: ({ sessionPresent }) => {
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
-			client.publish(topics.status, "online", { qos: 1, retain: true });
 			led.publishState();
 		},
 		onError: (kind, message) => log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind }),

@@ -33,6 +33,8 @@ export interface ClientOptions {
 	username?: string | undefined;
 	password?: string | undefined;
 	will?: { topic: string; payload: Uint8Array | string; qos: QoS; retain: boolean } | undefined;
+	/** Published first after every CONNACK, before anything queued (e.g. "online"). */
+	birth?: { topic: string; payload: Uint8Array | string; qos: QoS; retain: boolean } | undefined;
 	/** ms; default 10,000. */
 	connackTimeout?: number;
 	/** ms; default 5,000. */
@@ -100,9 +102,9 @@ export class MqttClient {
 		const host = this.#host = options.host;
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
-		const will = options.will;
-		let convertedWill: Will | undefined;
-		if (will) convertedWill = { topic: will.topic, qos: will.qos, retain: will.retain, payload: typeof will.payload === "string" ? encodeUtf8(will.payload) : will.payload };
+		const message = (given: ClientOptions["will"]): Will | undefined => given && {
+			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
+		};
 		this.#wakeCallback = () => {
 			this.#timer = undefined;
 			this.session.wake(host.clock.now());
@@ -113,7 +115,8 @@ export class MqttClient {
 			keepalive: options.keepalive ?? 30,
 			username: options.username || undefined,
 			password: options.password ? encodeUtf8(options.password) : undefined,
-			will: convertedWill,
+			will: message(options.will),
+			birth: message(options.birth),
 			connackTimeout: options.connackTimeout ?? 10000,
 			pingTimeout: options.pingTimeout ?? 5000,
 			backoff: { minimum: 1000, maximum: 60000, factor: 2, ...options.backoff },

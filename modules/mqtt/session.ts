@@ -78,6 +78,11 @@ export interface SessionOptions {
 	username?: string | undefined;
 	password?: Uint8Array | undefined;
 	will?: Will | undefined;
+	/**
+	 * Published first after every CONNACK, ahead of anything queued: the
+	 * will's opposite ("online"), so availability is right before any data.
+	 */
+	birth?: Will | undefined;
 	/** ms from opening the transport to CONNACK. */
 	connackTimeout: number;
 	/** ms to wait for PINGRESP. */
@@ -172,6 +177,7 @@ export class Session {
 	// Outbound QoS 1/2 in flight, in publish order.
 	#inflight: Inflight[] = [];
 	#replaying = false;
+	#birth: QueuedPublish | undefined;
 	#draining = false;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
@@ -202,6 +208,11 @@ export class Session {
 		});
 		// Check the CONNECT now: a bad client id or will is the application's error.
 		encode(this.#connectPacket());
+		if (options.birth) {
+			const { topic, payload, qos, retain } = options.birth;
+			const prepared = this.#prepareTopic(topic);
+			this.#birth = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size: publishSize(prepared.bytes.length, payload.length, qos) };
+		}
 	}
 
 	get state(): SessionState {
@@ -528,6 +539,11 @@ export class Session {
 		}
 		this.#pendingSubscribes.clear();
 		if (filters.length) this.#sendSubscribe(filters);
+		const birth = this.#birth;
+		if (birth) {
+			if (birth.qos === 0) this.#sendPublish(birth.topic, birth.payload, 0, birth.retain, false, 0, birth.size);
+			else this.#startInflight({ ...birth });
+		}
 		if (sessionPresent) {
 			// The broker kept our session: retransmit what it has not acknowledged, in order, as DUP.
 			// A copy, and no draining meanwhile: acks may arrive during send(), and order must hold.

@@ -250,6 +250,14 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.equal(host.broker.wills.length, 1, "the broker sent the will when the link dropped");
 	},
 
+	"availability: online goes out before readings queued while offline"() {
+		const { host } = boot();
+		host.virtual.advance(200);
+		const order = host.broker.published.map((p) => p.topic);
+		assert.equal(order[0], "sensors/room1/status");
+		assert.ok(order.indexOf("sensors/room1/temp") > 0, order.join());
+	},
+
 	"availability: an orderly shutdown publishes offline itself, then disconnects without the will"() {
 		const { host, firmware } = online();
 		firmware.shutdown();

@@ -91,9 +91,11 @@ export interface DigitalOutput {
 }
 
 /**
- * A native UTF-8 decoder that throws on malformed input. XS counts a byte
- * loop in JS at about 25 units a byte, a native decode at a handful, so
- * hosts that have one (TextDecoder with fatal: true) should offer it.
+ * A native UTF-8 decoder: TextDecoder("utf-8", { ignoreBOM: true }). It must
+ * keep a leading U+FEFF (MQTT forbids skipping it) and replace malformed
+ * bytes with U+FFFD rather than throw; the codec checks any topic holding
+ * U+FFFD strictly. XS counts a byte loop in JS at about 25 units a byte, a
+ * native decode at a handful, so hosts that have one should offer it.
  */
 export interface Utf8Decoder {
 	decode(bytes: Uint8Array): string;

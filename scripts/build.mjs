@@ -7,8 +7,10 @@
 //   names them, so that the XS worker, started in that folder, resolves
 //   `import ... from "mqtt/codec"` the way the Moddable runtime does.
 //
-// Type checking is not done here (it is `npm run typecheck`); this is a
-// per-file transpile, so it is fast and can run before every test.
+// Type checking is not done here (it is `npm run typecheck`). The emit is
+// done the way mcconfig's tsc does it: one program, not per-file
+// transpiling, so `const enum` members are inlined as numbers and imports
+// used only for them vanish, exactly as in a device build.
 import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
@@ -17,11 +19,22 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(root, "build");
 
+/** Module resolution (manifest names) from the Node-side tsconfig. */
+function projectPaths() {
+	const { config, error } = ts.readConfigFile(path.join(root, "tsconfig.node.json"), ts.sys.readFile);
+	if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, "\n"));
+	const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root);
+	return parsed.options.paths;
+}
+
 const compilerOptions = {
 	target: ts.ScriptTarget.ES2022,
 	module: ts.ModuleKind.ESNext,
-	isolatedModules: true,
-	verbatimModuleSyntax: true,
+	moduleResolution: ts.ModuleResolutionKind.Bundler,
+	baseUrl: root,
+	skipLibCheck: true,
+	noEmitOnError: false,
+	types: [],
 	sourceMap: false,
 	inlineSourceMap: true,
 	inlineSources: false,
@@ -59,16 +72,21 @@ function expand(key, source, names) {
 	}
 }
 
-function transpile(sourceFile) {
-	const text = fs.readFileSync(sourceFile, "utf8");
-	const result = ts.transpileModule(text, { compilerOptions, fileName: sourceFile, reportDiagnostics: true });
-	if (result.diagnostics?.length) {
-		const message = ts.formatDiagnostics(result.diagnostics, {
+/** Every source file emitted as JavaScript, by path relative to the root without extension. */
+function emitAll(files) {
+	const program = ts.createProgram(files, { ...compilerOptions, paths: projectPaths() });
+	const syntax = program.getSyntacticDiagnostics();
+	if (syntax.length) {
+		throw new Error(ts.formatDiagnostics(syntax, {
 			getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n",
-		});
-		throw new Error(message);
+		}));
 	}
-	return result.outputText;
+	const emitted = new Map();
+	program.emit(undefined, (fileName, text) => {
+		// Without an outDir each output lands next to its source.
+		emitted.set(path.relative(root, fileName).replace(/\.js$/, ""), text);
+	});
+	return emitted;
 }
 
 function* sourceFiles(dir) {
@@ -94,11 +112,12 @@ export const xsTestModules = {
 
 export function build() {
 	fs.rmSync(out, { recursive: true, force: true });
-	const emitted = new Map();
-	for (const file of sourceFiles(root)) {
+	const files = [...sourceFiles(root)];
+	const emitted = emitAll(files);
+	for (const file of files) {
 		const relative = path.relative(root, file).slice(0, -3);
-		const js = transpile(file);
-		emitted.set(relative, js);
+		const js = emitted.get(relative);
+		if (js === undefined) throw new Error(`${relative}.ts produced no JavaScript`);
 		write(path.join(out, "js", relative + ".js"), js);
 	}
 	const nodeNames = manifestModules("node");

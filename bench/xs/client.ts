@@ -18,7 +18,7 @@ function connectedClient(): { client: MqttClient; socket: { options?: SocketOpti
 		close: () => {},
 	};
 	// The XS host simulator's engine has a native TextDecoder, as Moddable's "text/decoder" is on a device.
-	const utf8 = new (globalThis as unknown as { TextDecoder: new (label: string, options: { fatal: boolean }) => { decode(bytes: Uint8Array): string } }).TextDecoder("utf-8", { fatal: true });
+	const utf8 = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => { decode(bytes: Uint8Array): string } }).TextDecoder("utf-8", { ignoreBOM: true });
 	const host: Host = {
 		name: "bench",
 		utf8,

@@ -52,7 +52,7 @@ let sntpStarted = false;
 
 export const host: Host = {
 	name: "esp32",
-	utf8: new TextDecoder("utf-8", { fatal: true }),
+	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	clock: {
 		now: () => Time.ticks,
 		wallTime: () => {

@@ -59,7 +59,7 @@ class NodeSocket implements Socket {
 export function createNodeHost(board: Board, name = "node"): Host {
 	return {
 		name,
-		utf8: new TextDecoder("utf-8", { fatal: true }),
+		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 		clock: {
 			now: () => board.time.now(),
 			wallTime: () => board.time.wallTime(),

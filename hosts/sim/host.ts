@@ -22,7 +22,7 @@ let wifi: WiFi | undefined;
 
 export const host: Host = {
 	name: "simulator",
-	utf8: new TextDecoder("utf-8", { fatal: true }),
+	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	clock: {
 		now: () => Time.ticks,
 		// The simulator runs on the computer's clock, which is already set.

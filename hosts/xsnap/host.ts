@@ -168,7 +168,7 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 
 export const host: Host = {
 	name: "xsnap",
-	utf8: new TextDecoder("utf-8", { fatal: true }),
+	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	clock: {
 		now: () => now,
 		wallTime: () => wall,

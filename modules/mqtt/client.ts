@@ -11,14 +11,13 @@
  */
 import type { Host, Socket, TimerHandle, TlsOptions } from "platform";
 import type { QoS, Will } from "mqtt/packets";
-import { Session, type InboundMessage, type SessionErrorKind, type SessionState, type SessionStats } from "mqtt/session";
+import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionState, type SessionStats } from "mqtt/session";
 import type { OutboxOptions } from "mqtt/outbox";
 import type { BackoffOptions } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
 
-export type { InboundMessage, SessionState, SessionStats };
+export type { InboundMessage, MessageHandler, SessionState, SessionStats };
 
-export type MessageHandler = (message: InboundMessage) => void;
 
 export interface ClientOptions {
 	host: Host;
@@ -66,32 +65,10 @@ export interface PublishOptions {
 	retain?: boolean;
 }
 
-interface HandlerEntry {
-	filter: string;
-	/** A filter without wildcards matches by equality; others by a pattern made once. */
-	exact: string | undefined;
-	pattern: RegExp | undefined;
-	handler: MessageHandler;
-}
-
-/** The filter as a regular expression: + is one level, # the rest; wildcards first never match $ topics. */
-function filterPattern(filter: string): RegExp {
-	let source = "";
-	for (const level of filter.split("/")) {
-		if (source) source += "\\/";
-		source += level === "+" ? "[^/]*" : level === "#" ? "" : level.replace(/[.*?^${}()|[\]\\]/g, "\\$&");
-	}
-	if (filter === "#") source = ".*";
-	else if (filter.endsWith("/#")) source = source.slice(0, -2) + "(\\/.*)?";
-	const first = filter.charCodeAt(0);
-	return new RegExp(`^${first === 0x2b || first === 0x23 ? "(?!\\$)" : ""}${source}$`);
-}
-
 export class MqttClient {
 	readonly session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
-	readonly #handlers: HandlerEntry[] = [];
 	readonly #wakeCallback: () => void;
 	#socket: Socket | undefined;
 	#socketReady = false;
@@ -131,7 +108,7 @@ export class MqttClient {
 			openTransport: () => this.#open(),
 			closeTransport: () => this.#close(),
 			wakeAt: (time) => this.#arm(time),
-			deliver: (message) => this.#dispatch(message),
+			...(options.onMessage ? { deliver: options.onMessage } : {}),
 			stateChanged: (state, reason) => options.onStateChange?.(state, reason),
 			connected: (sessionPresent) => options.onConnect?.({ sessionPresent }),
 			error: (kind, message) => options.onError?.(kind, message),
@@ -177,36 +154,11 @@ export class MqttClient {
 
 	/** Subscribes (again after every reconnect that needs it); `handler` gets the matching messages. */
 	subscribe(filter: string, qos: QoS, handler?: MessageHandler): void {
-		this.session.subscribe(this.#host.clock.now(), filter, qos);
-		if (handler) {
-			const existing = this.#handlers.find((entry) => entry.filter === filter);
-			if (existing) existing.handler = handler;
-			else {
-				const wild = filter.includes("+") || filter.includes("#");
-				this.#handlers.push({ filter, exact: wild ? undefined : filter, pattern: wild ? filterPattern(filter) : undefined, handler });
-			}
-		}
+		this.session.subscribe(this.#host.clock.now(), filter, qos, handler);
 	}
 
 	unsubscribe(filter: string): void {
 		this.session.unsubscribe(this.#host.clock.now(), filter);
-		const index = this.#handlers.findIndex((entry) => entry.filter === filter);
-		if (index >= 0) this.#handlers.splice(index, 1);
-	}
-
-	#dispatch(message: InboundMessage): void {
-		const handlers = this.#handlers;
-		const topic = message.topic;
-		// An application handler's exception must not break the session.
-		try {
-			for (let i = 0; i < handlers.length; i++) {
-				const entry = handlers[i]!;
-				if (entry.exact !== undefined ? entry.exact === topic : entry.pattern!.test(topic)) entry.handler(message);
-			}
-			this.#options.onMessage?.(message);
-		} catch (error) {
-			this.#options.onError?.("protocol", `message handler for ${topic} threw: ${(error as Error).message}`);
-		}
 	}
 
 	#open(): void {

@@ -8,19 +8,18 @@
  * packet size bounds. An oversized packet is never allocated: it is
  * reported, then skipped byte by byte or treated as fatal.
  */
-import type { Packet, QoS } from "mqtt/packets";
+import type { Packet } from "mqtt/packets";
 import type { Utf8Decoder } from "platform";
-import { checkFixedHeader, decodePacket, decodePublishTo, packetTypeName, type PublishSink } from "mqtt/codec";
+import { checkFixedHeader, decodePacket, decodePublishInto, inboundPublishRecord, packetTypeName, type InboundPublish } from "mqtt/codec";
 
 export interface ParserHandler {
 	/** A decoded packet other than PUBLISH. */
 	packet(packet: Packet): void;
 	/**
-	 * A PUBLISH, as fields rather than an object: the hot path allocates
-	 * nothing but the payload view, which is valid only during this call.
-	 * `packetId` is 0 for QoS 0.
+	 * A PUBLISH, in a record the parser reuses for every message: the hot
+	 * path allocates nothing but the payload view, valid only during this call.
 	 */
-	publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number): void;
+	publish(message: InboundPublish): void;
 	/**
 	 * The stream broke a rule. `fatal` means the parser has stopped and the
 	 * connection must close; otherwise (a skipped oversized packet) it goes on.
@@ -50,7 +49,7 @@ export class PacketParser {
 	readonly oversize: "skip" | "close";
 	readonly #handler: ParserHandler;
 	readonly #utf8: Utf8Decoder | undefined;
-	readonly #publish: PublishSink;
+	readonly #inbound: InboundPublish = inboundPublishRecord();
 	#state = State.Header;
 	#first = 0;
 	#remaining = 0;
@@ -67,7 +66,6 @@ export class PacketParser {
 		this.oversize = options.oversize;
 		this.#handler = handler;
 		this.#utf8 = options.utf8;
-		this.#publish = handler.publish.bind(handler);
 	}
 
 	/** True once a fatal error stopped the parser; `reset()` starts it again. */
@@ -78,6 +76,16 @@ export class PacketParser {
 	/** Bytes held for a packet split across chunks (never above maxPacketSize). */
 	get buffered(): number {
 		return this.#body ? this.#body.length : 0;
+	}
+
+	/**
+	 * Stops parsing, at once: bytes after the current packet in the chunk
+	 * being pushed are ignored. For a connection closed from inside a
+	 * handler; `reset()` starts again.
+	 */
+	halt(): void {
+		this.#state = State.Failed;
+		this.#body = undefined;
 	}
 
 	/** Forgets any partial packet: call on every new connection. */
@@ -112,9 +120,18 @@ export class PacketParser {
 								break;
 							}
 							offset += 2;
-							this.#deliver(first, chunk, offset, offset + second);
-							offset += second;
-							if (this.failed) return;
+							if ((first & 0xf0) === 0x30) {
+								// The hot path, inlined: one inbound PUBLISH, decoded and handed over.
+								const problem = decodePublishInto(first, chunk, offset, offset + second, this.#utf8, this.#inbound);
+								if (problem !== undefined) return this.#fail(problem);
+								offset += second;
+								this.#handler.publish(this.#inbound);
+							} else {
+								this.#deliver(first, chunk, offset, offset + second);
+								offset += second;
+							}
+							// A handler may have halted us (the connection closed).
+							if ((this.#state as State) === State.Failed) return;
 							break;
 						}
 					}
@@ -187,8 +204,9 @@ export class PacketParser {
 
 	#deliver(first: number, bytes: Uint8Array, start: number, end: number): void {
 		if ((first & 0xf0) === 0x30) {
-			const problem = decodePublishTo(first, bytes, start, end, this.#utf8, this.#publish);
+			const problem = decodePublishInto(first, bytes, start, end, this.#utf8, this.#inbound);
 			if (problem !== undefined) this.#fail(problem);
+			else this.#handler.publish(this.#inbound);
 			return;
 		}
 		const result = decodePacket(first, bytes, start, end);

@@ -18,9 +18,9 @@
  *   credentials or authorisation waits the maximum, never a tight loop.
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
-import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize } from "mqtt/codec";
+import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize, type InboundPublish } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
-import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
 import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
 import { Backoff, type BackoffOptions, type Random } from "backoff";
@@ -40,7 +40,7 @@ export type SessionState =
 	| "stopped";
 
 /** What went wrong, for logs and counters. */
-export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit";
+export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit" | "handler";
 
 export interface InboundMessage {
 	topic: string;
@@ -49,6 +49,15 @@ export interface InboundMessage {
 	qos: QoS;
 	retain: boolean;
 	dup: boolean;
+}
+
+/** Receives the messages of one subscription. */
+export type MessageHandler = (message: InboundMessage) => void;
+
+/** A handler for a filter with wildcards, matched level by level. */
+interface WildcardHandler {
+	filter: string;
+	handler: MessageHandler;
 }
 
 /** Where bytes go: the transport, attached with `attachWriter` once it opens. */
@@ -63,8 +72,11 @@ export interface SessionEffects {
 	closeTransport(reason: string): void;
 	/** When to call `wake(now)` next; undefined: no timer needed. */
 	wakeAt(time: number | undefined): void;
-	/** One message object is reused for every delivery: copy what is kept. */
-	deliver(message: InboundMessage): void;
+	/**
+	 * Every inbound message, after its subscription handlers. One message
+	 * object is reused for every delivery: copy what is kept.
+	 */
+	deliver?(message: InboundMessage): void;
 	stateChanged(state: SessionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
 	error(kind: SessionErrorKind, message: string): void;
@@ -163,7 +175,6 @@ export class Session {
 	#now = 0;
 	#transportOpen = false;
 	#writer: Writer | undefined;
-	readonly #message: InboundMessage = { topic: "", payload: new Uint8Array(0), qos: 0, retain: false, dup: false };
 
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
@@ -185,6 +196,9 @@ export class Session {
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	#inboundPending = new Set<number>();
 	#subscriptions = new Map<string, SubscriptionState>();
+	// Exact filters are found by one lookup; only wildcard filters are tested in turn.
+	#exactHandlers = new Map<string, MessageHandler>();
+	#wildcardHandlers: WildcardHandler[] = [];
 
 	// Hot-path reuse: prepared topics, one scratch buffer, views of it by length.
 	#topics = new Map<string, PreparedTopic>();
@@ -203,7 +217,7 @@ export class Session {
 		this.backoff = new Backoff(options.backoff, options.random);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
-			publish: (topic, payload, qos, retain, dup, packetId) => this.#receivePublish(topic, payload, qos, retain, dup, packetId),
+			publish: this.#receivePublish,
 			error: (rule, fatal) => this.#parseError(rule, fatal),
 		});
 		// Check the CONNECT now: a bad client id or will is the application's error.
@@ -372,12 +386,19 @@ export class Session {
 		return accepted;
 	}
 
-	subscribe(now: number, filter: string, qos: QoS): void {
+	/**
+	 * Subscribes now or at the next CONNACK, and again after any reconnect
+	 * that lost the session. `handler`, if given, receives the matching
+	 * messages (replacing any handler the filter had).
+	 */
+	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler): void {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
 		this.#subscriptions.set(filter, { qos, granted: false });
+		if (handler !== undefined) this.#setHandler(filter, handler);
 		if (this.#state === "connected") this.#sendSubscribe([filter]);
 		this.#schedule();
 	}
@@ -386,6 +407,7 @@ export class Session {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
+		this.#setHandler(filter, undefined);
 		if (!this.#subscriptions.delete(filter)) return;
 		if (this.#state === "connected") {
 			const packetId = this.#allocatePacketId();
@@ -393,6 +415,22 @@ export class Session {
 			this.#sendBytes(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
 		}
 		this.#schedule();
+	}
+
+	#setHandler(filter: string, handler: MessageHandler | undefined): void {
+		if (!filter.includes("+") && !filter.includes("#")) {
+			if (handler) this.#exactHandlers.set(filter, handler);
+			else this.#exactHandlers.delete(filter);
+			return;
+		}
+		const index = this.#wildcardHandlers.findIndex((entry) => entry.filter === filter);
+		if (!handler) {
+			if (index >= 0) this.#wildcardHandlers.splice(index, 1);
+		} else if (index >= 0) {
+			this.#wildcardHandlers[index]!.handler = handler;
+		} else {
+			this.#wildcardHandlers.push({ filter, handler });
+		}
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -449,8 +487,11 @@ export class Session {
 		}
 	}
 
-	#receivePublish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number): void {
+	/** A field, not a method, so the parser calls it without a wrapper. */
+	readonly #receivePublish = (message: InboundPublish): void => {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
+		const qos = message.qos;
+		const packetId = message.packetId;
 		if (qos === 2) {
 			if (this.#inboundPending.has(packetId)) {
 				// A retransmission before PUBREL: acknowledged again, not delivered again.
@@ -464,16 +505,24 @@ export class Session {
 			this.#inboundPending.add(packetId);
 		}
 		this.stats.received++;
-		const message = this.#message;
-		message.topic = topic;
-		message.payload = payload;
-		message.qos = qos;
-		message.retain = retain;
-		message.dup = dup;
-		this.#effects.deliver(message);
+		// The exact filter's handler, then matching wildcard handlers in
+		// subscription order, then `deliver`. An application handler's
+		// exception is reported; it never breaks the session.
+		try {
+			const exact = this.#exactHandlers.get(message.topic);
+			if (exact !== undefined) exact(message);
+			const wildcards = this.#wildcardHandlers;
+			for (let i = 0; i < wildcards.length; i++) {
+				const entry = wildcards[i]!;
+				if (topicMatches(entry.filter, message.topic)) entry.handler(message);
+			}
+			if (this.#effects.deliver) this.#effects.deliver(message);
+		} catch (error) {
+			this.#effects.error("handler", `message handler for ${message.topic} threw: ${(error as Error)?.message ?? String(error)}`);
+		}
 		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId));
 		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
-	}
+	};
 
 	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
 		const index = this.#inflight.findIndex((entry) => entry.packetId === packetId);
@@ -584,6 +633,8 @@ export class Session {
 
 	#dropTransport(reason: string): void {
 		this.#writer = undefined;
+		// Nothing more from this connection: not even the rest of the chunk being parsed.
+		this.#parser.halt();
 		if (this.#transportOpen) {
 			this.#transportOpen = false;
 			this.#effects.closeTransport(reason);

@@ -94,7 +94,7 @@ export class FakeConnection implements Socket {
 				this.received.push(packet);
 				broker.handle(this, packet);
 			},
-			publish: (topic, payload, qos, retain, dup, packetId) => {
+			publish: ({ topic, payload, qos, retain, dup, packetId }) => {
 				// Payload views are only valid during the call.
 				const packet: PublishPacket = { type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) };
 				this.received.push(packet);

@@ -49,7 +49,7 @@ function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close"):
 	const errors: string[] = [];
 	const parser = new PacketParser({ maxPacketSize, oversize }, {
 		packet: (packet) => void packets.push(packet),
-		publish: (topic, payload, qos, retain, dup, packetId) => {
+		publish: ({ topic, payload, qos, retain, dup, packetId }) => {
 			packets.push({ type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) });
 		},
 		error: (rule, fatal) => errors.push(`${fatal ? "fatal" : "skipped"}: ${rule}`),
@@ -242,5 +242,37 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 			parser.push(chunk);
 			assert.ok(parser.buffered <= 1024);
 		}
+	},
+
+	"checks topics as strictly with a native replacement decoder as without one"() {
+		// The hosts' decoder: replaces malformed bytes with U+FFFD, keeps a leading BOM.
+		const native = new TextDecoder("utf-8", { ignoreBOM: true });
+		const publish = (topic: Uint8Array): Uint8Array => bytes(0x30, 2 + topic.length + 1, 0, topic.length, ...topic, 0x78);
+		const topicsOf = (...chunks: Uint8Array[]): { topics: string[]; errors: string[] } => {
+			const topics: string[] = [];
+			const errors: string[] = [];
+			const parser = new PacketParser({ maxPacketSize: 1024, oversize: "close", utf8: native }, {
+				packet: () => {},
+				publish: (message) => void topics.push(message.topic),
+				error: (rule) => void errors.push(rule),
+			});
+			for (const chunk of chunks) parser.push(chunk);
+			return { topics, errors };
+		};
+		// MQTT forbids skipping a leading U+FEFF: the decoder must keep it.
+		assert.deepEqual(topicsOf(publish(bytes(0xef, 0xbb, 0xbf, 0x61))).topics, ["\ufeffa"]);
+		// A real U+FFFD is a valid character.
+		assert.deepEqual(topicsOf(publish(bytes(0x61, 0xef, 0xbf, 0xbd))).topics, ["a\ufffd"]);
+		for (const malformed of [bytes(0x61, 0xff), bytes(0xc0, 0xaf), bytes(0xed, 0xa0, 0x80), bytes(0x61, 0xe2, 0x82)]) {
+			assert.deepEqual(topicsOf(publish(malformed)), { topics: [], errors: ["PUBLISH topic is not valid UTF-8 or contains U+0000"] }, malformed.join());
+		}
+		// Malformed bytes that decode to the same text as the valid topic just before are still refused.
+		assert.deepEqual(topicsOf(publish(bytes(0x61, 0xef, 0xbf, 0xbd)), publish(bytes(0x61, 0xff))),
+			{ topics: ["a\ufffd"], errors: ["PUBLISH topic is not valid UTF-8 or contains U+0000"] });
+		// A repeated topic skips the scan; a new one never does.
+		assert.deepEqual(topicsOf(publish(ascii("a/b")), publish(ascii("a/b")), publish(ascii("a/+"))),
+			{ topics: ["a/b", "a/b"], errors: ["PUBLISH topic must not contain wildcards"] });
+		assert.deepEqual(topicsOf(publish(ascii("a/b")), publish(bytes(0x61, 0x00))),
+			{ topics: ["a/b"], errors: ["PUBLISH topic must not contain U+0000"] });
 	},
 });

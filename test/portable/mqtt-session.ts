@@ -326,6 +326,38 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.equal(r.client.state, "connected");
 	},
 
+	"ignores the rest of a chunk once a protocol error has closed the connection"() {
+		const r = rig();
+		r.client.subscribe("c/led", 0);
+		connected(r);
+		const unknownSuback = Uint8Array.of(0x90, 0x03, 0x00, 0x4d, 0x00);
+		const publish = Uint8Array.of(0x30, 0x08, 0x00, 0x05, 0x63, 0x2f, 0x6c, 0x65, 0x64, 0x31);
+		const chunk = new Uint8Array(unknownSuback.length + publish.length);
+		chunk.set(unknownSuback);
+		chunk.set(publish, unknownSuback.length);
+		r.host.broker.current!.sendBytes(chunk);
+		assert.equal(r.client.state, "waiting");
+		assert.deepEqual(r.messages, []);
+		assert.equal(r.client.stats.protocolErrors, 1);
+		assert.ok(r.errors.some((e) => /SUBACK for unknown packet id 77/.test(e)), r.errors.join());
+	},
+
+	"reports a message handler's exception and goes on delivering and acknowledging"() {
+		const r = rig();
+		const seen: string[] = [];
+		r.client.subscribe("c/led", 1, (m) => {
+			seen.push(text(m.payload));
+			if (seen.length === 1) throw new Error("boom");
+		});
+		connected(r);
+		r.host.broker.deliver("c/led", "first", 1);
+		r.host.broker.deliver("c/led", "second", 1);
+		assert.deepEqual(seen, ["first", "second"]);
+		assert.equal(r.client.state, "connected");
+		assert.deepEqual(r.errors, ["handler: message handler for c/led threw: boom"]);
+		assert.equal(r.host.broker.current!.received.filter((p) => p.type === PacketType.Puback).length, 2);
+	},
+
 	"skips an oversized inbound packet without allocating it, and stays connected"() {
 		const r = rig({ maxPacketSize: 64, oversize: "skip" });
 		r.client.subscribe("c/#", 0);

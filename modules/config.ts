@@ -81,6 +81,9 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "sensor_pin", default: "4", meaning: "1-Wire pin (DS18B20) or analog pin (NTC)", kind: integer(0, 48) },
 	{ key: "led_pin", default: "2", meaning: "LED GPIO (2 is the on-board LED of most ESP32 DevKits)", kind: integer(0, 48) },
 	{ key: "led_active_low", default: "false", meaning: "the LED lights when the pin is low", kind: boolean },
+	{ key: "ha_discovery", default: "false", meaning: "announce a temperature sensor and a light to Home Assistant (MQTT discovery)", kind: boolean },
+	{ key: "ha_discovery_prefix", default: "homeassistant", meaning: "Home Assistant's discovery prefix; its birth message is awaited on <prefix>/status", kind: topic },
+	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
 ];
 
 export interface FirmwareConfig {
@@ -99,6 +102,7 @@ export interface FirmwareConfig {
 		deadband: number; heartbeat: number; sda: number; scl: number; address: number; pin: number;
 	};
 	led: { pin: number; activeLow: boolean };
+	homeAssistant: { discovery: boolean; prefix: string; deviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -221,6 +225,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 			address: number("sensor_address"), pin: number("sensor_pin"),
 		},
 		led: { pin: number("led_pin"), activeLow: flag("led_active_low") },
+		homeAssistant: { discovery: flag("ha_discovery"), prefix: string("ha_discovery_prefix"), deviceName: string("device_name") },
 	};
 	return deepFreeze(config);
 }

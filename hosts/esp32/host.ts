@@ -20,16 +20,14 @@ import WiFi from "wifi";
 import SNTP from "sntp";
 import TextDecoder from "text/decoder";
 import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { formatLogLine } from "log";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
 const sntpHost = "pool.ntp.org";
 
-/** One log format for every host: `LEVEL tag: message key=value ...`. */
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
-	let line = `${level.toUpperCase().padEnd(5)} ${tag}: ${message}`;
-	if (fields) for (const key in fields) line += ` ${key}=${typeof fields[key] === "string" ? JSON.stringify(fields[key]) : String(fields[key])}`;
-	trace(line + "\n");
+	trace(formatLogLine(level, tag, message, fields) + "\n");
 }
 
 /** NTC thermistor on an ADC pin: 10 kΩ at 25 °C, B = 3950, against a 10 kΩ pull-up. */

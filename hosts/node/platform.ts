@@ -12,6 +12,7 @@ import tls from "node:tls";
 import { EventEmitter } from "node:events";
 import type { LogLevel, SensorOptions, WifiEvent } from "platform";
 import { DailyTemperature } from "firmware/simulated-sensor";
+import { formatLogLine } from "log";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
 export interface BoardTime {
@@ -271,11 +272,7 @@ export interface LogRecord {
 
 /** One log line format for every host: `LEVEL tag: message key=value ...`. */
 export function formatLog(record: LogRecord): string {
-	let line = `${record.level.toUpperCase().padEnd(5)} ${record.tag}: ${record.message}`;
-	if (record.fields) {
-		for (const [key, value] of Object.entries(record.fields)) line += ` ${key}=${typeof value === "string" ? JSON.stringify(value) : String(value)}`;
-	}
-	return line;
+	return formatLogLine(record.level, record.tag, record.message, record.fields);
 }
 
 export interface BoardOptions {

@@ -10,12 +10,11 @@ import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
 import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { formatLogLine } from "log";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
-	let line = `${level.toUpperCase().padEnd(5)} ${tag}: ${message}`;
-	if (fields) for (const key in fields) line += ` ${key}=${typeof fields[key] === "string" ? JSON.stringify(fields[key]) : String(fields[key])}`;
-	trace(line + "\n");
+	trace(formatLogLine(level, tag, message, fields) + "\n");
 }
 
 let wifi: WiFi | undefined;

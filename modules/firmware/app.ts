@@ -17,6 +17,7 @@ import { MqttClient, type InboundMessage } from "mqtt/client";
 import { WifiManager } from "firmware/wifi";
 import { Telemetry } from "firmware/telemetry";
 import { LedActuator } from "firmware/led";
+import { discoveryMessages, homeAssistantStatusTopic } from "firmware/discovery";
 
 export const firmwareVersion = "0.1.0";
 
@@ -54,6 +55,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		onConnect: ({ sessionPresent }) => {
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
 			led.publishState();
+			announce();
 		},
 		onError: (kind, message) => log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind }),
 	});
@@ -75,6 +77,19 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		},
 	});
 	client.subscribe(topics.ledCommand, 1, (message: InboundMessage) => led.command(message.payload));
+
+	// Home Assistant discovery: after every CONNACK, and whenever Home
+	// Assistant restarts (its birth message), since it may have lost them.
+	const announce = (): void => {
+		if (!config.homeAssistant.discovery) return;
+		for (const { topic, payload } of discoveryMessages(config, firmwareVersion)) client.publish(topic, payload, { qos: 1, retain: true });
+		log("info", "discovery", "announced to Home Assistant", { prefix: config.homeAssistant.prefix });
+	};
+	if (config.homeAssistant.discovery) {
+		client.subscribe(homeAssistantStatusTopic(config), 1, (message: InboundMessage) => {
+			if (message.payload.length === 6 && String.fromCharCode(...message.payload) === "online") announce();
+		});
+	}
 
 	const telemetry = new Telemetry({
 		host,

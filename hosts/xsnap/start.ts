@@ -9,12 +9,12 @@
  * Ctrl-C publishes `offline` and exits.
  */
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { Aedes } from "aedes";
 import { Board, formatLog } from "../node/platform.js";
 import { XsSimulator } from "./simulator.js";
 import { projectRoot } from "./paths.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
+import { render, type DashboardState } from "./dashboard.js";
 
 interface StartOptions {
 	broker: URL | undefined;
@@ -36,47 +36,18 @@ function parseArguments(argv: string[]): StartOptions {
 	return { broker, overrides };
 }
 
-async function listen(server: net.Server, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(port, "127.0.0.1", () => {
-			server.off("error", reject);
-			resolve((server.address() as net.AddressInfo).port);
-		});
-	});
-}
-
-/** The embedded broker: 1883 if free, so mosquitto_pub works as is; else any free port. */
-async function startEmbeddedBroker(): Promise<{ port: number; close(): Promise<void> }> {
-	const aedes = await Aedes.createBroker();
-	const server = net.createServer(aedes.handle);
-	let port: number;
-	try {
-		port = await listen(server, 1883);
-	} catch {
-		port = await listen(server, 0);
-	}
-	return {
-		port,
-		close: () => new Promise<void>((resolve) => {
-			server.close();
-			aedes.close(() => resolve());
-		}),
-	};
-}
-
 async function main(): Promise<void> {
 	const options = parseArguments(process.argv.slice(2));
 	const manifest = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as { config: Record<string, string> };
 
-	let broker: { port: number; close(): Promise<void> } | undefined;
+	let broker: EmbeddedBroker | undefined;
 	let host = "127.0.0.1";
 	let port: number;
 	if (options.broker) {
 		host = options.broker.hostname.replace(/^\[|\]$/g, "");
 		port = Number(options.broker.port || 1883);
 	} else {
-		broker = await startEmbeddedBroker();
+		broker = await startEmbeddedBroker(1883);
 		port = broker.port;
 	}
 
@@ -90,24 +61,60 @@ async function main(): Promise<void> {
 		...options.overrides,
 	};
 
-	const board = new Board({ print: (line) => console.log(line) });
+	// On a terminal, a live dashboard; otherwise (a pipe, a log file, CI) plain log lines.
+	const live = process.stdout.isTTY === true && !process.env.NO_DASHBOARD;
+	const brokerUrl = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
+	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
+	const board = new Board({
+		print: (line) => {
+			if (!live) return console.log(line);
+			view.logs.push(line);
+			if (view.logs.length > 50) view.logs.shift();
+		},
+	});
 	board.led.on("write", (level: 0 | 1) => {
 		const lit = (level === 1) !== (config.led_active_low === "true");
-		console.log(`LED   board: pin ${board.led.pin} ${lit ? "ON  (lit)" : "OFF (dark)"}`);
+		view.led = lit ? "on" : "off";
+		if (!live) console.log(`LED   board: pin ${board.led.pin} ${lit ? "ON  (lit)" : "OFF (dark)"}`);
 	});
 
-	console.log(`room1 firmware on the XS host simulator; broker mqtt://${host.includes(":") ? `[${host}]` : host}:${port}${broker ? " (embedded)" : ""}`);
 	const mosquittoPort = port === 1883 ? "" : ` -p ${port}`;
-	console.log(`drive the LED:   mosquitto_pub${mosquittoPort} -t ${config.topic_led_command} -m on`);
-	console.log(`watch readings:  mosquitto_sub${mosquittoPort} -t '${config.topic_temperature}' -v`);
-	console.log("Ctrl-C publishes offline and exits\n");
+	const help = [
+		`drive the LED:   npm run led -- on|off|toggle${port === 1883 ? "" : ` --broker ${brokerUrl}`}   (or mosquitto_pub${mosquittoPort} -t ${config.topic_led_command} -m on)`,
+		`watch readings:  mosquitto_sub${mosquittoPort} -t '${config.topic_temperature}' -v`,
+		"Ctrl-C publishes offline and exits",
+	];
+	if (!live) console.log(`room1 firmware on the XS host simulator; broker ${view.broker}\n${help.join("\n")}\n`);
 
 	const simulator = await XsSimulator.start({ board, config });
+
+	let lastReadings = -1;
+	const redraw = async (): Promise<void> => {
+		const status = await simulator.status();
+		if (!status) return;
+		view.wifi = String(status.wifi);
+		view.mqtt = String(status.mqtt);
+		if (status.readings !== lastReadings && typeof status.temperature === "number") {
+			lastReadings = status.readings as number;
+			view.temperatures.push(status.temperature);
+			if (view.temperatures.length > 200) view.temperatures.shift();
+		}
+		view.counters = [
+			["readings", status.readings], ["commands", status.ledCommands], ["rejected", status.ledRejected],
+			["connects", status.connects], ["reconnects", status.reconnects], ["sent", status.sent], ["received", status.received],
+			["dropped", status.dropped], ["outbox", status.outbox], ["sensor faults", status.sensorFailures], ["rtt ms", status.lastRoundTrip],
+		].map(([label, value]) => ({ label: label as string, value: value as number | null }));
+		const width = process.stdout.columns || 80;
+		const rows = process.stdout.rows || 24;
+		process.stdout.write(`\x1b[H\x1b[2J${render(view, width, Math.max(3, rows - 12))}\n${help.map((line) => `\x1b[2m${line.slice(0, width)}\x1b[0m`).join("\n")}\n`);
+	};
+	const refresh = live ? setInterval(() => void redraw().catch(() => {}), 500) : undefined;
 
 	let stopping = false;
 	const stop = async (): Promise<void> => {
 		if (stopping) process.exit(1);
 		stopping = true;
+		if (refresh) clearInterval(refresh);
 		console.log("\nshutting down: publishing offline");
 		await simulator.shutdown();
 		const deadline = Date.now() + 3000;

@@ -1,0 +1,73 @@
+/*
+ * What `npm start` offers around the firmware, against its embedded broker
+ * (aedes) and the firmware on the XS host simulator: `npm run led`, and
+ * Home Assistant discovery seen by a real MQTT client.
+ */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
+import { sendLedCommand } from "../hosts/xsnap/led-command.js";
+import { runFirmware, type RunningFirmware } from "./support/firmware.js";
+import { freePort } from "./support/mosquitto.js";
+import { waitFor } from "./support/wait.js";
+
+describe("npm start's embedded broker, with the firmware on XS", function () {
+	this.timeout(20000);
+	let broker: EmbeddedBroker;
+	let firmware: RunningFirmware;
+	let url: URL;
+	const topics = { commandTopic: "control/room1/led", stateTopic: "control/room1/led/state" };
+
+	before(async function () {
+		broker = await startEmbeddedBroker(0);
+		url = new URL(`mqtt://127.0.0.1:${broker.port}`);
+		firmware = await runFirmware("xs", { mqtt_port: String(broker.port), ha_discovery: "true", sensor_interval: "200" });
+		const deadline = Date.now() + 10000;
+		while ((await firmware.status())?.mqtt !== "connected") {
+			if (Date.now() > deadline) throw new Error("the firmware did not connect to the embedded broker");
+			await new Promise((resolve) => setTimeout(resolve, 20));
+		}
+	});
+
+	after(async function () {
+		await firmware?.close();
+		await broker?.close();
+	});
+
+	it("npm run led: switches the LED and prints the state the device reports", async function () {
+		assert.equal(await sendLedCommand({ command: "on", broker: url, ...topics }), "on");
+		assert.equal(firmware.board.led.level, 1);
+		assert.equal(await sendLedCommand({ command: "toggle", broker: url, ...topics }), "off");
+		assert.equal(firmware.board.led.level, 0);
+	});
+
+	it("npm run led: refuses an unknown command before connecting, and a broker off loopback", async function () {
+		await assert.rejects(sendLedCommand({ command: "purple", broker: url, ...topics }), /unknown LED command "purple": expected on, off or toggle/);
+		await assert.rejects(sendLedCommand({ command: "on", broker: new URL("mqtt://192.0.2.1:1883"), ...topics }), /not on loopback/);
+	});
+
+	it("npm run led: says so when there is no broker, or no device answering", async function () {
+		const closed = new URL(`mqtt://127.0.0.1:${await freePort()}`);
+		await assert.rejects(sendLedCommand({ command: "on", broker: closed, ...topics, timeout: 1000 }), /no broker at mqtt:\/\/127\.0\.0\.1:\d+\/?: .*is npm start running/);
+		await assert.rejects(sendLedCommand({ command: "on", broker: url, commandTopic: "nobody/listens", stateTopic: "nobody/answers", timeout: 500 }),
+			/no answer on nobody\/answers within 0\.5 s/);
+	});
+
+	it("Home Assistant discovery: a client sees both retained config messages, and again on Home Assistant's birth", async function () {
+		const seen: { topic: string; retain: boolean; config: Record<string, unknown> }[] = [];
+		const client = await mqtt.connectAsync(url.href, { reconnectPeriod: 0 });
+		try {
+			client.on("message", (topic, payload, packet) => seen.push({ topic, retain: packet.retain, config: JSON.parse(payload.toString()) as Record<string, unknown> }));
+			await client.subscribeAsync("homeassistant/+/+/+/config", { qos: 1 });
+			await waitFor(() => seen.length >= 2, 5000);
+			assert.deepEqual(seen.map((m) => m.topic).sort(), ["homeassistant/light/room1-sensor/led/config", "homeassistant/sensor/room1-sensor/temperature/config"]);
+			assert.ok(seen.every((m) => m.retain), "retained");
+			assert.deepEqual(seen.map((m) => m.config.unique_id).sort(), ["room1-sensor_led", "room1-sensor_temperature"]);
+			await client.publishAsync("homeassistant/status", "online", { qos: 1 });
+			await waitFor(() => seen.length >= 4, 5000);
+			assert.ok(seen.slice(2).every((m) => !m.retain), "the answer to the birth message is live");
+		} finally {
+			await client.endAsync(true);
+		}
+	});
+});

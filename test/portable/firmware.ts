@@ -10,6 +10,7 @@ import { ConfigError, configKeys, parseConfig } from "config";
 import { startFirmware } from "firmware/app";
 import { parseLedCommand, safeQuote } from "firmware/led";
 import type { FirmwareHandle } from "platform";
+import { formatLogLine } from "log";
 
 const ascii = (value: string): Uint8Array => Uint8Array.from(value, (c) => c.charCodeAt(0));
 
@@ -38,6 +39,19 @@ function readings(host: FakeHost): { temperature: number; unit: string; seq: num
 }
 
 export const suite = defineSuite("firmware on a virtual clock", {
+	"logs: one line format, identical on the device's engine and on Node"() {
+		assert.equal(formatLogLine("warn", "mqtt", "waiting: no CONNACK", { delay: 1500, reason: 'said "no"', tls: false, rtt: null, at: 0.25 }),
+			'WARN  mqtt: waiting: no CONNACK delay=1500 reason="said \\"no\\"" tls=false rtt=null at=0.25');
+		assert.equal(formatLogLine("error", "sensor", "sensor error"), "ERROR sensor: sensor error");
+		// What the firmware logs never carries a secret.
+		const { host } = online({ mqtt_username: "device", mqtt_password: "hunter2", password: "wifi-secret" });
+		host.broker.current!.drop();
+		host.virtual.advance(5000);
+		const lines = host.logs.map((record) => formatLogLine(record.level, record.tag, record.message, record.fields));
+		assert.ok(lines.length > 5, "the firmware logged");
+		assert.ok(lines.every((line) => !line.includes("hunter2") && !line.includes("wifi-secret")), lines.join("\n"));
+	},
+
 	"config: parses flat strings from the command line into typed values"() {
 		const config = parseConfig({ ssid: "home", mqtt_port: "8883", mqtt_tls: "TRUE", sensor_address: "0x44", sensor_deadband: "0.25", led_active_low: "yes", mqtt_outbox_policy: "reject-new" });
 		assert.equal(config.mqtt.port, 8883);

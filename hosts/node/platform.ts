@@ -132,14 +132,19 @@ export class BoardSocket {
 			? tls.connect({ host, port, servername: options.tls.serverName, ...(options.tls.ca ? { ca: options.tls.ca } : {}) })
 			: net.connect({ host, port });
 		this.#socket.setNoDelay(true);
-		this.#socket.on(options.tls ? "secureConnect" : "connect", () => events.onWritable(65536));
+		let open = false;
+		this.#socket.on(options.tls ? "secureConnect" : "connect", () => {
+			open = true;
+			events.onWritable(65536);
+		});
 		this.#socket.on("data", (data: Buffer) => {
 			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 		});
 		this.#socket.on("drain", () => {
 			if (!this.#closed) events.onWritable(65536);
 		});
-		this.#socket.on("error", (error: Error) => this.#fail(error.message, events));
+		// A failed handshake says so: "unable to verify the first certificate" alone does not name TLS.
+		this.#socket.on("error", (error: Error) => this.#fail(options.tls && !open ? `TLS handshake with ${options.tls.serverName} failed: ${error.message}` : error.message, events));
 		this.#socket.on("close", () => this.#fail("connection closed by peer", events));
 	}
 

@@ -15,6 +15,8 @@ export interface MosquittoOptions {
 	config?: string[];
 	/** Full listener lines instead of the default plain loopback listener. */
 	listener?: string[];
+	/** A TLS listener on the broker's port, instead of plain TCP. */
+	tlsListener?: { cafile: string; certfile: string; keyfile: string };
 }
 
 export async function freePort(): Promise<number> {
@@ -56,7 +58,9 @@ export class Mosquitto {
 		await this.stop();
 		const file = path.join(this.dir, "mosquitto.conf");
 		fs.writeFileSync(file, [
-			...(this.#options.listener ?? [`listener ${this.port} 127.0.0.1`]),
+			...(this.#options.tlsListener
+				? [`listener ${this.port} 127.0.0.1`, `cafile ${this.#options.tlsListener.cafile}`, `certfile ${this.#options.tlsListener.certfile}`, `keyfile ${this.#options.tlsListener.keyfile}`]
+				: this.#options.listener ?? [`listener ${this.port} 127.0.0.1`]),
 			"allow_anonymous true",
 			"persistence false",
 			"max_inflight_messages 0",

@@ -191,6 +191,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
+		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state"];
 		for (const key of published) {
 			if (string(key) === string("topic_led_command")) problems.push(`${key}="${string(key)}" must differ from topic_led_command, or the device would obey its own messages`);
@@ -198,7 +199,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 	}
 	if (problems.length) throw new ConfigError(problems);
 	const tls = flag("mqtt_tls")
-		? { serverName: string("mqtt_tls_server_name") || string("mqtt_host"), ...(string("mqtt_tls_ca") ? { ca: string("mqtt_tls_ca") } : {}) }
+		? { serverName: string("mqtt_tls_server_name") || string("mqtt_host"), ...(string("mqtt_tls_ca") ? { ca: normalizePem(string("mqtt_tls_ca")) } : {}) }
 		: undefined;
 	const config: FirmwareConfig = {
 		wifi: {
@@ -228,6 +229,25 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		homeAssistant: { discovery: flag("ha_discovery"), prefix: string("ha_discovery_prefix"), deviceName: string("device_name") },
 	};
 	return deepFreeze(config);
+}
+
+const pemPattern = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
+
+/**
+ * A PEM certificate as TLS libraries want it, lines of 64. A command line
+ * cannot easily carry newlines, so `mqtt_tls_ca` may arrive on one line.
+ */
+export function normalizePem(pem: string): string {
+	let text = "";
+	for (let rest = pem; ;) {
+		const match = pemPattern.exec(rest);
+		if (!match) return text;
+		const body = match[1]!.replace(/\s+/g, "");
+		text += "-----BEGIN CERTIFICATE-----\n";
+		for (let i = 0; i < body.length; i += 64) text += body.slice(i, i + 64) + "\n";
+		text += "-----END CERTIFICATE-----\n";
+		rest = rest.slice(match.index + match[0].length);
+	}
 }
 
 function deepFreeze<T extends object>(value: T): T {

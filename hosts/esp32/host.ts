@@ -6,7 +6,6 @@
  * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
  * sensor through Moddable's drivers, each given its I/O class.
  */
-import TCP from "embedded:io/socket/tcp";
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import Analog from "embedded:io/analog";
@@ -19,8 +18,9 @@ import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions,  TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
+import { openSocket } from "host/socket";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -85,23 +85,7 @@ export const host: Host = {
 			WiFi.disconnect();
 		},
 	},
-	openSocket(options: SocketOptions): Socket {
-		if (options.tls) throw new Error("TLS is not built into the ESP32 host yet; use mqtt_tls=false");
-		const socket = new TCP({
-			address: options.address,
-			port: options.port,
-			nodelay: true,
-			format: "buffer",
-			onReadable: (count: number) => options.onReadable(count),
-			onWritable: (count: number) => options.onWritable(count),
-			onError: () => options.onError("connection lost"),
-		});
-		return {
-			read: (count?: number) => socket.read(count) as ArrayBuffer | undefined,
-			write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
-			close: () => socket.close(),
-		};
-	},
+	openSocket,
 	openSensor(options: SensorOptions): TemperatureSensor {
 		switch (options.kind) {
 			case "tmp102":

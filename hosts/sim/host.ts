@@ -4,13 +4,13 @@
  * a simulated sensor with a daily curve plus noise, and an LED that is
  * logged (the simulators have no `embedded:io/digital`).
  */
-import TCP from "embedded:io/socket/tcp";
 import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, LogLevel, SensorOptions,  TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
+import { openSocket } from "host/socket";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -44,23 +44,7 @@ export const host: Host = {
 			wifi = undefined;
 		},
 	},
-	openSocket(options: SocketOptions): Socket {
-		if (options.tls) throw new Error("TLS is not built into the simulator host yet; use mqtt_tls=false");
-		const socket = new TCP({
-			address: options.address,
-			port: options.port,
-			nodelay: true,
-			format: "buffer",
-			onReadable: (count: number) => options.onReadable(count),
-			onWritable: (count: number) => options.onWritable(count),
-			onError: () => options.onError("connection lost"),
-		});
-		return {
-			read: (count?: number) => socket.read(count) as ArrayBuffer | undefined,
-			write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
-			close: () => socket.close(),
-		};
-	},
+	openSocket,
 	openSensor(_options: SensorOptions): TemperatureSensor {
 		// Whatever sensor is configured, the simulator has only this one.
 		const curve = new DailyTemperature(Time.ticks);

@@ -63,6 +63,15 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.equal(config.topics.temperature, "sensors/room1/temp");
 	},
 
+	"config: a CA certificate may come on one line, and must be PEM"() {
+		const body = "MIIBhTCCASugAwIBAgIUQ".repeat(5);
+		const pem = `-----BEGIN CERTIFICATE-----\n${body.slice(0, 64)}\n${body.slice(64)}\n-----END CERTIFICATE-----\n`;
+		const oneLine = pem.replace(/\n/g, " ");
+		assert.equal(parseConfig({ ssid: "home", mqtt_tls: "true", mqtt_tls_ca: oneLine }).mqtt.tls?.ca, pem);
+		assert.equal(parseConfig({ ssid: "home", mqtt_tls: "true", mqtt_tls_ca: pem + pem }).mqtt.tls?.ca, pem + pem, "a chain keeps every certificate");
+		assert.throws(() => parseConfig({ ssid: "home", mqtt_tls: "true", mqtt_tls_ca: "/etc/ssl/ca.pem" }), /mqtt_tls_ca must be a PEM certificate/);
+	},
+
 	"config: accepts manifest values that are numbers and booleans"() {
 		const config = parseConfig({ ssid: "home", mqtt_port: 1884, mqtt_clean_session: true, sensor_interval: 500 });
 		assert.equal(config.mqtt.port, 1884);

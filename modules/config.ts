@@ -62,7 +62,8 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "mqtt_outbox_bytes", default: "16384", meaning: "most bytes held while offline", kind: integer(64, 16777216) },
 	{ key: "mqtt_outbox_policy", default: "drop-oldest", meaning: "when the outbox is full: drop-oldest or reject-new", kind: { type: "choice", values: ["drop-oldest", "reject-new"] } },
 	{ key: "mqtt_max_inflight", default: "10", meaning: "QoS 1/2 messages awaiting acknowledgement at once", kind: integer(1, 1000) },
-	{ key: "mqtt_max_packet", default: "4096", meaning: "largest inbound packet accepted, bytes; larger ones are reported and skipped", kind: integer(64, 268435460) },
+	{ key: "mqtt_max_topic", default: "256", meaning: "longest inbound topic accepted, bytes; longer ones are reported, acknowledged and not delivered", kind: integer(1, 65535) },
+	{ key: "mqtt_max_packet", default: "4096", meaning: "largest inbound packet accepted, bytes; larger ones are reported, skipped without being stored, and acknowledged", kind: integer(64, 268435460) },
 	{ key: "topic_temperature", default: "sensors/room1/temp", meaning: "where readings are published", kind: topic },
 	{ key: "topic_status", default: "sensors/room1/status", meaning: "availability: retained online/offline (the will)", kind: topic },
 	{ key: "topic_events", default: "sensors/room1/status/events", meaning: "error reports (sensor faults, rejected commands), JSON, not retained", kind: topic },
@@ -94,7 +95,7 @@ export interface FirmwareConfig {
 		keepalive: number; pingTimeout: number; connackTimeout: number; cleanSession: boolean;
 		backoff: { minimum: number; maximum: number; factor: number };
 		outbox: { maxMessages: number; maxBytes: number; policy: "drop-oldest" | "reject-new" };
-		maxInflight: number; maxPacketSize: number;
+		maxInflight: number; maxPacketSize: number; maxTopicBytes: number;
 	};
 	topics: { temperature: string; status: string; events: string; ledCommand: string; ledState: string };
 	sensor: {
@@ -213,7 +214,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 			cleanSession: flag("mqtt_clean_session"),
 			backoff: { minimum: number("mqtt_backoff_min"), maximum: number("mqtt_backoff_max"), factor: number("mqtt_backoff_factor") },
 			outbox: { maxMessages: number("mqtt_outbox_messages"), maxBytes: number("mqtt_outbox_bytes"), policy: string("mqtt_outbox_policy") as "drop-oldest" | "reject-new" },
-			maxInflight: number("mqtt_max_inflight"), maxPacketSize: number("mqtt_max_packet"),
+			maxInflight: number("mqtt_max_inflight"), maxPacketSize: number("mqtt_max_packet"), maxTopicBytes: number("mqtt_max_topic"),
 		},
 		topics: {
 			temperature: string("topic_temperature"), status: string("topic_status"), events: string("topic_events"),

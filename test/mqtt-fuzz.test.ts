@@ -60,6 +60,7 @@ describe(`fuzzing the inbound path (seed ${seed})`, function () {
 		const parser = new PacketParser({ maxPacketSize, oversize: "skip" }, {
 			packet: () => void packets++,
 			publish: () => void packets++,
+			skipped: () => void packets++,
 			error: (rule) => {
 				errors++;
 				assert.ok(rule.length > 10, `unnamed rule "${rule}"`);

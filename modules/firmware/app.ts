@@ -50,6 +50,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		outbox: mqtt.outbox,
 		maxInflight: mqtt.maxInflight,
 		maxPacketSize: mqtt.maxPacketSize,
+		maxTopicBytes: mqtt.maxTopicBytes,
 		oversize: "skip",
 		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
 		onConnect: ({ sessionPresent }) => {

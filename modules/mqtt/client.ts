@@ -50,6 +50,8 @@ export interface ClientOptions {
 	maxInboundPending?: number;
 	/** Largest inbound packet, in bytes; default 4,096. */
 	maxPacketSize?: number;
+	/** Longest inbound topic, in bytes; default 65,535 (MQTT's own limit). */
+	maxTopicBytes?: number;
 	/** Default "skip": report an oversized packet and keep the connection. */
 	oversize?: "skip" | "close";
 
@@ -102,6 +104,7 @@ export class MqttClient {
 			maxInflight: options.maxInflight ?? 10,
 			maxInboundPending: options.maxInboundPending ?? 32,
 			maxPacketSize: options.maxPacketSize ?? 4096,
+			maxTopicBytes: options.maxTopicBytes,
 			oversize: options.oversize ?? "skip",
 			utf8: host.utf8,
 		}, {

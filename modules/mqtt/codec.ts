@@ -384,10 +384,14 @@ export interface InboundPublish {
 	 * far less than scanning one.
 	 */
 	checkedTopic: string;
+	/** Longest topic accepted, in bytes: a limit of ours, below MQTT's 65,535. */
+	maxTopicBytes: number;
+	/** Set when the last decode refused the message for a limit of ours, not a rule of MQTT: it is skipped, not fatal. */
+	overLimit: boolean;
 }
 
-export function inboundPublishRecord(): InboundPublish {
-	return { topic: "", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 0, checkedTopic: "" };
+export function inboundPublishRecord(maxTopicBytes = 65535): InboundPublish {
+	return { topic: "", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 0, checkedTopic: "", maxTopicBytes, overLimit: false };
 }
 
 // One test for the characters a topic name may not hold.
@@ -416,6 +420,8 @@ export function decodePublishInto(first: number, bytes: Uint8Array, start: numbe
 	if (topicEnd === start + 2) return "PUBLISH topic must not be empty";
 	const topic = utf8 ? utf8.decode(bytes.subarray(start + 2, topicEnd)) : decodeUtf8(bytes, start + 2, topicEnd);
 	if (topic !== into.checkedTopic) {
+		// Only a new topic can be too long: the one checked last was not.
+		if (topicEnd - start - 2 > into.maxTopicBytes) return overLongTopic(qos, bytes, topicEnd, topicEnd - start - 2, into);
 		const problem = checkTopicName(topic, bytes, start + 2, topicEnd);
 		if (problem !== undefined) return problem;
 		if ((topic as string).indexOf("\ufffd") < 0) into.checkedTopic = topic as string;
@@ -435,6 +441,20 @@ export function decodePublishInto(first: number, bytes: Uint8Array, start: numbe
 	into.retain = (first & 1) !== 0;
 	into.dup = dup;
 	return undefined;
+}
+
+/**
+ * A well-formed PUBLISH whose topic is longer than we accept: its QoS and
+ * packet id are kept so that it can still be acknowledged, or a broker
+ * would hold it unacknowledged forever.
+ */
+function overLongTopic(qos: number, bytes: Uint8Array, topicEnd: number, length: number, into: InboundPublish): string {
+	const packetId = qos > 0 ? (bytes[topicEnd]! << 8) | bytes[topicEnd + 1]! : 0;
+	if (qos > 0 && packetId === 0) return "PUBLISH packet id must not be 0";
+	into.qos = qos as QoS;
+	into.packetId = packetId;
+	into.overLimit = true;
+	return `PUBLISH topic of ${length} bytes exceeds the limit of ${into.maxTopicBytes}`;
 }
 
 /** The slow path of the topic check, for a topic not seen just before. */

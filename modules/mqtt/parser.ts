@@ -25,6 +25,12 @@ export interface ParserHandler {
 	 * connection must close; otherwise (a skipped oversized packet) it goes on.
 	 */
 	error(rule: string, fatal: boolean): void;
+	/**
+	 * A PUBLISH at QoS 1 or 2 was skipped (oversized, or its topic over the
+	 * limit) after `error`. It still needs its acknowledgement, or the broker
+	 * keeps it in flight for good and may stop sending.
+	 */
+	skipped(qos: 1 | 2, packetId: number): void;
 }
 
 export interface ParserOptions {
@@ -32,6 +38,8 @@ export interface ParserOptions {
 	maxPacketSize: number;
 	/** What an oversized packet does: skip it and go on, or stop. */
 	oversize: "skip" | "close";
+	/** Longest inbound topic accepted, bytes (default 65,535, MQTT's own limit). */
+	maxTopicBytes?: number | undefined;
 	/** The host's native UTF-8 decoder, if it has one. */
 	utf8?: Utf8Decoder | undefined;
 }
@@ -49,7 +57,7 @@ export class PacketParser {
 	readonly oversize: "skip" | "close";
 	readonly #handler: ParserHandler;
 	readonly #utf8: Utf8Decoder | undefined;
-	readonly #inbound: InboundPublish = inboundPublishRecord();
+	readonly #inbound: InboundPublish;
 	#state = State.Header;
 	#first = 0;
 	#remaining = 0;
@@ -58,6 +66,12 @@ export class PacketParser {
 	#body: Uint8Array | undefined;
 	#filled = 0;
 	#skip = 0;
+	// An oversized PUBLISH being skipped: its QoS (0: nothing to acknowledge),
+	// the body bytes passed, where its topic ends and the field being read.
+	#skipQos = 0;
+	#skipPos = 0;
+	#skipTopicEnd = 2;
+	#skipField = 0;
 
 	constructor(options: ParserOptions, handler: ParserHandler) {
 		if (!(options.maxPacketSize >= 2)) throw new RangeError(`maxPacketSize must be at least 2 bytes, got ${options.maxPacketSize}`);
@@ -66,6 +80,9 @@ export class PacketParser {
 		this.oversize = options.oversize;
 		this.#handler = handler;
 		this.#utf8 = options.utf8;
+		const maxTopicBytes = options.maxTopicBytes ?? 65535;
+		if (!(Number.isInteger(maxTopicBytes) && maxTopicBytes >= 1 && maxTopicBytes <= 65535)) throw new RangeError(`maxTopicBytes must be 1-65535, got ${maxTopicBytes}`);
+		this.#inbound = inboundPublishRecord(maxTopicBytes);
 	}
 
 	/** True once a fatal error stopped the parser; `reset()` starts it again. */
@@ -94,6 +111,7 @@ export class PacketParser {
 		this.#body = undefined;
 		this.#filled = 0;
 		this.#skip = 0;
+		this.#skipQos = 0;
 	}
 
 	push(chunk: Uint8Array): void {
@@ -123,9 +141,9 @@ export class PacketParser {
 							if ((first & 0xf0) === 0x30) {
 								// The hot path, inlined: one inbound PUBLISH, decoded and handed over.
 								const problem = decodePublishInto(first, chunk, offset, offset + second, this.#utf8, this.#inbound);
-								if (problem !== undefined) return this.#fail(problem);
+								if (problem === undefined) this.#handler.publish(this.#inbound);
+								else if (!this.#refused(problem)) return;
 								offset += second;
-								this.#handler.publish(this.#inbound);
 							} else {
 								this.#deliver(first, chunk, offset, offset + second);
 								offset += second;
@@ -190,10 +208,31 @@ export class PacketParser {
 					break;
 				}
 				case State.Skip: {
-					const take = Math.min(this.#skip, length - offset);
+					let take = Math.min(this.#skip, length - offset);
+					if (this.#skipQos !== 0) {
+						// Read the topic length and the packet id on the way past; jump the rest.
+						const pos = this.#skipPos;
+						if (pos < 2 || pos >= this.#skipTopicEnd) {
+							take = 1;
+							this.#skipField = ((this.#skipField << 8) | chunk[offset]!) & 0xffff;
+							if (pos === 1) this.#skipTopicEnd = 2 + this.#skipField;
+							else if (pos === this.#skipTopicEnd + 1) {
+								const qos = this.#skipQos as 1 | 2;
+								this.#skipQos = 0;
+								if (this.#skipField !== 0) this.#handler.skipped(qos, this.#skipField);
+							}
+						} else {
+							take = Math.min(take, this.#skipTopicEnd - pos);
+						}
+						this.#skipPos = pos + take;
+					}
 					this.#skip -= take;
 					offset += take;
-					if (this.#skip === 0) this.#state = State.Header;
+					if (this.#skip === 0) {
+						this.#state = State.Header;
+						this.#skipQos = 0;
+					}
+					if ((this.#state as State) === State.Failed) return;
 					break;
 				}
 				case State.Failed:
@@ -205,13 +244,26 @@ export class PacketParser {
 	#deliver(first: number, bytes: Uint8Array, start: number, end: number): void {
 		if ((first & 0xf0) === 0x30) {
 			const problem = decodePublishInto(first, bytes, start, end, this.#utf8, this.#inbound);
-			if (problem !== undefined) this.#fail(problem);
+			if (problem !== undefined) this.#refused(problem);
 			else this.#handler.publish(this.#inbound);
 			return;
 		}
 		const result = decodePacket(first, bytes, start, end);
 		if (typeof result === "string") this.#fail(result);
 		else this.#handler.packet(result);
+	}
+
+	/** A PUBLISH that decode refused: skipped if only over a limit of ours, else fatal. Returns false when the parser stopped. */
+	#refused(problem: string): boolean {
+		const inbound = this.#inbound;
+		if (!inbound.overLimit) {
+			this.#fail(problem);
+			return false;
+		}
+		inbound.overLimit = false;
+		this.#handler.error(problem, false);
+		if (inbound.qos !== 0) this.#handler.skipped(inbound.qos, inbound.packetId);
+		return this.#state !== State.Failed;
 	}
 
 	/** Returns false when the parser stopped. */
@@ -223,6 +275,11 @@ export class PacketParser {
 		}
 		this.#skip = this.#remaining;
 		this.#state = this.#skip > 0 ? State.Skip : State.Header;
+		const qos = (this.#first & 0xf0) === 0x30 ? (this.#first >> 1) & 3 : 0;
+		this.#skipQos = qos === 3 ? 0 : qos;
+		this.#skipPos = 0;
+		this.#skipTopicEnd = 2;
+		this.#skipField = 0;
 		this.#handler.error(rule, false);
 		return true;
 	}

@@ -107,6 +107,8 @@ export interface SessionOptions {
 	/** Inbound QoS 2 messages between PUBREC and PUBREL at once; a broker past this is hostile. */
 	maxInboundPending: number;
 	maxPacketSize: number;
+	/** Longest inbound topic, bytes; a longer one is reported, acknowledged and not delivered. */
+	maxTopicBytes?: number | undefined;
 	oversize: "skip" | "close";
 	/** The host's native UTF-8 decoder, if any: it makes inbound topics cheap. */
 	utf8?: Utf8Decoder | undefined;
@@ -126,6 +128,8 @@ export interface SessionStats {
 	received: number;
 	/** Inbound QoS 2 duplicates recognised and not delivered again. */
 	duplicatesIgnored: number;
+	/** Inbound messages not delivered for a limit (size, topic length), but acknowledged. */
+	skipped: number;
 	/** Outbox losses: dropped oldest, or rejected new. */
 	dropped: number;
 	protocolErrors: number;
@@ -166,7 +170,7 @@ export class Session {
 	readonly outbox: Outbox;
 	readonly backoff: Backoff;
 	readonly stats: SessionStats = {
-		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0,
+		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0, skipped: 0,
 		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined, bytesSent: 0, bytesReceived: 0,
 	};
 	readonly #effects: SessionEffects;
@@ -215,10 +219,11 @@ export class Session {
 		this.#effects = effects;
 		this.outbox = new Outbox(options.outbox);
 		this.backoff = new Backoff(options.backoff, options.random);
-		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, oversize: options.oversize, utf8: options.utf8 }, {
+		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
 			error: (rule, fatal) => this.#parseError(rule, fatal),
+			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
 		});
 		// Check the CONNECT now: a bad client id or will is the application's error.
 		encode(this.#connectPacket());
@@ -545,9 +550,26 @@ export class Session {
 		this.#drainOutbox();
 	}
 
+	/**
+	 * A message we refused to deliver is still acknowledged, as PUBACK or
+	 * PUBREC (its PUBREL then completes as usual): unacknowledged, it would
+	 * hold one of the broker's in-flight slots for good.
+	 */
+	#acknowledgeSkipped(qos: 1 | 2, packetId: number): void {
+		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
+		this.stats.skipped++;
+		if (qos === 2) {
+			if (!this.#inboundPending.has(packetId) && this.#inboundPending.size >= this.options.maxInboundPending) {
+				return this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
+			}
+			this.#inboundPending.add(packetId);
+		}
+		this.#sendBytes(encodeAckInto(this.#ack, qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
+	}
+
 	#parseError(rule: string, fatal: boolean): void {
 		if (!fatal) {
-			this.#effects.error("oversize", rule);
+			this.#effects.error(rule.indexOf("exceeds the limit") >= 0 ? "limit" : "oversize", rule);
 			return;
 		}
 		this.#protocolError(rule);

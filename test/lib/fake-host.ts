@@ -90,6 +90,7 @@ export class FakeConnection implements Socket {
 		this.#broker = broker;
 		this.options = options;
 		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
+			skipped: () => {},
 			packet: (packet) => {
 				this.received.push(packet);
 				broker.handle(this, packet);

@@ -44,17 +44,19 @@ export function samplePackets(): Packet[] {
 	];
 }
 
-function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close"): { parser: PacketParser; packets: Packet[]; errors: string[] } {
+function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close", maxTopicBytes?: number): { parser: PacketParser; packets: Packet[]; errors: string[]; skipped: string[] } {
 	const packets: Packet[] = [];
 	const errors: string[] = [];
-	const parser = new PacketParser({ maxPacketSize, oversize }, {
+	const skipped: string[] = [];
+	const parser = new PacketParser({ maxPacketSize, oversize, maxTopicBytes }, {
 		packet: (packet) => void packets.push(packet),
+		skipped: (qos, packetId) => void skipped.push(`QoS ${qos} id ${packetId}`),
 		publish: ({ topic, payload, qos, retain, dup, packetId }) => {
 			packets.push({ type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) });
 		},
 		error: (rule, fatal) => errors.push(`${fatal ? "fatal" : "skipped"}: ${rule}`),
 	});
-	return { parser, packets, errors };
+	return { parser, packets, errors, skipped };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -224,6 +226,37 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 		assert.deepEqual(errors, ["skipped: PUBLISH of 5008 bytes exceeds the maximum packet size of 256", "skipped: PUBLISH of 5008 bytes exceeds the maximum packet size of 256"]);
 	},
 
+	"hands over the QoS and packet id of a skipped oversized PUBLISH, in any split, so it can be acknowledged"() {
+		const publish = (topic: string, qos: 0 | 1 | 2, packetId: number): Uint8Array =>
+			encode({ type: PacketType.Publish, topic, payload: new Uint8Array(600), qos, retain: false, dup: false, ...(qos > 0 ? { packetId } : {}) });
+		const stream = concat([publish("a/long/topic/name", 1, 0x1234), publish("b", 2, 0xfe01), publish("c", 0, 0), encode({ type: PacketType.Pingresp })]);
+		for (const step of [1, 3, 5, 64, stream.length]) {
+			const { parser, packets, skipped, errors } = collect(256, "skip");
+			for (let i = 0; i < stream.length; i += step) parser.push(stream.subarray(i, i + step));
+			assert.deepEqual(skipped, [`QoS 1 id ${0x1234}`, `QoS 2 id ${0xfe01}`], `chunks of ${step}`);
+			assert.equal(errors.length, 3);
+			assert.deepEqual(packets.map((p) => p.type), [PacketType.Pingresp]);
+		}
+	},
+
+	"skips a PUBLISH whose topic is over the limit, keeps its id for the acknowledgement, and goes on"() {
+		const long = "t/" + "x".repeat(40);
+		const stream = concat([
+			encode({ type: PacketType.Publish, topic: long, payload: ascii("no"), qos: 1, retain: false, dup: false, packetId: 9 }),
+			encode({ type: PacketType.Publish, topic: long, payload: ascii("no"), qos: 0, retain: false, dup: false }),
+			encode({ type: PacketType.Publish, topic: "t/ok", payload: ascii("yes"), qos: 0, retain: false, dup: false }),
+		]);
+		for (const step of [1, stream.length]) {
+			const { parser, packets, skipped, errors } = collect(1024, "close", 32);
+			for (let i = 0; i < stream.length; i += step) parser.push(stream.subarray(i, i + step));
+			assert.deepEqual(skipped, ["QoS 1 id 9"]);
+			assert.deepEqual(errors, ["skipped: PUBLISH topic of 42 bytes exceeds the limit of 32", "skipped: PUBLISH topic of 42 bytes exceeds the limit of 32"]);
+			assert.deepEqual(packets.map((p) => (p as { topic: string }).topic), ["t/ok"]);
+			assert.equal(parser.failed, false);
+		}
+		assert.throws(() => collect(1024, "close", 0), /maxTopicBytes must be 1-65535/);
+	},
+
 	"stops at an oversized packet when configured to close"() {
 		const { parser, packets, errors } = collect(256, "close");
 		parser.push(encode({ type: PacketType.Publish, topic: "big", payload: new Uint8Array(5000), qos: 0, retain: false, dup: false }));
@@ -253,6 +286,7 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 			const errors: string[] = [];
 			const parser = new PacketParser({ maxPacketSize: 1024, oversize: "close", utf8: native }, {
 				packet: () => {},
+				skipped: () => {},
 				publish: (message) => void topics.push(message.topic),
 				error: (rule) => void errors.push(rule),
 			});

@@ -369,6 +369,34 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.ok(r.errors.some((e) => /oversize: PUBLISH of 1010 bytes exceeds the maximum packet size of 64/.test(e)), r.errors.join());
 	},
 
+	"acknowledges a skipped QoS 1 or 2 message, so the broker's in-flight slot is freed"() {
+		const r = rig({ maxPacketSize: 64, oversize: "skip" });
+		r.client.subscribe("c/#", 2);
+		connected(r);
+		r.host.broker.deliver("c/big", new Uint8Array(1000), 1);
+		r.host.broker.deliver("c/big", new Uint8Array(1000), 2);
+		r.host.broker.deliver("c/small", "ok", 1);
+		const received = r.host.broker.current!.received;
+		assert.deepEqual(received.filter((p) => p.type === PacketType.Puback).length, 2, "both QoS 1 messages acknowledged");
+		assert.deepEqual(received.filter((p) => p.type === PacketType.Pubrec).length, 1);
+		assert.deepEqual(received.filter((p) => p.type === PacketType.Pubcomp).length, 0, "PUBCOMP is the broker's");
+		assert.deepEqual(r.messages.map((m) => m.topic), ["c/small"]);
+		assert.equal(r.client.stats.skipped, 2);
+		assert.equal(r.client.state, "connected");
+	},
+
+	"reports, acknowledges and does not deliver a message whose topic is over the limit"() {
+		const r = rig({ maxTopicBytes: 16 });
+		r.client.subscribe("c/#", 1);
+		connected(r);
+		r.host.broker.deliver("c/" + "y".repeat(30), "on", 1);
+		r.host.broker.deliver("c/led", "on", 1);
+		assert.deepEqual(r.messages.map((m) => m.topic), ["c/led"]);
+		assert.deepEqual(r.errors, ["limit: PUBLISH topic of 32 bytes exceeds the limit of 16"]);
+		assert.equal(r.host.broker.current!.received.filter((p) => p.type === PacketType.Puback).length, 2);
+		assert.equal(r.client.state, "connected");
+	},
+
 	"closes on an oversized inbound packet when configured to"() {
 		const r = rig({ maxPacketSize: 64, oversize: "close" });
 		r.client.subscribe("c/#", 0);

@@ -20,7 +20,8 @@ type Event =
 	| { k: "error"; id: number; message: string }
 	| { k: "wifi"; event: WifiEvent }
 	| { k: "shutdown" }
-	| { k: "status" };
+	| { k: "status" }
+	| { k: "census" };
 
 type Op = (string | number | boolean | null | object | undefined)[];
 
@@ -126,6 +127,11 @@ function dispatch(event: Event): void {
 			break;
 		case "status":
 			ops.push(["status", firmware ? firmware.status() : null]);
+			break;
+		case "census":
+			// After a full collection, so that the heap the reply reports is what is live.
+			(globalThis as unknown as { gc?: () => void }).gc?.();
+			ops.push(["census", { timers: timers.size, sockets: sockets.size }]);
 			break;
 		default:
 			throw new Error(`unknown event ${JSON.stringify(event)}`);

@@ -40,6 +40,7 @@ export class XsSimulator {
 	#chain: Promise<void> = Promise.resolve();
 	#inFlight = 0;
 	#status: unknown;
+	#census: unknown;
 	#exited = false;
 	#failure: Error | undefined;
 
@@ -89,6 +90,16 @@ export class XsSimulator {
 	async idle(): Promise<void> {
 		while (this.#inFlight > 0) await this.#chain;
 		if (this.#failure) throw this.#failure;
+	}
+
+	/**
+	 * What the engine holds after a full garbage collection: heap slots and
+	 * the firmware's armed timers and open sockets. A soak watches these.
+	 */
+	async census(): Promise<{ heapSlots: number; allocatedBytes: number; timers: number; sockets: number }> {
+		await this.send({ k: "census" });
+		const counts = this.#census as { timers: number; sockets: number };
+		return { heapSlots: this.usage.heapSlots, allocatedBytes: this.usage.allocatedBytes, ...counts };
 	}
 
 	async status(): Promise<Record<string, unknown> | null> {
@@ -190,6 +201,9 @@ export class XsSimulator {
 					break;
 				case "status":
 					this.#status = op[1];
+					break;
+				case "census":
+					this.#census = op[1];
 					break;
 				case "exit":
 					this.#exited = true;

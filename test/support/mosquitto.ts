@@ -15,6 +15,8 @@ export interface MosquittoOptions {
 	config?: string[];
 	/** Full listener lines instead of the default plain loopback listener. */
 	listener?: string[];
+	/** Keep sessions and queued messages across a restart (saved on a clean stop). */
+	persistent?: boolean;
 	/** A TLS listener on the broker's port, instead of plain TCP. */
 	tlsListener?: { cafile: string; certfile: string; keyfile: string };
 }
@@ -62,7 +64,7 @@ export class Mosquitto {
 				? [`listener ${this.port} 127.0.0.1`, `cafile ${this.#options.tlsListener.cafile}`, `certfile ${this.#options.tlsListener.certfile}`, `keyfile ${this.#options.tlsListener.keyfile}`]
 				: this.#options.listener ?? [`listener ${this.port} 127.0.0.1`]),
 			"allow_anonymous true",
-			"persistence false",
+			...(this.#options.persistent ? ["persistence true", `persistence_location ${this.dir}/`, "autosave_interval 0"] : ["persistence false"]),
 			"max_inflight_messages 0",
 			"max_queued_messages 10000",
 			"log_dest stderr",

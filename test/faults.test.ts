@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Board, type LogRecord } from "../hosts/node/platform.js";
+import { Board, type RealTime, type LogRecord } from "../hosts/node/platform.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
 import { encode } from "mqtt/codec";
 import { PacketType } from "mqtt/packets";
@@ -178,7 +178,7 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 			d.proxy.resetAll();
 			// Not the bound (the gap below is): long enough that a stalled CI machine cannot fail it, with the story if it does.
 			await waitFor(() => d.proxy.accepted.length >= before + 2, 4 * backoffMax + 4 * slack + 4000).catch((error: Error) => {
-				throw new Error(`code ${code}: ${error.message}; accepted at ${d.proxy.accepted.slice(before).map(Math.round).join(", ")}; log: ${mqttLogs(d.board, /./).slice(-6).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ")}`);
+				throw new Error(`code ${code}: ${error.message}; engine queue ${d.simulator.queued}, board timers ${(d.board.time as RealTime).pending}, sockets ${d.board.sockets.size}; accepted at ${d.proxy.accepted.slice(before).map(Math.round).join(", ")}; log: ${mqttLogs(d.board, /./).slice(-6).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ")}`);
 			});
 			const gap = d.proxy.accepted[before + 1]! - d.proxy.accepted[before]!;
 			assert.ok(mqttLogs(d.board, names[code]!).length >= 1, `code ${code} named: ${mqttLogs(d.board, /refused/).map((r) => r.message).join(" | ")}`);
@@ -186,7 +186,9 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 			else assert.ok(gap >= backoffMin - 50 && gap <= backoffMax + slack, `code ${code}: retried after ${gap} ms`);
 		}
 		d.proxy.refuseWith = undefined;
-		await waitFor(() => connectedAt(d.board).length >= 2, backoffMax + slack + 1000);
+		await waitFor(() => connectedAt(d.board).length >= 2, backoffMax + slack + 1000).catch((error: Error) => {
+			throw new Error(`${error.message}; accepted at ${d.proxy.accepted.map(Math.round).join(", ")}; log: ${mqttLogs(d.board, /./).slice(-8).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ")}`);
+		});
 		await assertHealthy(d);
 	});
 

@@ -162,7 +162,10 @@ export class BoardSocket {
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
 	destroy(): void {
 		this.#closed = true;
-		this.#socket.resetAndDestroy();
+		// Node's reset waits forever on a connecting socket and leaks a half-closed one's handle.
+		const socket = this.#socket;
+		if (socket.connecting || socket.readableEnded || socket.writableEnded || socket instanceof tls.TLSSocket) socket.destroy();
+		else socket.resetAndDestroy();
 	}
 
 	#fail(message: string, events: SocketEvents): void {

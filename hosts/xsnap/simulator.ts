@@ -86,6 +86,11 @@ export class XsSimulator {
 		return run;
 	}
 
+	/** Events sent and not yet handled by the engine. */
+	get queued(): number {
+		return this.#inFlight;
+	}
+
 	/** Resolves once every queued event has been handled. */
 	async idle(): Promise<void> {
 		while (this.#inFlight > 0) await this.#chain;

@@ -318,6 +318,9 @@ export class Session {
 	/** The wake-up time asked for through `wakeAt` has come. */
 	wake(now: number): void {
 		this.#now = now;
+		// The host's timer is spent. Forget it, so that #schedule arms a new one even for the
+		// same time: a host timer may fire a little before its clock says it is due.
+		this.#wake = undefined;
 		if (this.#connackDue >= 0 && now >= this.#connackDue) {
 			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {

@@ -11,6 +11,7 @@ import { PacketParser } from "mqtt/parser";
 
 interface VirtualTimer {
 	id: number;
+	/** When it fires: `early` ms before it is due, but never before the next ms. */
 	due: number;
 	callback: () => void;
 }
@@ -18,11 +19,13 @@ interface VirtualTimer {
 export class VirtualClock {
 	now = 0;
 	wall: number | undefined;
+	/** ms a timer fires before the clock says it is due, as a real host's timer may. */
+	early = 0;
 	#timers: VirtualTimer[] = [];
 	#next = 1;
 
 	set(callback: () => void, delay: number): VirtualTimer {
-		const timer = { id: this.#next++, due: this.now + Math.max(0, delay), callback };
+		const timer = { id: this.#next++, due: this.now + (delay > 0 ? Math.max(1, delay - this.early) : 0), callback };
 		this.#timers.push(timer);
 		return timer;
 	}

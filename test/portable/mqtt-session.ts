@@ -438,4 +438,22 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 			assert.ok(r.host.virtual.pending <= 1, `${r.host.virtual.pending} timers`);
 		}
 	},
+
+	"keeps waking when the host's timer fires before its clock says it is due"() {
+		// A spent timer that woke the session too early must be armed again, or the session never wakes again.
+		const r = rig({ backoff: { minimum: 1000, maximum: 8000, factor: 2 } });
+		r.host.virtual.early = 3;
+		r.host.broker.up = false;
+		r.client.start();
+		r.host.virtual.advance(60_000);
+		assert.ok(r.host.broker.connections.length >= 8, `${r.host.broker.connections.length} attempts in 60 s`);
+		r.host.broker.up = true;
+		r.host.virtual.advance(9_000);
+		assert.equal(r.client.state, "connected");
+		r.host.virtual.advance(95_000);
+		const pings = sentTypes(r).filter((type) => type === PacketType.Pingreq).length;
+		assert.ok(pings >= 3, `${pings} pings in 95 s idle, keepalive 30 s`);
+		assert.equal(r.host.virtual.pending, 1);
+	},
 });
+

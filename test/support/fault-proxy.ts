@@ -42,6 +42,18 @@ export function splitPackets(buffer: Buffer): { packets: Buffer[]; rest: Buffer 
 	}
 }
 
+/**
+ * Resets a connection (RST, not FIN), as a crashing broker or a NAT box does.
+ * Node cannot reset a socket that is connecting or already half-closed: its
+ * resetAndDestroy() then waits forever or leaks the handle, and the process
+ * never exits. Those get a plain destroy.
+ */
+export function abort(socket: net.Socket): void {
+	if (socket.destroyed) return;
+	if (socket.connecting || socket.readableEnded || socket.writableEnded) socket.destroy();
+	else socket.resetAndDestroy();
+}
+
 export class FaultProxy {
 	readonly port: number;
 	/** performance.now() of every connection the firmware opened. */
@@ -191,7 +203,7 @@ export class FaultProxy {
 
 	#drop(connection: ProxyConnection): void {
 		this.connections.delete(connection);
-		if (!connection.device.destroyed) connection.device.resetAndDestroy();
-		if (connection.broker && !connection.broker.destroyed) connection.broker.resetAndDestroy();
+		abort(connection.device);
+		if (connection.broker) abort(connection.broker);
 	}
 }

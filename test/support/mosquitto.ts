@@ -43,6 +43,8 @@ export class Mosquitto {
 		this.port = port;
 		this.#options = options;
 		this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "mosquitto-"));
+		// Started as root, mosquitto drops to its own user, which must be able to write its store here.
+		if (options.persistent) fs.chmodSync(this.dir, 0o777);
 	}
 
 	static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {

@@ -1,0 +1,140 @@
+/*
+ * Long faults on a virtual clock, against a real mosquitto: the firmware
+ * on the XS host simulator, a reading every second at QoS 1, and a
+ * subscriber with a persistent session that checks every reading arrives,
+ * in order (test/support/virtual-rig.ts).
+ *
+ * Settings: Wi-Fi and MQTT backoff 1 s doubling to 10 s, max in flight 10.
+ */
+import assert from "node:assert/strict";
+import { Mosquitto } from "./support/mosquitto.js";
+import { VirtualRig } from "./support/virtual-rig.js";
+import { runSoak } from "./support/soak.js";
+
+const backoffMax = 10_000;
+const maxInflight = 10;
+
+describe("long faults on a virtual clock: the firmware (XS host simulator) against mosquitto", function () {
+	this.timeout(120_000);
+	let broker: Mosquitto;
+	let rig: VirtualRig | undefined;
+	let rigs = 0;
+
+	before(async function () {
+		broker = await Mosquitto.start({ persistent: true });
+	});
+
+	afterEach(async function () {
+		await rig?.close();
+		rig = undefined;
+		if (!broker.running) await broker.restart();
+	});
+
+	after(async function () {
+		await broker?.stop();
+	});
+
+	async function start(config: Record<string, string> = {}): Promise<VirtualRig> {
+		rig = await VirtualRig.start({ broker, name: `rig${++rigs}`, config });
+		await rig.advance(10_000);
+		assert.equal(rig.mqttLog(/^connected: /).length, 1, "connected once");
+		assert.ok(rig.delivery.highest >= 8, `readings flowing: ${rig.delivery.highest}`);
+		return rig;
+	}
+
+	/** Every reading up to what the firmware has published, in order. */
+	async function assertAllDelivered(r: VirtualRig): Promise<{ published: number }> {
+		const status = await r.simulator.status();
+		const published = status!.readings as number;
+		await r.until(() => r.delivery.highest >= published && r.delivery.missing().length === 0, 10_000, `readings 1-${published}`);
+		assert.deepEqual(r.delivery.missing(), []);
+		assert.equal(r.delivery.outOfOrder, 0, "out of order");
+		return { published };
+	}
+
+	it("a 30 s Wi-Fi drop: readings taken offline are delivered after it, in order, with their own timestamps; MQTT is back within the Wi-Fi backoff", async function () {
+		const r = await start();
+		const down = r.time.now();
+		r.board.wifi.setAccessPoint(false);
+		await r.advance(30_000);
+		const up = r.time.now();
+		r.board.wifi.setAccessPoint(true);
+		await r.advance(backoffMax + 2_000);
+		const reconnected = r.mqttLog(/^connected: /)[1];
+		assert.ok(reconnected, "MQTT connected again");
+		assert.ok(reconnected.at - up <= backoffMax + 1_000, `MQTT back ${reconnected.at - up} ms after the access point, bound ${backoffMax + 1_000}`);
+		await assertAllDelivered(r);
+		const offline = r.readings.filter((reading) => reading.ts - r.time.wallOffset! > down && reading.ts - r.time.wallOffset! < up);
+		assert.ok(offline.length >= 29, `${offline.length} readings taken while Wi-Fi was down`);
+		assert.ok(r.delivery.duplicates <= maxInflight, `${r.delivery.duplicates} duplicates`);
+		assert.equal(r.stalls, 0, "the network went quiet before each step");
+	});
+
+	it("no data loss through a 30 s broker outage: every QoS 1 reading reaches a persistent subscriber, in order; duplicates only of what was in flight", async function () {
+		const r = await start();
+		// Leave readings in flight when the broker dies: the broker keeps them, the firmware never hears so.
+		r.awaitAnswers = false;
+		r.proxy.swallowPubacks = true;
+		await r.advance(5_000);
+		const inflight = (await r.simulator.status())!.inflight as number;
+		assert.ok(inflight >= 4 && inflight <= maxInflight, `${inflight} in flight`);
+		await broker.stop();
+		await r.advance(30_000);
+		r.proxy.swallowPubacks = false;
+		r.awaitAnswers = true;
+		await broker.restart();
+		const back = r.time.now();
+		await r.advance(backoffMax + 2_000);
+		const reconnected = r.mqttLog(/^connected: /)[1];
+		assert.ok(reconnected && reconnected.at - back <= backoffMax, `MQTT back ${reconnected ? reconnected.at - back : "never"} ms after the broker, bound ${backoffMax}`);
+		const { published } = await assertAllDelivered(r);
+		assert.ok(published >= 55, `${published} readings`);
+		// Two hops, two sources of QoS 1 duplicates: the firmware resends what it had in flight (DUP to the
+		// broker, new to the subscriber), and the broker resends, marked DUP, what the subscriber had not acknowledged when it died.
+		const retransmitted = r.delivery.duplicates - r.delivery.brokerRedeliveries;
+		assert.ok(retransmitted >= 1 && retransmitted <= inflight, `${retransmitted} duplicates from the firmware, ${inflight} were in flight`);
+		assert.ok(r.delivery.brokerRedeliveries <= maxInflight, `${r.delivery.brokerRedeliveries} redelivered by the broker`);
+		assert.equal((await r.simulator.status())!.dropped, 0);
+	});
+
+	it("past the outbox's capacity the oldest readings are dropped and counted, the newest delivered in order, and nothing crashes", async function () {
+		const r = await start({ mqtt_outbox_messages: "10" });
+		await broker.stop();
+		await r.advance(30_000);
+		await broker.restart();
+		await r.advance(backoffMax + 2_000);
+		const status = (await r.simulator.status())!;
+		const published = status.readings as number;
+		const dropped = status.dropped as number;
+		assert.ok(dropped >= 15, `${dropped} dropped`);
+		await r.until(() => r.delivery.highest >= published, 10_000, `reading ${published}`);
+		const missing = r.delivery.missing();
+		assert.equal(missing.length, dropped, "every reading not delivered is one counted as dropped");
+		// The oldest went: one run of consecutive readings from the start of the outage.
+		assert.equal(missing.at(-1)! - missing[0]! + 1, missing.length, `missing ${missing.join(",")}`);
+		assert.equal(r.delivery.outOfOrder, 0);
+		assert.ok(r.board.logs.every((record) => !/uncaught exception|engine failure/.test(record.message)));
+	});
+
+	it("a short soak: readings every second, an LED command every minute, a broker drop every hour; heap, timers and sockets flat", async function () {
+		const hours = 3;
+		const { rows, missing, outOfOrder, stalls, lastLedState, ledLevel, ledToggles } = await runSoak({ broker, name: "short-soak", hours, censusEvery: 1 });
+		assert.equal(rows.length, hours);
+		const first = rows[0]!;
+		for (const row of rows) {
+			assert.ok(Math.abs(row.heapSlots - first.heapSlots) <= first.heapSlots * 0.05, `hour ${row.hour}: heap ${row.heapSlots} slots, hour 1 ${first.heapSlots}`);
+			assert.ok(row.xsTimers <= first.xsTimers && row.boardTimers <= first.boardTimers, `hour ${row.hour}: timers ${row.xsTimers}/${row.boardTimers}`);
+			assert.ok(row.xsSockets <= 1 && row.boardSockets <= 1 && row.proxyConnections <= 1, `hour ${row.hour}: sockets`);
+			assert.equal(row.connects, row.hour, "one connection per hour: the hourly drop, nothing else");
+			assert.equal(row.ledCommands, row.hour * 60);
+		}
+		assert.ok(rows.at(-1)!.published >= hours * 3600);
+		assert.deepEqual(missing, []);
+		assert.equal(outOfOrder, 0);
+		assert.equal(stalls, 0);
+		// An even number of toggles from off ends off, and the state topic says so.
+		assert.equal(ledToggles % 2, 0);
+		assert.equal(ledLevel, 0);
+		assert.equal(lastLedState, "off");
+	});
+});

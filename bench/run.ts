@@ -8,21 +8,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { XsRunner, projectRoot } from "../test/support/xs.js";
-
-interface Figure {
-	name: string;
-	value: number;
-	unit: string;
-	/** A ceiling the figure must stay at or under, where one is set. */
-	target?: number;
-}
+import { systemBenches, type Figure } from "./system.js";
 
 const figures: Figure[] = [];
 
 function record(figure: Figure): void {
 	figures.push(figure);
 	const verdict = figure.target === undefined ? "" : figure.value <= figure.target ? `  <= ${figure.target} ok` : `  > ${figure.target} MISSED`;
-	console.log(`${figure.name.padEnd(64)} ${String(figure.value).padStart(12)} ${figure.unit}${verdict}`);
+	console.log(`${figure.name.padEnd(84)} ${String(figure.value).padStart(10)} ${figure.unit}${verdict}${figure.note ? `  (${figure.note})` : ""}`);
 }
 
 function median(values: number[]): number {
@@ -77,6 +70,7 @@ function round(value: number, digits: number): number {
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);
 await bridge();
 await xsMeters();
+await systemBenches(record);
 
 const results = {
 	date: new Date().toISOString(),

@@ -533,8 +533,11 @@ export class Session {
 	};
 
 	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
-		const index = this.#inflight.findIndex((entry) => entry.packetId === packetId);
-		const entry = this.#inflight[index];
+		// A plain loop: no closure per ack. Acks come in order, so this is almost always index 0.
+		const inflight = this.#inflight;
+		let index = 0;
+		while (index < inflight.length && inflight[index]!.packetId !== packetId) index++;
+		const entry = inflight[index];
 		if (!entry) {
 			// A late ack for a message already completed (e.g. after a retransmission) is harmless.
 			return;
@@ -549,7 +552,8 @@ export class Session {
 		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
 		if (type === PacketType.Pubcomp && entry.phase !== "release") return this.#protocolError(`PUBCOMP before PUBREC for message ${packetId}`);
 		if (type === PacketType.Puback) this.stats.lastRoundTrip = this.#now - entry.sentAt;
-		this.#inflight.splice(index, 1);
+		if (index === 0) inflight.shift();
+		else inflight.splice(index, 1);
 		this.#drainOutbox();
 	}
 
@@ -792,7 +796,14 @@ export class Session {
 
 	#idInUse(id: number): boolean {
 		if (this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id)) return true;
-		for (const entry of this.#inflight) if (entry.packetId === id) return true;
+		const inflight = this.#inflight;
+		if (inflight.length === 0) return false;
+		// Entries join only at the end, each with the next id, so every id in flight lies on
+		// the arc from the first entry's id to the last one's: off it, no scan is needed.
+		const first = inflight[0]!.packetId;
+		const last = inflight[inflight.length - 1]!.packetId;
+		if (first <= last ? id < first || id > last : id < first && id > last) return false;
+		for (const entry of inflight) if (entry.packetId === id) return true;
 		return false;
 	}
 }

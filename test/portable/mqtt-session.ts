@@ -455,5 +455,32 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.ok(pings >= 3, `${pings} pings in 95 s idle, keepalive 30 s`);
 		assert.equal(r.host.virtual.pending, 1);
 	},
+
+	"never reuses a packet id still in flight, across the wrap at 65535"() {
+		const r = rig({ maxInflight: 10, outbox: { maxMessages: 100, maxBytes: 65536 } });
+		connected(r);
+		r.host.broker.behaviour.withholdAcks = true;
+		r.client.publish("s/stuck", "x", { qos: 1 });
+		r.host.virtual.advance(1);
+		r.host.broker.behaviour.withholdAcks = false;
+		const stuck = r.host.broker.published[0]!.packetId!;
+		let reused = 0;
+		let wrapped = false;
+		let previous = stuck;
+		for (let i = 0; i < 66000; i++) {
+			r.client.publish("s/t", "y", { qos: 1 });
+			if (i % 9 === 8) r.host.virtual.advance(1);
+		}
+		r.host.virtual.advance(1);
+		for (const packet of r.host.broker.published.slice(1)) {
+			if (packet.packetId === stuck) reused++;
+			if (packet.packetId! < previous) wrapped = true;
+			previous = packet.packetId!;
+		}
+		assert.ok(wrapped, "ids wrapped past 65535");
+		assert.equal(reused, 0, `id ${stuck} reused while in flight`);
+		assert.equal(r.client.session.inflight, 1);
+		assert.equal(r.client.stats.dropped, 0);
+	},
 });
 

@@ -109,8 +109,12 @@ export class VirtualRig {
 	/** LED states the firmware published. */
 	ledStates = 0;
 	lastLedState: string | undefined;
+	/** UTF-8 bytes of every reading's payload received. */
+	readingPayloadBytes = 0;
 	/** Times the clock moved on without a quiet network. */
 	stalls = 0;
+	/** What the firmware put on the wire and got from it, for wire-efficiency figures. */
+	readonly traffic = { bytesOut: 0, bytesIn: 0, packetsOut: new Map<number, number>(), packetsIn: new Map<number, number>() };
 	/** Whether the clock waits for the broker's answers; off while a test makes the broker withhold them. */
 	awaitAnswers = true;
 	readonly #links: Map<BoardSocket, Link>;
@@ -142,12 +146,15 @@ export class VirtualRig {
 		const proxy = await FaultProxy.start(broker.port);
 		const links = new Map<BoardSocket, Link>();
 		let notify = (): void => {};
+		let count = (_direction: "in" | "out", _type: number, _bytes: number): void => {};
 		const open = board.openSocket.bind(board);
 		board.openSocket = (socketOptions: OpenSocketOptions, events: SocketEvents): BoardSocket => {
 			const link: Link = { connecting: true, outstanding: 0, sent: Buffer.alloc(0), received: Buffer.alloc(0) };
 			const socket = open(socketOptions, {
 				onReadable: (bytes) => {
+					count("in", -1, bytes.byteLength);
 					link.received = eachPacket(link.received, bytes, (type) => {
+						count("in", type, 0);
 						if (type === 2 || type === 4 || type === 5 || type === 7 || type === 9 || type === 11 || type === 13) link.outstanding = Math.max(0, link.outstanding - 1);
 					});
 					events.onReadable(bytes);
@@ -166,7 +173,9 @@ export class VirtualRig {
 			});
 			const write = socket.write.bind(socket);
 			socket.write = (bytes: Uint8Array): void => {
+				count("out", -1, bytes.byteLength);
 				link.sent = eachPacket(link.sent, bytes, (type, flags) => {
+					count("out", type, 0);
 					if (answers[type] !== undefined || (type === 3 && flags & 0x06)) link.outstanding++;
 				});
 				write(bytes);
@@ -192,7 +201,20 @@ export class VirtualRig {
 		});
 		const rig = new VirtualRig({ board, time, simulator, proxy, subscriber, prefix, links, options });
 		notify = () => rig.#notify();
-		subscriber.on("message", (topic, payload, packet) => rig.#message(topic, payload.toString(), packet.dup));
+		count = (direction, type, bytes) => {
+			const traffic = rig.traffic;
+			if (type < 0) {
+				if (direction === "out") traffic.bytesOut += bytes;
+				else traffic.bytesIn += bytes;
+				return;
+			}
+			const packets = direction === "out" ? traffic.packetsOut : traffic.packetsIn;
+			packets.set(type, (packets.get(type) ?? 0) + 1);
+		};
+		subscriber.on("message", (topic, payload, packet) => {
+			if (topic === `${prefix}/temp`) rig.readingPayloadBytes += payload.byteLength;
+			rig.#message(topic, payload.toString(), packet.dup);
+		});
 		await rig.settle();
 		return rig;
 	}

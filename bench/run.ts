@@ -57,6 +57,7 @@ async function xsMeters(): Promise<void> {
 			const compute = await runner.meter(module, name, count);
 			const target = namespace.targets?.[name];
 			record({ name: `XS metered: ${name}`, value: round(compute / count, 1), unit: "units/op", ...(target !== undefined ? { target } : {}) });
+			record({ name: `XS slots allocated: ${name}`, value: round(await runner.slotsPerRun(module, name, 200), 1), unit: "slots/op" });
 		}
 	}
 	await runner.close();

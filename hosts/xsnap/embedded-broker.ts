@@ -23,7 +23,8 @@ async function listen(server: net.Server, port: number): Promise<number> {
 /** `preferredPort` if it is free (1883, so mosquitto_pub works as is), else any free port. */
 export async function startEmbeddedBroker(preferredPort: number): Promise<EmbeddedBroker> {
 	const aedes = await Aedes.createBroker();
-	const server = net.createServer(aedes.handle);
+	// No Nagle: a PUBACK and the LED state right behind it would otherwise wait for a delayed ACK (40 ms).
+	const server = net.createServer({ noDelay: true }, aedes.handle);
 	let port: number;
 	try {
 		port = await listen(server, preferredPort);

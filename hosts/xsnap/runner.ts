@@ -8,7 +8,8 @@ import type { PortableSuite } from "test/lib/suite";
 type Request =
 	| { kind: "case"; module: string; name: string }
 	| { kind: "names"; module: string }
-	| { kind: "bench"; module: string; name: string; count: number };
+	| { kind: "bench"; module: string; name: string; count: number }
+	| { kind: "gc" };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -33,6 +34,11 @@ function answer(value: unknown): ArrayBuffer {
 
 globalThis.handleCommand = (bytes: ArrayBuffer): ArrayBuffer => {
 	const request = JSON.parse(decoder.decode(bytes)) as Request;
+	// A full collection, so that the reply's heap count is what is live.
+	if (request.kind === "gc") {
+		(globalThis as unknown as { gc?: () => void }).gc?.();
+		return answer({});
+	}
 	if (request.kind === "names") {
 		const suite = module(request.module).suite as PortableSuite;
 		return answer({ name: suite.name, cases: Object.keys(suite.cases) });

@@ -52,6 +52,23 @@ export class XsRunner {
 		return (await this.request<{ compute: number }>({ kind: "bench", module, name, count })).value.compute;
 	}
 
+	/**
+	 * XS slots a benchmark's operation allocates per run: the live heap after
+	 * a full GC, then after `count` runs, and again for twice as many, so that
+	 * the setup's own allocations cancel out. A GC inside a run would hide
+	 * garbage, so counts stay small enough for XS's free slots.
+	 */
+	async slotsPerRun(module: string, name: string, count: number): Promise<number> {
+		await this.load(module);
+		const grown = async (runs: number): Promise<number> => {
+			const before = (await this.request({ kind: "gc" })).meter.currentHeapCount;
+			return (await this.request({ kind: "bench", module, name, count: runs })).meter.currentHeapCount - before;
+		};
+		const once = await grown(count);
+		const twice = await grown(count * 2);
+		return (twice - once) / count;
+	}
+
 	close(): Promise<void> {
 		return this.worker.close();
 	}

@@ -84,6 +84,8 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 		});
 		device = { proxy, simulator, board, prefix, heapAfterConnect: 0 };
 		await waitFor(() => connectedAt(board).length >= 1, 5000);
+		// Commands published before the broker has the subscription would go nowhere.
+		await waitFor(() => proxy.subacks >= 1, 5000);
 		device.heapAfterConnect = (await simulator.census()).heapSlots;
 		return device;
 	}

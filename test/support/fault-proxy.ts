@@ -58,6 +58,8 @@ export class FaultProxy {
 	readonly port: number;
 	/** performance.now() of every connection the firmware opened. */
 	readonly accepted: number[] = [];
+	/** SUBACKs the broker sent: a test publishes to the firmware only once it is subscribed. */
+	subacks = 0;
 	readonly connections = new Set<ProxyConnection>();
 
 	/** Forward nothing either way, and keep both ends open: a half-open link. */
@@ -169,6 +171,7 @@ export class FaultProxy {
 			fromBroker = Buffer.from(rest);
 			for (const packet of packets) {
 				const type = packet[0]! >> 4;
+				if (type === 9) this.subacks++;
 				if (type === 4 && this.swallowPubacks) continue;
 				if (type === 3 && this.cutNextPublish) {
 					this.cutNextPublish = false;

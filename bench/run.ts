@@ -8,7 +8,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { XsRunner, projectRoot } from "../test/support/xs.js";
-import { systemBenches, type Figure } from "./system.js";
+import { systemBenches } from "./system.js";
+import { median, round, type Figure } from "./figures.js";
 
 const figures: Figure[] = [];
 
@@ -16,11 +17,6 @@ function record(figure: Figure): void {
 	figures.push(figure);
 	const verdict = figure.target === undefined ? "" : figure.value <= figure.target ? `  <= ${figure.target} ok` : `  > ${figure.target} MISSED`;
 	console.log(`${figure.name.padEnd(84)} ${String(figure.value).padStart(10)} ${figure.unit}${verdict}${figure.note ? `  (${figure.note})` : ""}`);
-}
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function bridge(): Promise<void> {
@@ -61,11 +57,6 @@ async function xsMeters(): Promise<void> {
 		}
 	}
 	await runner.close();
-}
-
-function round(value: number, digits: number): number {
-	const scale = 10 ** digits;
-	return Math.round(value * scale) / scale;
 }
 
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);

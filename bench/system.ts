@@ -23,34 +23,15 @@ import { Mosquitto } from "../test/support/mosquitto.js";
 import { FaultProxy } from "../test/support/fault-proxy.js";
 import { VirtualRig } from "../test/support/virtual-rig.js";
 import { manifestConfig } from "../test/support/firmware.js";
-
-export interface Figure {
-	name: string;
-	value: number;
-	unit: string;
-	target?: number;
-	/** What the figure is set against, when it is a comparison. */
-	note?: string;
-}
+import { waitFor } from "../test/support/wait.js";
+import { percentile, round, type Figure } from "./figures.js";
 
 type Record = (figure: Figure) => void;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function percentile(values: number[], p: number): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
-
-async function until(condition: () => boolean, timeout: number, what: string): Promise<void> {
-	const deadline = performance.now() + timeout;
-	while (!condition()) {
-		if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setImmediate(resolve));
-	}
-}
+/** Polls without a timer's delay: waits here are parts of measured times. */
+const until = (condition: () => boolean, timeout: number, what: string): Promise<void> => waitFor(condition, timeout, what, 0);
 
 /** Heap and allocation of the running firmware, and its bytes on the wire, over 10,000 readings. */
 async function memoryAndWire(broker: Mosquitto, record: Record): Promise<void> {
@@ -252,11 +233,13 @@ async function recovery(broker: Mosquitto, record: Record): Promise<void> {
 	}
 }
 
-export async function systemBenches(record: Record, only?: string): Promise<void> {
+export async function systemBenches(record: Record): Promise<void> {
 	const broker = await Mosquitto.start({ persistent: true });
-	const benches = { memoryAndWire, commandLatency, throughput, recovery };
 	try {
-		for (const [name, bench] of Object.entries(benches)) if (!only || name === only) await bench(broker, record);
+		await memoryAndWire(broker, record);
+		await commandLatency(broker, record);
+		await throughput(broker, record);
+		await recovery(broker, record);
 	} finally {
 		await broker.stop();
 	}

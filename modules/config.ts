@@ -232,7 +232,8 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 	return deepFreeze(config);
 }
 
-const pemPattern = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
+/** One PEM certificate; group 1 is its base64 body. */
+export const pemPattern = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
 
 /**
  * A PEM certificate as TLS libraries want it, lines of 64. A command line

@@ -104,6 +104,12 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 		assert.ok(census.sockets <= 1, `${census.sockets} sockets open`);
 	}
 
+	/** What a timed-out wait saw: the engine's queue, timers, sockets, connections accepted since `from`, and the last log lines. */
+	function story(d: Device, from: number): string {
+		const log = mqttLogs(d.board, /./).slice(-8).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ");
+		return `engine queue ${d.simulator.queued}, board timers ${(d.board.time as RealTime).pending}, sockets ${d.board.sockets.size}; accepted at ${d.proxy.accepted.slice(from).map(Math.round).join(", ")}; log: ${log}`;
+	}
+
 	async function ledCommand(d: Device, payload: string): Promise<void> {
 		await watcher.publishAsync(`${d.prefix}/led`, payload, { qos: 1 });
 	}
@@ -180,7 +186,7 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 			d.proxy.resetAll();
 			// Not the bound (the gap below is): long enough that a stalled CI machine cannot fail it, with the story if it does.
 			await waitFor(() => d.proxy.accepted.length >= before + 2, 4 * backoffMax + 4 * slack + 4000).catch((error: Error) => {
-				throw new Error(`code ${code}: ${error.message}; engine queue ${d.simulator.queued}, board timers ${(d.board.time as RealTime).pending}, sockets ${d.board.sockets.size}; accepted at ${d.proxy.accepted.slice(before).map(Math.round).join(", ")}; log: ${mqttLogs(d.board, /./).slice(-6).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ")}`);
+				throw new Error(`code ${code}: ${error.message}; ${story(d, before)}`);
 			});
 			const gap = d.proxy.accepted[before + 1]! - d.proxy.accepted[before]!;
 			assert.ok(mqttLogs(d.board, names[code]!).length >= 1, `code ${code} named: ${mqttLogs(d.board, /refused/).map((r) => r.message).join(" | ")}`);
@@ -189,7 +195,7 @@ describe("faults between the firmware (XS host simulator) and mosquitto, through
 		}
 		d.proxy.refuseWith = undefined;
 		await waitFor(() => connectedAt(d.board).length >= 2, backoffMax + slack + 1000).catch((error: Error) => {
-			throw new Error(`${error.message}; accepted at ${d.proxy.accepted.map(Math.round).join(", ")}; log: ${mqttLogs(d.board, /./).slice(-8).map((r) => `${Math.round(r.at)} ${r.message}`).join(" | ")}`);
+			throw new Error(`${error.message}; ${story(d, 0)}`);
 		});
 		await assertHealthy(d);
 	});

@@ -18,7 +18,7 @@ import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions,  TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
 

@@ -11,10 +11,11 @@ import TCP from "embedded:io/socket/tcp";
 // @ts-ignore
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
+import { pemPattern } from "config";
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
 export function pemToDer(pem: string): ArrayBuffer {
-	const match = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
+	const match = pemPattern.exec(pem);
 	if (!match) throw new Error("mqtt_tls_ca holds no PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 	// ES2026 base64, built into XS; the "base64" module is deprecated.
 	const der = (Uint8Array as unknown as { fromBase64(text: string): Uint8Array }).fromBase64(match[1]!.replace(/\s+/g, ""));
@@ -47,20 +48,18 @@ function guardedTcp(onFailure: (message: string) => void): typeof TCP {
 }
 
 export function openSocket(options: SocketOptions): Socket {
-	const common = { address: options.address, port: options.port, nodelay: true, format: "buffer" as const };
+	const common = {
+		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
+		onReadable: (count: number) => options.onReadable(count),
+		onWritable: (count: number) => options.onWritable(count),
+	};
 	const tls = options.tls;
 	if (!tls) {
 		const socket = new TCP({
 			...common,
-			onReadable: (count: number) => options.onReadable(count),
-			onWritable: (count: number) => options.onWritable(count),
 			onError: () => options.onError("connection lost"),
 		});
-		return {
-			read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
-			write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
-			close: () => socket.close(),
-		};
+		return asSocket(socket, () => socket.close());
 	}
 	let failed = false;
 	const fail = (message: string): void => {
@@ -78,17 +77,20 @@ export function openSocket(options: SocketOptions): Socket {
 		host: tls.serverName,
 		secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
 		TCP: { io: guardedTcp((message) => fail(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
-		onReadable: (count: number) => options.onReadable(count),
-		onWritable: (count: number) => options.onWritable(count),
 		// Moddable's TLS socket gives no reason for a lost link.
 		onError: () => fail(`TLS connection to ${tls.serverName} lost`),
 	} as ConstructorParameters<typeof TLSSocket>[0]);
+	return asSocket(socket, () => {
+		failed = true;
+		socket.close();
+	});
+}
+
+/** The client's view of an ECMA-419 socket, TCP or TLS. */
+function asSocket(socket: { read(count: number): unknown; write(bytes: ArrayBuffer): unknown }, close: () => void): Socket {
 	return {
 		read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
-		write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
-		close: () => {
-			failed = true;
-			socket.close();
-		},
+		write: (bytes: ArrayBufferLike | ArrayBufferView) => void socket.write(bytes as ArrayBuffer),
+		close,
 	};
 }

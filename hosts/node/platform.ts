@@ -121,6 +121,18 @@ function assertLoopback(address: string): void {
 	}
 }
 
+/**
+ * Ends a connection with a reset (RST, not FIN), as a power cut, a crashing
+ * broker or a NAT box does. Node cannot reset every socket: resetAndDestroy()
+ * waits forever on one still connecting, leaks a half-closed one's handle
+ * (the process then never exits), and throws on TLS. Those get a plain destroy.
+ */
+export function resetSocket(socket: net.Socket): void {
+	if (socket.destroyed) return;
+	if (socket.connecting || socket.readableEnded || socket.writableEnded || socket instanceof tls.TLSSocket) socket.destroy();
+	else socket.resetAndDestroy();
+}
+
 export class BoardSocket {
 	readonly #socket: net.Socket;
 	#closed = false;
@@ -162,10 +174,7 @@ export class BoardSocket {
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
 	destroy(): void {
 		this.#closed = true;
-		// Node's reset waits forever on a connecting socket and leaks a half-closed one's handle.
-		const socket = this.#socket;
-		if (socket.connecting || socket.readableEnded || socket.writableEnded || socket instanceof tls.TLSSocket) socket.destroy();
-		else socket.resetAndDestroy();
+		resetSocket(this.#socket);
 	}
 
 	#fail(message: string, events: SocketEvents): void {

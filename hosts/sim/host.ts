@@ -8,7 +8,7 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, Host, LogLevel, SensorOptions,  TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
 import { DailyTemperature } from "firmware/simulated-sensor";

@@ -12,6 +12,9 @@ import type { Packet } from "mqtt/packets";
 import type { Utf8Decoder } from "platform";
 import { checkFixedHeader, decodePacket, decodePublishInto, inboundPublishRecord, packetTypeName, type InboundPublish } from "mqtt/codec";
 
+/** Why a packet was skipped rather than delivered. */
+export type SkipReason = "size" | "topic";
+
 export interface ParserHandler {
 	/** A decoded packet other than PUBLISH. */
 	packet(packet: Packet): void;
@@ -22,9 +25,10 @@ export interface ParserHandler {
 	publish(message: InboundPublish): void;
 	/**
 	 * The stream broke a rule. `fatal` means the parser has stopped and the
-	 * connection must close; otherwise (a skipped oversized packet) it goes on.
+	 * connection must close; otherwise a packet over one of our limits
+	 * (`skipped`: its size, or its topic's length) was skipped and it goes on.
 	 */
-	error(rule: string, fatal: boolean): void;
+	error(rule: string, fatal: boolean, skipped?: SkipReason): void;
 	/**
 	 * A PUBLISH at QoS 1 or 2 was skipped (oversized, or its topic over the
 	 * limit) after `error`. It still needs its acknowledgement, or the broker
@@ -261,7 +265,7 @@ export class PacketParser {
 			return false;
 		}
 		inbound.overLimit = false;
-		this.#handler.error(problem, false);
+		this.#handler.error(problem, false, "topic");
 		if (inbound.qos !== 0) this.#handler.skipped(inbound.qos, inbound.packetId);
 		return this.#state !== State.Failed;
 	}
@@ -280,7 +284,7 @@ export class PacketParser {
 		this.#skipPos = 0;
 		this.#skipTopicEnd = 2;
 		this.#skipField = 0;
-		this.#handler.error(rule, false);
+		this.#handler.error(rule, false, "size");
 		return true;
 	}
 

@@ -19,7 +19,7 @@
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
 import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize, type InboundPublish } from "mqtt/codec";
-import { PacketParser } from "mqtt/parser";
+import { PacketParser, type SkipReason } from "mqtt/parser";
 import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
 import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
@@ -222,7 +222,7 @@ export class Session {
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
-			error: (rule, fatal) => this.#parseError(rule, fatal),
+			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
 			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
 		});
 		// Check the CONNECT now: a bad client id or will is the application's error.
@@ -507,10 +507,7 @@ export class Session {
 				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
 				return;
 			}
-			if (this.#inboundPending.size >= this.options.maxInboundPending) {
-				return this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
-			}
-			this.#inboundPending.add(packetId);
+			if (!this.#holdUnreleased(packetId)) return;
 		}
 		this.stats.received++;
 		// The exact filter's handler, then matching wildcard handlers in
@@ -565,18 +562,24 @@ export class Session {
 	#acknowledgeSkipped(qos: 1 | 2, packetId: number): void {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
 		this.stats.skipped++;
-		if (qos === 2) {
-			if (!this.#inboundPending.has(packetId) && this.#inboundPending.size >= this.options.maxInboundPending) {
-				return this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
-			}
-			this.#inboundPending.add(packetId);
-		}
+		if (qos === 2 && !this.#holdUnreleased(packetId)) return;
 		this.#sendBytes(encodeAckInto(this.#ack, qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
 	}
 
-	#parseError(rule: string, fatal: boolean): void {
+	/** Remembers an inbound QoS 2 id until its PUBREL; false (and the connection closed) past the bound. */
+	#holdUnreleased(packetId: number): boolean {
+		const pending = this.#inboundPending;
+		if (!pending.has(packetId) && pending.size >= this.options.maxInboundPending) {
+			this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
+			return false;
+		}
+		pending.add(packetId);
+		return true;
+	}
+
+	#parseError(rule: string, fatal: boolean, limit: SkipReason | undefined): void {
 		if (!fatal) {
-			this.#effects.error(rule.indexOf("exceeds the limit") >= 0 ? "limit" : "oversize", rule);
+			this.#effects.error(limit === "topic" ? "limit" : "oversize", rule);
 			return;
 		}
 		this.#protocolError(rule);

@@ -8,6 +8,7 @@
  * CONNACK, cut a PUBLISH in half, swallow PUBACKs.
  */
 import net from "node:net";
+import { resetSocket } from "../../hosts/node/platform.js";
 
 export interface ProxyConnection {
 	readonly device: net.Socket;
@@ -40,18 +41,6 @@ export function splitPackets(buffer: Buffer): { packets: Buffer[]; rest: Buffer 
 		offset = index + length;
 		if (offset === buffer.length) return { packets, rest: Buffer.alloc(0) };
 	}
-}
-
-/**
- * Resets a connection (RST, not FIN), as a crashing broker or a NAT box does.
- * Node cannot reset a socket that is connecting or already half-closed: its
- * resetAndDestroy() then waits forever or leaks the handle, and the process
- * never exits. Those get a plain destroy.
- */
-export function abort(socket: net.Socket): void {
-	if (socket.destroyed) return;
-	if (socket.connecting || socket.readableEnded || socket.writableEnded) socket.destroy();
-	else socket.resetAndDestroy();
 }
 
 export class FaultProxy {
@@ -206,7 +195,7 @@ export class FaultProxy {
 
 	#drop(connection: ProxyConnection): void {
 		this.connections.delete(connection);
-		abort(connection.device);
-		if (connection.broker) abort(connection.broker);
+		resetSocket(connection.device);
+		if (connection.broker) resetSocket(connection.broker);
 	}
 }

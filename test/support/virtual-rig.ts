@@ -20,8 +20,22 @@ import { FaultProxy, splitPackets } from "./fault-proxy.js";
 import { manifestConfig } from "./firmware.js";
 import type { Mosquitto } from "./mosquitto.js";
 
-/** Packet types the firmware sends that the broker answers, and the answer each awaits. */
-const answers: Record<number, number> = { 1: 2, 6: 7, 8: 9, 10: 11, 12: 13 };
+/** Packets the broker answers (CONNECT, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ; and PUBLISH at QoS 1 or 2), and the answers. */
+const requests = new Set([1, 6, 8, 10, 12]);
+const answers = new Set([2, 4, 5, 7, 9, 11, 13]);
+
+/** What the firmware put on the wire and got from it. */
+export interface Traffic {
+	bytesOut: number;
+	bytesIn: number;
+	/** Packets by type. */
+	packetsOut: Map<number, number>;
+	packetsIn: Map<number, number>;
+}
+
+function tally(packets: Map<number, number>, type: number): void {
+	packets.set(type, (packets.get(type) ?? 0) + 1);
+}
 
 /** What one socket still waits for. */
 interface Link {
@@ -114,7 +128,7 @@ export class VirtualRig {
 	/** Times the clock moved on without a quiet network. */
 	stalls = 0;
 	/** What the firmware put on the wire and got from it, for wire-efficiency figures. */
-	readonly traffic = { bytesOut: 0, bytesIn: 0, packetsOut: new Map<number, number>(), packetsIn: new Map<number, number>() };
+	readonly traffic: Traffic;
 	/** Whether the clock waits for the broker's answers; off while a test makes the broker withhold them. */
 	awaitAnswers = true;
 	readonly #links: Map<BoardSocket, Link>;
@@ -122,7 +136,7 @@ export class VirtualRig {
 	readonly #keepReadings: boolean;
 	#wake: (() => void) | undefined;
 
-	private constructor(parts: { board: Board; time: VirtualTime; simulator: XsSimulator; proxy: FaultProxy; subscriber: mqtt.MqttClient; prefix: string; links: Map<BoardSocket, Link>; options: RigOptions }) {
+	private constructor(parts: { board: Board; time: VirtualTime; simulator: XsSimulator; proxy: FaultProxy; subscriber: mqtt.MqttClient; prefix: string; links: Map<BoardSocket, Link>; traffic: Traffic; options: RigOptions }) {
 		this.board = parts.board;
 		this.time = parts.time;
 		this.simulator = parts.simulator;
@@ -130,6 +144,7 @@ export class VirtualRig {
 		this.subscriber = parts.subscriber;
 		this.prefix = parts.prefix;
 		this.#links = parts.links;
+		this.traffic = parts.traffic;
 		this.#stallTimeout = parts.options.stallTimeout ?? 2000;
 		this.#keepReadings = parts.options.keepReadings ?? true;
 	}
@@ -145,17 +160,17 @@ export class VirtualRig {
 		const board = new Board({ time, logLimit: 2000 });
 		const proxy = await FaultProxy.start(broker.port);
 		const links = new Map<BoardSocket, Link>();
+		const traffic: Traffic = { bytesOut: 0, bytesIn: 0, packetsOut: new Map(), packetsIn: new Map() };
 		let notify = (): void => {};
-		let count = (_direction: "in" | "out", _type: number, _bytes: number): void => {};
 		const open = board.openSocket.bind(board);
 		board.openSocket = (socketOptions: OpenSocketOptions, events: SocketEvents): BoardSocket => {
 			const link: Link = { connecting: true, outstanding: 0, sent: Buffer.alloc(0), received: Buffer.alloc(0) };
 			const socket = open(socketOptions, {
 				onReadable: (bytes) => {
-					count("in", -1, bytes.byteLength);
+					traffic.bytesIn += bytes.byteLength;
 					link.received = eachPacket(link.received, bytes, (type) => {
-						count("in", type, 0);
-						if (type === 2 || type === 4 || type === 5 || type === 7 || type === 9 || type === 11 || type === 13) link.outstanding = Math.max(0, link.outstanding - 1);
+						tally(traffic.packetsIn, type);
+						if (answers.has(type)) link.outstanding = Math.max(0, link.outstanding - 1);
 					});
 					events.onReadable(bytes);
 					notify();
@@ -173,10 +188,10 @@ export class VirtualRig {
 			});
 			const write = socket.write.bind(socket);
 			socket.write = (bytes: Uint8Array): void => {
-				count("out", -1, bytes.byteLength);
+				traffic.bytesOut += bytes.byteLength;
 				link.sent = eachPacket(link.sent, bytes, (type, flags) => {
-					count("out", type, 0);
-					if (answers[type] !== undefined || (type === 3 && flags & 0x06)) link.outstanding++;
+					tally(traffic.packetsOut, type);
+					if (requests.has(type) || (type === 3 && flags & 0x06)) link.outstanding++;
 				});
 				write(bytes);
 			};
@@ -199,34 +214,22 @@ export class VirtualRig {
 				...options.config,
 			},
 		});
-		const rig = new VirtualRig({ board, time, simulator, proxy, subscriber, prefix, links, options });
+		const rig = new VirtualRig({ board, time, simulator, proxy, subscriber, prefix, links, traffic, options });
 		notify = () => rig.#notify();
-		count = (direction, type, bytes) => {
-			const traffic = rig.traffic;
-			if (type < 0) {
-				if (direction === "out") traffic.bytesOut += bytes;
-				else traffic.bytesIn += bytes;
-				return;
-			}
-			const packets = direction === "out" ? traffic.packetsOut : traffic.packetsIn;
-			packets.set(type, (packets.get(type) ?? 0) + 1);
-		};
-		subscriber.on("message", (topic, payload, packet) => {
-			if (topic === `${prefix}/temp`) rig.readingPayloadBytes += payload.byteLength;
-			rig.#message(topic, payload.toString(), packet.dup);
-		});
+		subscriber.on("message", (topic, payload, packet) => rig.#message(topic, payload, packet.dup));
 		await rig.settle();
 		return rig;
 	}
 
-	#message(topic: string, payload: string, dup: boolean): void {
+	#message(topic: string, payload: Buffer, dup: boolean): void {
 		if (topic === `${this.prefix}/temp`) {
-			const reading = JSON.parse(payload) as Reading;
+			this.readingPayloadBytes += payload.byteLength;
+			const reading = JSON.parse(payload.toString()) as Reading;
 			this.delivery.add(reading.seq, dup);
 			if (this.#keepReadings) this.readings.push({ seq: reading.seq, ts: reading.ts, temperature: reading.temperature });
 		} else {
 			this.ledStates++;
-			this.lastLedState = payload;
+			this.lastLedState = payload.toString();
 		}
 		this.#notify();
 	}

@@ -94,6 +94,11 @@ export class PacketParser {
 		return this.#state === State.Failed;
 	}
 
+	/** True when the stream is at a packet boundary: nothing partial held, not failed. */
+	get betweenPackets(): boolean {
+		return this.#state === State.Header;
+	}
+
 	/** Bytes held for a packet split across chunks (never above maxPacketSize). */
 	get buffered(): number {
 		return this.#body ? this.#body.length : 0;

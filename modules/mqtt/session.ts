@@ -54,6 +54,12 @@ export interface InboundMessage {
 /** Receives the messages of one subscription. */
 export type MessageHandler = (message: InboundMessage) => void;
 
+/** An exact topic the direct lane delivers: its handler, and the message it is handed each time. */
+interface DirectRoute {
+	handler: MessageHandler;
+	message: InboundMessage;
+}
+
 /** A handler for a filter with wildcards, matched level by level. */
 interface WildcardHandler {
 	filter: string;
@@ -135,8 +141,6 @@ export interface SessionStats {
 	protocolErrors: number;
 	/** ms of the last PINGREQ→PINGRESP or PUBLISH→PUBACK/PUBREC. */
 	lastRoundTrip: number | undefined;
-	bytesSent: number;
-	bytesReceived: number;
 }
 
 interface Inflight extends QueuedPublish {
@@ -164,6 +168,7 @@ interface SubscriptionState {
 }
 
 const topicCacheSize = 16;
+const noPayload = new Uint8Array(0);
 
 export class Session {
 	readonly options: SessionOptions;
@@ -171,7 +176,7 @@ export class Session {
 	readonly backoff: Backoff;
 	readonly stats: SessionStats = {
 		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0, skipped: 0,
-		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined, bytesSent: 0, bytesReceived: 0,
+		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined,
 	};
 	readonly #effects: SessionEffects;
 	readonly #parser: PacketParser;
@@ -203,6 +208,11 @@ export class Session {
 	// Exact filters are found by one lookup; only wildcard filters are tested in turn.
 	#exactHandlers = new Map<string, MessageHandler>();
 	#wildcardHandlers: WildcardHandler[] = [];
+	// The direct lane (see `receive`): exact topics whose handler is a message's only recipient; undefined when none.
+	#directRoutes: Map<string, DirectRoute> | undefined;
+	#utf8: Utf8Decoder | undefined;
+	// Connected, and the parser holds no partial packet: the direct lane may be taken.
+	#directOpen = false;
 
 	// Hot-path reuse: prepared topics, one scratch buffer, views of it by length.
 	#topics = new Map<string, PreparedTopic>();
@@ -217,6 +227,7 @@ export class Session {
 		if (!(Number.isInteger(options.maxInflight) && options.maxInflight >= 1 && options.maxInflight <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${options.maxInflight}`);
 		this.options = options;
 		this.#effects = effects;
+		this.#utf8 = options.utf8;
 		this.outbox = new Outbox(options.outbox);
 		this.backoff = new Backoff(options.backoff, options.random);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
@@ -306,13 +317,44 @@ export class Session {
 
 	/** Bytes from the transport, in any split. */
 	receive(now: number, chunk: Uint8Array): void {
+		const length = chunk.length;
+		// The direct lane: a chunk that is exactly one QoS 0 PUBLISH, body under 128 bytes, no
+		// flags, on a topic whose exact subscription's handler is its only recipient. That is
+		// what a device mostly receives, and walking it through parser, codec and dispatch costs
+		// XS more in calls than the work itself, so it is done here in one function. Anything
+		// else, and any doubt, takes the layered path below, which handles every packet; the
+		// two are held to the same results by test/portable/mqtt-session.ts.
+		if (this.#directOpen && chunk[0] === 0x30 && chunk[1] === length - 2 && length < 130) {
+			// The whole packet is decoded in one native call, and the topic with its length
+			// prefix is cut out of the text and looked up: #findDirectRoutes says why a hit
+			// means these very bytes. Nothing here reads #now, so it is left to the layered path.
+			const topicEnd = chunk[3]! + 4;
+			const route = this.#directRoutes!.get(this.#utf8!.decode(chunk).substring(2, topicEnd));
+			if (route !== undefined) {
+				this.stats.received++;
+				this.#lastReceived = now;
+				const message = route.message;
+				message.payload = chunk.subarray(topicEnd);
+				try {
+					route.handler(message);
+				} catch (error) {
+					this.#handlerThrew(message.topic, error);
+				}
+				return;
+			}
+		}
 		this.#now = now;
 		if (!this.#transportOpen) return;
-		this.stats.bytesReceived += chunk.length;
 		this.#lastReceived = now;
 		// No re-scheduling: receiving only moves the keepalive later. Every
 		// transition that changes a deadline schedules for itself.
 		this.#parser.push(chunk);
+		if (this.#directRoutes !== undefined) this.#updateDirectLane();
+	}
+
+	/** Opens the direct lane when it may be taken: connected, between packets, with routes. */
+	#updateDirectLane(): void {
+		this.#directOpen = this.#directRoutes !== undefined && this.#state === "connected" && this.#transportOpen && this.#parser.betweenPackets;
 	}
 
 	/** The wake-up time asked for through `wakeAt` has come. */
@@ -367,9 +409,7 @@ export class Session {
 					prepared.views.set(size, view);
 				}
 				// #sendBytes, inlined: this path is metered to the unit.
-				const stats = this.stats;
-				stats.sent++;
-				stats.bytesSent += size;
+				this.stats.sent++;
 				this.#lastSent = now;
 				this.#writer?.write(view);
 				return true;
@@ -429,16 +469,43 @@ export class Session {
 		if (!filter.includes("+") && !filter.includes("#")) {
 			if (handler) this.#exactHandlers.set(filter, handler);
 			else this.#exactHandlers.delete(filter);
-			return;
-		}
-		const index = this.#wildcardHandlers.findIndex((entry) => entry.filter === filter);
-		if (!handler) {
-			if (index >= 0) this.#wildcardHandlers.splice(index, 1);
-		} else if (index >= 0) {
-			this.#wildcardHandlers[index]!.handler = handler;
 		} else {
-			this.#wildcardHandlers.push({ filter, handler });
+			const index = this.#wildcardHandlers.findIndex((entry) => entry.filter === filter);
+			if (!handler) {
+				if (index >= 0) this.#wildcardHandlers.splice(index, 1);
+			} else if (index >= 0) {
+				this.#wildcardHandlers[index]!.handler = handler;
+			} else {
+				this.#wildcardHandlers.push({ filter, handler });
+			}
 		}
+		this.#directRoutes = this.#findDirectRoutes();
+		this.#updateDirectLane();
+	}
+
+	/**
+	 * The topics the direct lane in `receive` may take: an exact filter whose
+	 * handler is the only recipient (no wildcard handler matches it, no
+	 * `deliver` hook), within our limits, so that the layered path would
+	 * deliver it unchecked. Each is keyed by the text of its bytes in the
+	 * packet: the topic length (two bytes, 0 and the length) and the topic.
+	 * Only ASCII topics of up to 125 bytes: every one of those bytes is one
+	 * character, and so is each header byte before them, so text that equals
+	 * a key was decoded from exactly the key's bytes at exactly that place,
+	 * and the topic ends inside the packet.
+	 */
+	#findDirectRoutes(): Map<string, DirectRoute> | undefined {
+		const routes = new Map<string, DirectRoute>();
+		const { maxTopicBytes = 65535, maxPacketSize } = this.options;
+		// The lane needs the host's native decoder, and takes bodies up to 127 bytes: every
+		// one must be within the packet limit.
+		if (this.#effects.deliver || !this.#utf8 || maxPacketSize < 2 + 127) return undefined;
+		for (const [topic, handler] of this.#exactHandlers) {
+			if (!/^[\x01-\x7f]{1,125}$/.test(topic) || topic.length > maxTopicBytes) continue;
+			if (this.#wildcardHandlers.some((entry) => topicMatches(entry.filter, topic))) continue;
+			routes.set(`\u0000${String.fromCharCode(topic.length)}${topic}`, { handler, message: directMessageRecord(topic) });
+		}
+		return routes.size > 0 ? routes : undefined;
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -523,11 +590,16 @@ export class Session {
 			}
 			if (this.#effects.deliver) this.#effects.deliver(message);
 		} catch (error) {
-			this.#effects.error("handler", `message handler for ${message.topic} threw: ${(error as Error)?.message ?? String(error)}`);
+			this.#handlerThrew(message.topic, error);
 		}
 		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId));
 		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
 	};
+
+	/** An application handler's exception is reported; it never breaks the session. */
+	#handlerThrew(topic: string, error: unknown): void {
+		this.#effects.error("handler", `message handler for ${topic} threw: ${(error as Error)?.message ?? String(error)}`);
+	}
 
 	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
 		// A plain loop: no closure per ack. Acks come in order, so this is almost always index 0.
@@ -665,6 +737,7 @@ export class Session {
 
 	#dropTransport(reason: string): void {
 		this.#writer = undefined;
+		this.#directOpen = false;
 		// Nothing more from this connection: not even the rest of the chunk being parsed.
 		this.#parser.halt();
 		if (this.#transportOpen) {
@@ -784,7 +857,6 @@ export class Session {
 
 	#sendBytes(bytes: Uint8Array): void {
 		if (!this.#transportOpen) return;
-		this.stats.bytesSent += bytes.length;
 		this.#lastSent = this.#now;
 		this.#writer?.write(bytes);
 	}
@@ -809,6 +881,19 @@ export class Session {
 		for (const entry of inflight) if (entry.packetId === id) return true;
 		return false;
 	}
+}
+
+/**
+ * The message the direct lane hands over for one topic: reused like the
+ * layered path's, only its payload changes, and it is always QoS 0, not
+ * retained, not a duplicate. Everything but the payload is read-only, so a
+ * handler that writes to it cannot mislead the next delivery.
+ */
+function directMessageRecord(topic: string): InboundMessage {
+	const message = { payload: noPayload } as InboundMessage;
+	const fixed = (value: unknown) => ({ value, enumerable: true });
+	Object.defineProperties(message, { topic: fixed(topic), qos: fixed(0), retain: fixed(false), dup: fixed(false) });
+	return message;
 }
 
 /** The earlier of two deadlines, where -1 means "none". */

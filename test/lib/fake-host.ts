@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, LogLevel, Utf8Decoder, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
@@ -288,6 +288,8 @@ export class FakeHost implements Host {
 	wifiConnected = false;
 	wifiAttempts = 0;
 	exited = false;
+	/** The native UTF-8 decoder every real host has; set undefined (before any client) to test without one. */
+	utf8: Utf8Decoder | undefined = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => Utf8Decoder }).TextDecoder("utf-8", { ignoreBOM: true });
 
 	readonly clock = {
 		now: (): number => this.virtual.now,

@@ -7,7 +7,9 @@ import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
-import { PacketType, type PublishPacket } from "mqtt/packets";
+import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
+import { encode } from "mqtt/codec";
+import { encodeUtf8 } from "mqtt/utf8";
 
 interface Rig {
 	host: FakeHost;
@@ -17,8 +19,10 @@ interface Rig {
 	messages: InboundMessage[];
 }
 
-function rig(options: Partial<ClientOptions> = {}): Rig {
-	const host = new FakeHost();
+type RigOptions = Omit<Partial<ClientOptions>, "host"> & { host?: FakeHost };
+
+function rig(options: RigOptions = {}): Rig {
+	const host = options.host ?? new FakeHost();
 	const states: string[] = [];
 	const errors: string[] = [];
 	const messages: InboundMessage[] = [];
@@ -41,6 +45,108 @@ function connected(r: Rig): void {
 
 function sentTypes(r: Rig): number[] {
 	return r.host.broker.current!.received.map((packet) => packet.type);
+}
+
+/** A rig whose exact subscriptions may take the direct lane: no catch-all `onMessage` hook. */
+function laneRig(options: RigOptions = {}): Rig {
+	return rig({ onMessage: undefined, ...options });
+}
+
+/** The direct lane hands over a record whose topic is read-only; the layered path's is not. */
+function viaDirectLane(message: InboundMessage): boolean {
+	return Object.getOwnPropertyDescriptor(message, "topic")?.writable === false;
+}
+
+function publishBytes(topic: string, payload: string | Uint8Array, qos: QoS = 0, retain = false): Uint8Array {
+	const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+	return encode({ type: PacketType.Publish, topic, payload: bytes, qos, retain, dup: false, ...(qos > 0 ? { packetId: 7 } : {}) });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+	const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+	let offset = 0;
+	for (const part of parts) {
+		out.set(part, offset);
+		offset += part.length;
+	}
+	return out;
+}
+
+function hex(bytes: Uint8Array): string {
+	let out = "";
+	for (let i = 0; i < bytes.length; i++) out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
+	return out;
+}
+
+/**
+ * One inbound packet for the direct-lane comparison: mostly QoS 0 PUBLISHes
+ * of every size on direct and other topics, some retained or QoS 1, a
+ * PINGRESP, and malformed packets shaped to look like the lane's own.
+ */
+function lanePacket(random: () => number): Uint8Array {
+	const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+	// Half on the two direct topics; the rest shared with a wildcard, non-ASCII, unsubscribed, a prefix, over the limit.
+	const topics = random() < 0.5 ? ["control/room1/led", "c/x"] : ["w/a", "w/b", "c/\u00e9", "z/none", "control/room1/le", "c/" + "y".repeat(45)];
+	const payload = new Uint8Array(Math.floor(random() * 140));
+	for (let i = 0; i < payload.length; i++) payload[i] = Math.floor(random() * 256);
+	const roll = random();
+	if (roll < 0.6) return publishBytes(pick(topics), payload);
+	if (roll < 0.7) return publishBytes(pick(topics), payload, 0, true);
+	if (roll < 0.75) return publishBytes(pick(topics), payload, 1);
+	if (roll < 0.78) return Uint8Array.of(0xd0, 0x00);
+	const valid = publishBytes(pick(topics), payload.subarray(0, 20));
+	const broken = valid.slice();
+	switch (Math.floor(random() * 7)) {
+		case 0: // The topic length runs past the packet.
+			broken[3] = broken[3]! + 1 + Math.floor(random() * 30);
+			return broken;
+		case 1: // The topic length is 256 more than it is.
+			broken[2] = 1;
+			return broken;
+		case 2: // QoS 0 with DUP.
+			broken[0] = 0x38;
+			return broken;
+		case 3: { // The same packet with its length in two bytes (0x80 | n, 0): no minimal encoding.
+			const longer = new Uint8Array(valid.length + 1);
+			longer.set([0x30, 0x80 | valid[1]!, 0x00]);
+			longer.set(valid.subarray(2), 3);
+			return longer;
+		}
+		case 4: // A wildcard or U+0000 in the topic.
+			broken[4 + Math.floor(random() * (broken[3]! - 1))] = pick([0x2b, 0x23, 0x00]);
+			return broken;
+		case 5: // An empty topic.
+			return concat([Uint8Array.of(0x30, 2 + 3, 0, 0), encodeUtf8("abc")]);
+		default: // One byte anywhere flipped.
+			broken[Math.floor(random() * broken.length)] ^= 1 << Math.floor(random() * 8);
+			return broken;
+	}
+}
+
+/** Everything a session shows of what it received: deliveries, errors, states and counters. */
+function laneOutcome(stream: Uint8Array[], byteByByte: boolean): { record: string[]; direct: number } {
+	const r = laneRig({ maxTopicBytes: 40 });
+	const record: string[] = [];
+	let direct = 0;
+	const handler = (name: string) => (m: InboundMessage) => {
+		if (viaDirectLane(m)) direct++;
+		record.push(`${name} ${m.topic} ${hex(m.payload)} q${m.qos} r${m.retain} d${m.dup}`);
+	};
+	r.client.subscribe("control/room1/led", 0, handler("led"));
+	r.client.subscribe("c/x", 0, handler("x"));
+	r.client.subscribe("w/+", 0, handler("w+"));
+	r.client.subscribe("w/a", 0, handler("wa"));
+	r.client.subscribe("c/\u00e9", 0, handler("e"));
+	r.client.subscribe("c/" + "y".repeat(45), 0, handler("long"));
+	connected(r);
+	const connection = r.host.broker.current!;
+	for (const chunk of stream) {
+		if (byteByByte) for (let i = 0; i < chunk.length; i++) connection.sendBytes(chunk.subarray(i, i + 1));
+		else connection.sendBytes(chunk);
+	}
+	const { received, protocolErrors, skipped } = r.client.stats;
+	record.push(`errors ${r.errors.join(" | ")}`, `states ${r.states.join(" ")}`, `received ${received} protocol errors ${protocolErrors} skipped ${skipped}`);
+	return { record, direct };
 }
 
 export const suite = defineSuite("MQTT session on a virtual clock", {
@@ -454,6 +560,122 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		const pings = sentTypes(r).filter((type) => type === PacketType.Pingreq).length;
 		assert.ok(pings >= 3, `${pings} pings in 95 s idle, keepalive 30 s`);
 		assert.equal(r.host.virtual.pending, 1);
+	},
+
+	"takes the direct lane for a whole QoS 0 PUBLISH on an exact topic, with the same message"() {
+		const r = laneRig();
+		const seen: string[] = [];
+		let direct = 0;
+		r.client.subscribe("control/room1/led", 1, (m) => {
+			if (viaDirectLane(m)) direct++;
+			seen.push(`${m.topic} ${text(m.payload)} ${m.qos} ${m.retain} ${m.dup}`);
+		});
+		connected(r);
+		r.host.broker.deliver("control/room1/led", "on");
+		r.host.broker.deliver("control/room1/led", "off");
+		assert.deepEqual(seen, ["control/room1/led on 0 false false", "control/room1/led off 0 false false"]);
+		assert.equal(direct, 2);
+		assert.equal(r.client.stats.received, 2);
+		// A retained or QoS 1 message is not the lane's: the layered path delivers it, with the same handler.
+		r.host.broker.deliver("control/room1/led", "toggle", 0, true);
+		r.host.broker.deliver("control/room1/led", "on", 1);
+		assert.deepEqual(seen.slice(2), ["control/room1/led toggle 0 true false", "control/room1/led on 1 false false"]);
+		assert.equal(direct, 2);
+		assert.equal(r.client.stats.received, 4);
+	},
+
+	"keeps the layered path where a topic has more than one recipient, or no native decoder"() {
+		const calls: string[] = [];
+		const exactAndWildcard = laneRig();
+		exactAndWildcard.client.subscribe("w/a", 0, (m) => calls.push(`exact ${viaDirectLane(m)}`));
+		exactAndWildcard.client.subscribe("w/+", 0, (m) => calls.push(`wildcard ${viaDirectLane(m)}`));
+		connected(exactAndWildcard);
+		exactAndWildcard.host.broker.deliver("w/a", "1");
+		assert.deepEqual(calls, ["exact false", "wildcard false"]);
+
+		const withHook = rig();
+		withHook.client.subscribe("c/led", 0, (m) => calls.push(`hooked ${viaDirectLane(m)}`));
+		connected(withHook);
+		withHook.host.broker.deliver("c/led", "1");
+		assert.deepEqual(calls.slice(2), ["hooked false"]);
+		assert.equal(withHook.messages.length, 1);
+
+		const host = new FakeHost();
+		host.utf8 = undefined;
+		const noDecoder = laneRig({ host });
+		noDecoder.client.subscribe("c/led", 0, (m) => calls.push(`plain ${viaDirectLane(m)} ${m.topic}`));
+		connected(noDecoder);
+		noDecoder.host.broker.deliver("c/led", "1");
+		assert.deepEqual(calls.slice(3), ["plain false c/led"]);
+	},
+
+	"never reads the rest of a split packet as a packet of its own"() {
+		// The second chunk is, byte for byte, a whole QoS 0 PUBLISH on a direct topic; it is the payload of the first.
+		const r = laneRig();
+		const led: string[] = [];
+		const carrier: string[] = [];
+		r.client.subscribe("control/room1/led", 0, (m) => led.push(text(m.payload)));
+		r.client.subscribe("c/carrier", 0, (m) => carrier.push(hex(m.payload)));
+		connected(r);
+		const inner = publishBytes("control/room1/led", "on");
+		const outer = publishBytes("c/carrier", inner);
+		const split = outer.length - inner.length;
+		r.host.broker.current!.sendBytes(outer.subarray(0, split));
+		r.host.broker.current!.sendBytes(outer.subarray(split));
+		assert.deepEqual(carrier, [hex(inner)]);
+		assert.deepEqual(led, []);
+		// And the next whole packet takes the lane again.
+		r.host.broker.current!.sendBytes(inner);
+		assert.deepEqual(led, ["on"]);
+	},
+
+	"on the direct lane, reports a handler's exception and keeps the message record intact"() {
+		const r = laneRig();
+		const seen: string[] = [];
+		r.client.subscribe("c/led", 0, (m) => {
+			seen.push(`${m.topic} ${m.qos} ${text(m.payload)}`);
+			if (seen.length === 1) throw new Error("boom");
+			if (seen.length === 2) (m as { qos: number }).qos = 2;
+		});
+		connected(r);
+		r.host.broker.deliver("c/led", "first");
+		r.host.broker.deliver("c/led", "second");
+		r.host.broker.deliver("c/led", "third");
+		assert.deepEqual(seen, ["c/led 0 first", "c/led 0 second", "c/led 0 third"]);
+		assert.equal(r.errors.length, 2, r.errors.join());
+		assert.equal(r.errors[0], "handler: message handler for c/led threw: boom");
+		assert.ok(/^handler: message handler for c\/led threw: .*qos/i.test(r.errors[1]!), r.errors[1]);
+		assert.equal(r.client.state, "connected");
+		assert.equal(r.client.stats.received, 3);
+	},
+
+	"the direct lane and the layered path agree on 400 random streams, malformed packets included"() {
+		const random = seededRandom(2026);
+		let direct = 0;
+		for (let run = 0; run < 400; run++) {
+			const packets: Uint8Array[] = [];
+			const count = 1 + Math.floor(random() * 6);
+			for (let i = 0; i < count; i++) packets.push(lanePacket(random));
+			// Mostly one packet a chunk, as a device reads them; some coalesced, some split.
+			const stream: Uint8Array[] = [];
+			for (let i = 0; i < packets.length; i++) {
+				const roll = random();
+				if (roll < 0.15 && i + 1 < packets.length) {
+					stream.push(concat([packets[i]!, packets[++i]!]));
+				} else if (roll < 0.3 && packets[i]!.length > 1) {
+					const at = 1 + Math.floor(random() * (packets[i]!.length - 1));
+					stream.push(packets[i]!.subarray(0, at), packets[i]!.subarray(at));
+				} else {
+					stream.push(packets[i]!);
+				}
+			}
+			const lane = laneOutcome(stream, false);
+			const layered = laneOutcome(stream, true);
+			assert.equal(layered.direct, 0, "byte by byte, nothing can take the lane");
+			assert.deepEqual(lane.record, layered.record, `stream ${run}: ${stream.map(hex).join(" ")}`);
+			direct += lane.direct;
+		}
+		assert.ok(direct >= 150, `only ${direct} deliveries took the direct lane`);
 	},
 
 	"never reuses a packet id still in flight, across the wrap at 65535"() {

@@ -88,6 +88,14 @@ for (const kind of hostKinds) {
 			assert.equal(firmware.board.led.level, 1);
 		});
 
+		it("obeys a QoS 0 command too, mosquitto_pub's default", async function () {
+			// The state was "off" once already, at boot: only a state published after the command counts.
+			const before = messages.length;
+			await run("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(broker.port), "-t", `${prefix}/led`, "-m", "off"]);
+			await waitFor(() => messages.slice(before).some((m) => m.topic === `${prefix}/led/state` && m.payload === "off"), 5000);
+			assert.equal(firmware.board.led.level, 0);
+		});
+
 		it("publishes offline itself on an orderly shutdown", async function () {
 			await firmware.shutdown();
 			await waitFor(() => messages.some((m) => m.topic === `${prefix}/status` && m.payload === "offline"), 5000);

@@ -210,7 +210,6 @@ export class Session {
 	#wildcardHandlers: WildcardHandler[] = [];
 	// The direct lane (see `receive`): exact topics whose handler is a message's only recipient; undefined when none.
 	#directRoutes: Map<string, DirectRoute> | undefined;
-	#utf8: Utf8Decoder | undefined;
 	// Connected, and the parser holds no partial packet: the direct lane may be taken.
 	#directOpen = false;
 
@@ -227,7 +226,6 @@ export class Session {
 		if (!(Number.isInteger(options.maxInflight) && options.maxInflight >= 1 && options.maxInflight <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${options.maxInflight}`);
 		this.options = options;
 		this.#effects = effects;
-		this.#utf8 = options.utf8;
 		this.outbox = new Outbox(options.outbox);
 		this.backoff = new Backoff(options.backoff, options.random);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
@@ -329,7 +327,7 @@ export class Session {
 			// prefix is cut out of the text and looked up: #findDirectRoutes says why a hit
 			// means these very bytes. Nothing here reads #now, so it is left to the layered path.
 			const topicEnd = chunk[3]! + 4;
-			const route = this.#directRoutes!.get(this.#utf8!.decode(chunk).substring(2, topicEnd));
+			const route = this.#directRoutes!.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
 			if (route !== undefined) {
 				this.stats.received++;
 				this.#lastReceived = now;
@@ -499,7 +497,7 @@ export class Session {
 		const { maxTopicBytes = 65535, maxPacketSize } = this.options;
 		// The lane needs the host's native decoder, and takes bodies up to 127 bytes: every
 		// one must be within the packet limit.
-		if (this.#effects.deliver || !this.#utf8 || maxPacketSize < 2 + 127) return undefined;
+		if (this.#effects.deliver || !this.options.utf8 || maxPacketSize < 2 + 127) return undefined;
 		for (const [topic, handler] of this.#exactHandlers) {
 			if (!/^[\x01-\x7f]{1,125}$/.test(topic) || topic.length > maxTopicBytes) continue;
 			if (this.#wildcardHandlers.some((entry) => topicMatches(entry.filter, topic))) continue;

@@ -256,6 +256,25 @@ export class FakeBroker {
 	}
 }
 
+/** The parts, one after another, in one new array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+	const total = parts.reduce((sum, part) => sum + part.length, 0);
+	const result = new Uint8Array(total);
+	let offset = 0;
+	for (const part of parts) {
+		result.set(part, offset);
+		offset += part.length;
+	}
+	return result;
+}
+
+/** Bytes as lowercase hex, two digits each: for comparing and printing binary payloads. */
+export function hex(bytes: Uint8Array): string {
+	let out = "";
+	for (let i = 0; i < bytes.length; i++) out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
+	return out;
+}
+
 export function text(bytes: Uint8Array): string {
 	let result = "";
 	for (let i = 0; i < bytes.length; i++) result += String.fromCharCode(bytes[i]!);

@@ -5,7 +5,7 @@
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
-import { seededRandom } from "test/lib/fake-host";
+import { concat, seededRandom } from "test/lib/fake-host";
 import { PacketType, type Packet } from "mqtt/packets";
 import { decode, encode, packetTypeName, varintLength } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
@@ -57,17 +57,6 @@ function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close", 
 		error: (rule, fatal) => errors.push(`${fatal ? "fatal" : "skipped"}: ${rule}`),
 	});
 	return { parser, packets, errors, skipped };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	const total = parts.reduce((sum, part) => sum + part.length, 0);
-	const result = new Uint8Array(total);
-	let offset = 0;
-	for (const part of parts) {
-		result.set(part, offset);
-		offset += part.length;
-	}
-	return result;
 }
 
 export const suite = defineSuite("MQTT codec and streaming parser", {

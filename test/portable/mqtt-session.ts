@@ -5,7 +5,7 @@
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
-import { FakeHost, seededRandom, text } from "test/lib/fake-host";
+import { FakeHost, concat, hex, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "mqtt/codec";
@@ -60,22 +60,6 @@ function viaDirectLane(message: InboundMessage): boolean {
 function publishBytes(topic: string, payload: string | Uint8Array, qos: QoS = 0, retain = false): Uint8Array {
 	const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
 	return encode({ type: PacketType.Publish, topic, payload: bytes, qos, retain, dup: false, ...(qos > 0 ? { packetId: 7 } : {}) });
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-	let offset = 0;
-	for (const part of parts) {
-		out.set(part, offset);
-		offset += part.length;
-	}
-	return out;
-}
-
-function hex(bytes: Uint8Array): string {
-	let out = "";
-	for (let i = 0; i < bytes.length; i++) out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
-	return out;
 }
 
 /**

@@ -38,6 +38,23 @@ export interface Socket {
 	close(): void;
 }
 
+/**
+ * One name look-up, shaped like ECMA-419's `embedded:network/dns/resolver`
+ * `resolve()` options, plus the servers and timeout the configuration asks for.
+ * Exactly one callback runs, and never before `resolve` has returned.
+ */
+export interface ResolveOptions {
+	/** A DNS name; callers resolve IPv4 literals and `localhost` themselves. */
+	host: string;
+	/** IPv4 addresses of the DNS servers to ask (port 53); empty: the network's own. */
+	servers: readonly string[];
+	/** ms the caller will wait; a host may stop asking after it. */
+	timeout: number;
+	onResolved(host: string, address: string): void;
+	/** `reason` says what went wrong, in words (see net/dns-failure). */
+	onError(host: string, reason: string): void;
+}
+
 /** Moddable `timer` shape: an opaque handle, callbacks run once. */
 export type TimerHandle = object;
 
@@ -116,6 +133,8 @@ export interface Host {
 	readonly wifi: WifiRadio;
 	/** Optional: the platform's native UTF-8 decoder, for the inbound hot path. */
 	readonly utf8?: Utf8Decoder;
+	/** Looks a name up (IPv4 A record), without blocking. */
+	resolve(options: ResolveOptions): void;
 	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */
 	openSocket(options: SocketOptions): Socket;
 	/** Creates the configured temperature sensor; throws if it cannot. */

@@ -26,6 +26,7 @@ function connectedClient(): { client: MqttClient; socket: { options?: SocketOpti
 		timers: { set: () => ({}), clear: () => {} },
 		log: () => {},
 		wifi: { connect: () => {}, disconnect: () => {} },
+		resolve: (options) => options.onError(options.host, "the bench has no DNS"),
 		openSocket: (options) => {
 			socket.options = options;
 			return stub;

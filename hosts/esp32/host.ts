@@ -18,9 +18,10 @@ import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, FirmwareHandle, Host, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
+import { networkServers, resolveByDns } from "host/resolver";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -85,6 +86,8 @@ export const host: Host = {
 			WiFi.disconnect();
 		},
 	},
+	// Empty dns_servers: the servers DHCP gave, asked when the look-up starts (a new lease may change them).
+	resolve: (options: ResolveOptions) => resolveByDns(options, options.servers.length ? options.servers : networkServers()),
 	openSocket,
 	openSensor(options: SensorOptions): TemperatureSensor {
 		switch (options.kind) {

@@ -8,9 +8,10 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
-import type { DigitalOutput, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
+import { resolveByDns, resolveBySystem } from "host/resolver";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -44,6 +45,8 @@ export const host: Host = {
 			wifi = undefined;
 		},
 	},
+	// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
+	resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),
 	openSocket,
 	openSensor(_options: SensorOptions): TemperatureSensor {
 		// Whatever sensor is configured, the simulator has only this one.

@@ -15,6 +15,8 @@ import { Session, type InboundMessage, type MessageHandler, type SessionErrorKin
 import type { OutboxOptions } from "mqtt/outbox";
 import type { BackoffOptions } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
+import { BrokerAddress } from "net/resolution";
+import { Connector } from "net/connector";
 
 export type { InboundMessage, MessageHandler, SessionState, SessionStats };
 
@@ -23,6 +25,8 @@ export interface ClientOptions {
 	host: Host;
 	address: string;
 	port: number;
+	/** How a broker given by name is resolved; default: the network's servers, 5 s. */
+	dns?: { servers: readonly string[]; timeout: number } | undefined;
 	tls?: TlsOptions | undefined;
 	clientId: string;
 	/** Default false: a persistent session, so QoS 1/2 survive reconnects. */
@@ -57,6 +61,8 @@ export interface ClientOptions {
 
 	onStateChange?(state: SessionState, reason: string): void;
 	onConnect?(info: { sessionPresent: boolean }): void;
+	/** The broker's name was resolved; the attempt connects to `address` next. */
+	onResolved?(name: string, address: string): void;
 	/** Every inbound message, after any subscription handler. */
 	onMessage?(message: InboundMessage): void;
 	onError?(kind: SessionErrorKind, message: string): void;
@@ -72,6 +78,7 @@ export class MqttClient {
 	readonly #options: ClientOptions;
 	readonly #host: Host;
 	readonly #wakeCallback: () => void;
+	readonly #connector: Connector;
 	#socket: Socket | undefined;
 	#socketReady = false;
 	#timer: TimerHandle | undefined;
@@ -81,6 +88,7 @@ export class MqttClient {
 		const host = this.#host = options.host;
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
+		this.#connector = new Connector(host, new BrokerAddress(options.address, { servers: options.dns?.servers ?? [], timeout: options.dns?.timeout ?? 5000 }));
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
 			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
 		};
@@ -164,7 +172,16 @@ export class MqttClient {
 		this.session.unsubscribe(this.#host.clock.now(), filter);
 	}
 
+	/** The session wants a transport: resolve the broker's name if need be, then open a socket. */
 	#open(): void {
+		this.#connector.open({
+			connect: (address) => this.#openSocket(address),
+			fail: (reason) => this.session.transportClosed(this.#host.clock.now(), reason),
+			...(this.#options.onResolved ? { resolved: this.#options.onResolved } : {}),
+		});
+	}
+
+	#openSocket(address: string): void {
 		const host = this.#host;
 		const session = this.session;
 		this.#socketReady = false;
@@ -173,7 +190,7 @@ export class MqttClient {
 		const current = (): boolean => socket !== undefined && socket === this.#socket;
 		try {
 			socket = this.#socket = host.openSocket({
-				address: this.#options.address,
+				address,
 				port: this.#options.port,
 				...(this.#options.tls ? { tls: this.#options.tls } : {}),
 				onWritable: () => {
@@ -190,11 +207,13 @@ export class MqttClient {
 				onError: (message?: string) => {
 					if (!current()) return;
 					this.#socket = undefined;
+					if (!this.#socketReady) this.#connector.connectionFailed();
 					session.transportClosed(host.clock.now(), message ?? "connection lost");
 				},
 			});
 		} catch (error) {
 			this.#socket = undefined;
+			this.#connector.connectionFailed();
 			session.transportClosed(host.clock.now(), `cannot open a socket: ${(error as Error).message}`);
 		}
 	}
@@ -202,6 +221,9 @@ export class MqttClient {
 	#close(): void {
 		const socket = this.#socket;
 		this.#socket = undefined;
+		this.#connector.cancel();
+		// Given up before it connected (no CONNACK in time): the address may be stale.
+		if (socket && !this.#socketReady) this.#connector.connectionFailed();
 		try {
 			socket?.close();
 		} catch {

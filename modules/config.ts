@@ -13,7 +13,7 @@
  */
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 import type { SensorKind } from "platform";
-import { isIPv4 } from "net/ipv4";
+import { isIPv4, literalAddress } from "net/ipv4";
 
 type Kind =
 	| { type: "string"; secret?: boolean; allowEmpty?: boolean }
@@ -201,7 +201,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
-		if (number("dns_timeout") >= number("mqtt_connack_timeout")) problems.push(`dns_timeout=${number("dns_timeout")} must be shorter than mqtt_connack_timeout (${number("mqtt_connack_timeout")}), which counts from the start of the attempt`);
+		if (!literalAddress(string("mqtt_host")) && number("dns_timeout") >= number("mqtt_connack_timeout")) problems.push(`dns_timeout=${number("dns_timeout")} must be shorter than mqtt_connack_timeout (${number("mqtt_connack_timeout")}), which counts from the start of the attempt`);
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state"];
 		for (const key of published) {

@@ -379,6 +379,8 @@ export class Board {
 				case dns.NODATA: return fail("nodata");
 				case dns.TIMEOUT: return fail("timeout");
 				case dns.BADRESP: case dns.FORMERR: return fail("malformed", error.code);
+				case dns.SERVFAIL: return fail("servfail", "RCODE 2");
+				case dns.REFUSED: return fail("servfail", "RCODE 5");
 				case dns.CONNREFUSED: return fail("unreachable", error.code);
 				default: return fail("servfail", error.code);
 			}

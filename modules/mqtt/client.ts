@@ -185,26 +185,28 @@ export class MqttClient {
 	 */
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
 		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
-		const taken = this.session.publish(this.#host.clock.now(), topic, bytes, options?.qos ?? 0, options?.retain ?? false, this.#room);
-		if (taken === true) {
-			if (!this.#busy) this.#flush();
+		const now = this.#host.clock.now();
+		const taken = this.session.publish(now, topic, bytes, options?.qos ?? 0, options?.retain ?? false, this.#room);
+		if (typeof taken === "object") {
+			// The hot path: the session had nothing waiting, and the packet fits the budget.
+			this.#budget = this.#room = this.#socket!.write(taken);
 			return true;
 		}
-		if (taken === false) return false;
-		// The hot path: the session had nothing waiting, and the packet fits the budget.
-		this.#budget = this.#room = this.#socket!.write(taken);
-		return true;
+		if (taken && !this.#busy) this.#flush(now);
+		return taken;
 	}
 
 	/** Subscribes (again after every reconnect that needs it); `handler` gets the matching messages. */
 	subscribe(filter: string, qos: QoS, handler?: MessageHandler): void {
-		this.session.subscribe(this.#host.clock.now(), filter, qos, handler);
-		if (!this.#busy) this.#flush();
+		const now = this.#host.clock.now();
+		this.session.subscribe(now, filter, qos, handler);
+		if (!this.#busy) this.#flush(now);
 	}
 
 	unsubscribe(filter: string): void {
-		this.session.unsubscribe(this.#host.clock.now(), filter);
-		if (!this.#busy) this.#flush();
+		const now = this.#host.clock.now();
+		this.session.unsubscribe(now, filter);
+		if (!this.#busy) this.#flush(now);
 	}
 
 	/** An input begins: nothing is written until #done. A nested one (an API call from a handler) only queues. */
@@ -219,10 +221,10 @@ export class MqttClient {
 	#done(outer: boolean): void {
 		if (!outer) return;
 		this.#busy = false;
-		this.#flush();
+		this.#flush(this.#host.clock.now());
 	}
 
-	#flush(): void {
+	#flush(now: number): void {
 		if (this.#busy) return;
 		this.#busy = true;
 		this.#room = 0;
@@ -230,18 +232,17 @@ export class MqttClient {
 			this.#openWanted = false;
 			this.#open();
 		}
-		this.#pump();
+		this.#pump(now);
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
 		this.#arm();
 	}
 
 	/** Writes what the session has, within the budget: the rest waits for the next onWritable. */
-	#pump(): void {
+	#pump(now: number): void {
 		const socket = this.#socket;
 		if (socket === undefined || !this.#socketReady) return;
 		const session = this.session;
-		const now = this.#host.clock.now();
 		let budget = this.#budget;
 		try {
 			for (;;) {
@@ -357,7 +358,10 @@ export class MqttClient {
 	}
 
 	#arm(): void {
-		const due = this.session.timeout();
+		const session = this.session;
+		if (!session.timeoutChanged) return;
+		session.timeoutChanged = false;
+		const due = session.timeout();
 		if (due === this.#timerDue) return;
 		const timers = this.#host.timers;
 		if (this.#timer !== undefined) timers.clear(this.#timer);

@@ -211,6 +211,8 @@ export class Session {
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
 	// connection (from #cursor on), then the outbox. DISCONNECT goes last, after stop().
 	#control: ControlPacket[] = [];
+	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
+	#quiet = false;
 	#birthDue = false;
 	#cursor = 0;
 	#farewell = false;
@@ -317,7 +319,7 @@ export class Session {
 		if (this.#state !== "connecting" || !this.#transportOpen) return;
 		this.#parser.reset();
 		this.#lastReceived = now;
-		this.#control.push(this.#connectBytes);
+		this.#queue(this.#connectBytes);
 	}
 
 	/** The transport failed or the peer closed it. */
@@ -347,6 +349,7 @@ export class Session {
 			this.#lastSent = now;
 			return packet;
 		}
+		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
 		// After stop(): everything owed went out, DISCONNECT last; now the transport can close.
 		if (this.#state === "stopped") this.#dropTransport("stopped by the application");
 		return undefined;
@@ -398,10 +401,9 @@ export class Session {
 		return this.#encodePublish(entry.topic, entry.payload, entry.qos, entry.retain, dup, entry.packetId, entry.size);
 	}
 
-	/** Anything waiting to be transmitted. */
-	get pendingOutput(): boolean {
-		return this.#control.length > 0 || this.#birthDue || this.#cursor < this.#inflight.length || this.#farewell
-			|| (this.#state === "connected" && this.outbox.length > 0);
+	#queue(packet: ControlPacket): void {
+		this.#control.push(packet);
+		this.#quiet = false;
 	}
 
 	/** Bytes from the transport, in any split. */
@@ -447,6 +449,7 @@ export class Session {
 	/** The time `timeout()` gave has come (or nearly: a host timer may fire a little early). */
 	wake(now: number): void {
 		this.#now = now;
+		this.timeoutChanged = true;
 		if (this.#connackDue >= 0 && now >= this.#connackDue) {
 			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
@@ -459,7 +462,7 @@ export class Session {
 			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
 				this.#pingSentAt = now;
 				this.#pingDue = now + this.options.pingTimeout;
-				this.#control.push(pingreqPacket);
+				this.#queue(pingreqPacket);
 			}
 		}
 	}
@@ -469,23 +472,21 @@ export class Session {
 	/**
 	 * Takes a message to publish: in flight, or queued while offline or while
 	 * the in-flight window is full. Returns false when the outbox refused it,
-	 * true when it was taken and waits for `transmit()`. A QoS 0 message is
-	 * returned as its packet, to be written at once, when nothing else waits
-	 * and it fits in `room`, the bytes the driver's socket can take now: the
-	 * hot path, with nothing queued. Throws on a bad argument. The payload is
-	 * kept by reference until sent or acknowledged.
+	 * true when it was taken and waits for `transmit()`. When nothing else
+	 * waits and the packet fits in `room` (the bytes the driver's socket takes
+	 * now, 0 while an input is being handled), it is returned instead, to be
+	 * written at once: the hot path, with nothing queued. Throws on a bad
+	 * argument. The payload is kept by reference until sent or acknowledged.
 	 */
 	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
-		this.#now = now;
 		const prepared = this.#topics.get(topic) ?? this.#prepareTopic(topic);
 		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
-		// Nothing waits to go out: anything new may go straight to the transport.
-		const quiet = this.#state === "connected" && this.outbox.length === 0 && this.#control.length === 0 && this.#cursor === this.#inflight.length && !this.#birthDue;
-		if (quiet && room > 0) {
+		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
+		if (this.#quiet && room > 128) {
 			// The hot path: a small QoS 0 message goes out of the topic's own
 			// prepared buffer, with only the header and the payload written.
 			const remaining = prepared.remainingBase + payload.length;
-			if (qos === 0 && remaining < 128 && remaining + 2 <= room) {
+			if (qos === 0 && remaining < 128) {
 				const buffer = prepared.buffer ?? this.#prepareBuffer(prepared);
 				buffer[0] = retain ? 0x31 : 0x30;
 				buffer[1] = remaining;
@@ -501,19 +502,29 @@ export class Session {
 				return view;
 			}
 		}
+		this.#now = now;
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		const size = publishSize(prepared.bytes.length, payload.length, qos);
 		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
-		if (quiet) {
-			if (qos === 0 && size <= room) {
-				this.#lastSent = now;
-				return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
-			}
-			if (qos !== 0 && this.#inflight.length < this.options.maxInflight) {
-				this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+		if (this.#quiet) {
+			if (qos === 0) {
+				if (size <= room) {
+					this.#lastSent = now;
+					return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
+				}
+			} else if (this.#inflight.length < this.options.maxInflight) {
+				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				if (size <= room) {
+					// Nothing else waits and it fits: it goes now, and the session stays quiet.
+					this.#cursor = this.#inflight.length;
+					this.#lastSent = now;
+					return this.#sendInflight(entry, now);
+				}
+				this.#quiet = false;
 				return true;
 			}
 		}
+		this.#quiet = false;
 		const accepted = this.outbox.push({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
@@ -545,7 +556,7 @@ export class Session {
 		if (this.#state === "connected") {
 			const packetId = this.#allocatePacketId();
 			this.#pendingUnsubscribes.add(packetId);
-			this.#control.push(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
+			this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
 		}
 	}
 
@@ -614,7 +625,7 @@ export class Session {
 			case PacketType.Pubrel: {
 				// Exactly once: the message was delivered at PUBLISH; now forget the id.
 				this.#inboundPending.delete(packet.packetId);
-				this.#control.push((PacketType.Pubcomp << 16) | packet.packetId);
+				this.#queue((PacketType.Pubcomp << 16) | packet.packetId);
 				return;
 			}
 			case PacketType.Suback: {
@@ -639,6 +650,7 @@ export class Session {
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
 				this.#pingDue = -1;
+				this.timeoutChanged = true;
 				return;
 			default:
 				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
@@ -654,7 +666,7 @@ export class Session {
 			if (this.#inboundPending.has(packetId)) {
 				// A retransmission before PUBREL: acknowledged again, not delivered again.
 				this.stats.duplicatesIgnored++;
-				this.#control.push((PacketType.Pubrec << 16) | packetId);
+				this.#queue((PacketType.Pubrec << 16) | packetId);
 				return;
 			}
 			if (!this.#holdUnreleased(packetId)) return;
@@ -676,8 +688,8 @@ export class Session {
 			this.#handlerThrew(message.topic, error);
 		}
 		// The acknowledgement is queued, and goes out ahead of anything a handler published.
-		if (qos === 1) this.#control.push((PacketType.Puback << 16) | packetId);
-		else if (qos === 2) this.#control.push((PacketType.Pubrec << 16) | packetId);
+		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
+		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
 
 	/** An application handler's exception is reported; it never breaks the session. */
@@ -699,7 +711,7 @@ export class Session {
 			if (entry.qos !== 2) return this.#protocolError(`PUBREC for QoS ${entry.qos} message ${packetId}`);
 			if (entry.phase === "publish") this.stats.lastRoundTrip = this.#now - entry.sentAt;
 			entry.phase = "release";
-			this.#control.push((PacketType.Pubrel << 16) | packetId);
+			this.#queue((PacketType.Pubrel << 16) | packetId);
 			return;
 		}
 		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
@@ -719,7 +731,7 @@ export class Session {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
 		this.stats.skipped++;
 		if (qos === 2 && !this.#holdUnreleased(packetId)) return;
-		this.#control.push(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
+		this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
 	}
 
 	/** Remembers an inbound QoS 2 id until its PUBREL; false (and the connection closed) past the bound. */
@@ -753,6 +765,7 @@ export class Session {
 		this.#transportOpen = true;
 		this.#connackDue = this.#now + this.options.connackTimeout;
 		this.#pingDue = -1;
+		this.timeoutChanged = true;
 		this.#pingSentAt = -1;
 		this.#setState("connecting", "connecting");
 		this.#effects.openTransport();
@@ -806,6 +819,7 @@ export class Session {
 		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return;
 		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
 		this.#reconnectDue = this.#now + delay;
+		this.timeoutChanged = true;
 		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
 	}
 
@@ -826,8 +840,18 @@ export class Session {
 	#setState(state: SessionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
+		this.#quiet = false;
+		this.timeoutChanged = true;
 		this.#effects.stateChanged(state, reason);
 	}
+
+	/**
+	 * Set when a deadline may have come nearer, appeared or gone: the driver
+	 * then asks `timeout()` again and clears it. Sending moves the keepalive
+	 * deadline only later, so a timer armed for the earlier time just wakes
+	 * the session to find nothing due yet.
+	 */
+	timeoutChanged = true;
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
@@ -905,7 +929,7 @@ export class Session {
 	#queueSubscribe(filters: string[]): void {
 		const packetId = this.#allocatePacketId();
 		this.#pendingSubscribes.set(packetId, filters);
-		this.#control.push(encode({
+		this.#queue(encode({
 			type: PacketType.Subscribe, packetId,
 			subscriptions: filters.map((filter) => ({ filter, qos: this.#subscriptions.get(filter)!.qos })),
 		}));

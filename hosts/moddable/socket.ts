@@ -10,9 +10,6 @@
  * callback aborts XS, which on a device is a reset.
  */
 import TCP from "embedded:io/socket/tcp";
-// mcconfig maps this name straight to Moddable's tlssocket.js, which has no
-// declaration beside it; `npm run typecheck` checks it against the typings.
-// @ts-ignore
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
 import { pemPattern } from "config";

@@ -20,7 +20,7 @@ import SNTP from "sntp";
 import TextDecoder from "text/decoder";
 import type { DigitalOutput, FirmwareHandle, Host, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
+import { guard, openSocket } from "host/socket";
 import { networkServers, resolveByDns } from "host/resolver";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
@@ -60,7 +60,7 @@ export const host: Host = {
 		},
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
@@ -68,17 +68,17 @@ export const host: Host = {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
 			WiFi.mode = WiFi.Mode.station;
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === WiFi.gotIP && !sntpStarted) {
 					// Wall time for readings; until it arrives they carry uptime.
 					sntpStarted = true;
-					new SNTP({ host: sntpHost }, (result, seconds) => {
+					new SNTP({ host: sntpHost }, guard("SNTP callback", (result: number, seconds?: number) => {
 						if (result === SNTP.time && seconds !== undefined) Time.set(seconds);
 						else if (result === SNTP.error) sntpStarted = false;
-					});
+					}));
 				}
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();

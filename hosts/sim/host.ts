@@ -10,7 +10,7 @@ import WiFi from "wifi";
 import TextDecoder from "text/decoder";
 import type { DigitalOutput, Host, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
+import { guard, openSocket } from "host/socket";
 import { resolveByDns, resolveBySystem } from "host/resolver";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
@@ -29,16 +29,16 @@ export const host: Host = {
 		wallTime: () => Date.now(),
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
 	wifi: {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();

@@ -25,6 +25,8 @@ export class DnsResponder {
 	/** What each name gets; a name not listed gets NXDOMAIN. Names are matched without regard to case. */
 	readonly names = new Map<string, DnsBehaviour>();
 	readonly queries: DnsQuery[] = [];
+	/** Called with each query before it is answered: a test may change what the name gets. */
+	onQuery: ((query: DnsQuery) => void) | undefined;
 	readonly #socket: dgram.Socket;
 
 	private constructor(socket: dgram.Socket, host: string, port: number) {
@@ -63,7 +65,9 @@ export class DnsResponder {
 		const question = parseQuestion(query);
 		if (!question) return;
 		const name = question.name.toLowerCase();
-		this.queries.push({ name, type: question.type, at: performance.now(), from: `${peer.address}:${peer.port}` });
+		const record = { name, type: question.type, at: performance.now(), from: `${peer.address}:${peer.port}` };
+		this.queries.push(record);
+		this.onQuery?.(record);
 		const behaviour = this.names.get(name) ?? "nxdomain";
 		if (behaviour === "silent") return;
 		const reply = buildReply(query, question.end, question.type, behaviour);

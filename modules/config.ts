@@ -85,6 +85,9 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "ha_discovery", default: "false", meaning: "announce a temperature sensor and a light to Home Assistant (MQTT discovery)", kind: boolean },
 	{ key: "ha_discovery_prefix", default: "homeassistant", meaning: "Home Assistant's discovery prefix; its birth message is awaited on <prefix>/status", kind: topic },
 	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
+	{ key: "http_enabled", default: "true", meaning: "serve the web page and its JSON API", kind: boolean },
+	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; the simulators serve on a free loopback port and print it)", kind: integer(0, 65535) },
+	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page (empty: anyone on the network)", kind: text(true, true) },
 ];
 
 export interface FirmwareConfig {
@@ -104,6 +107,7 @@ export interface FirmwareConfig {
 	};
 	led: { pin: number; activeLow: boolean };
 	homeAssistant: { discovery: boolean; prefix: string; deviceName: string };
+	http: { enabled: boolean; port: number; password: string };
 }
 
 export class ConfigError extends Error {
@@ -192,6 +196,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
+		if (string("mqtt_password") && !string("mqtt_username")) problems.push("mqtt_password needs mqtt_username: MQTT 3.1.1 sends no password without a user name");
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state"];
 		for (const key of published) {
@@ -228,6 +233,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		},
 		led: { pin: number("led_pin"), activeLow: flag("led_active_low") },
 		homeAssistant: { discovery: flag("ha_discovery"), prefix: string("ha_discovery_prefix"), deviceName: string("device_name") },
+		http: { enabled: flag("http_enabled"), port: number("http_port"), password: string("http_password") },
 	};
 	return deepFreeze(config);
 }

@@ -13,6 +13,8 @@ import { EventEmitter } from "node:events";
 import type { LogLevel, SensorOptions, WifiEvent } from "platform";
 import { DailyTemperature } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
+import { BoardListener, type AcceptedConnection } from "./listener.js";
+import { BoardFlash } from "./flash.js";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
 export interface BoardTime {
@@ -133,6 +135,12 @@ export function resetSocket(socket: net.Socket): void {
 	else socket.resetAndDestroy();
 }
 
+/** Ends a connection in order (FIN after what was written), and frees it if the peer never answers. */
+export function endSocket(socket: net.Socket): void {
+	socket.end();
+	setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 export class BoardSocket {
 	readonly #socket: net.Socket;
 	#closed = false;
@@ -167,8 +175,7 @@ export class BoardSocket {
 	/** Orderly close: what was written (a DISCONNECT) still goes out. */
 	close(): void {
 		this.#closed = true;
-		this.#socket.end();
-		setTimeout(() => this.#socket.destroy(), 1000).unref();
+		endSocket(this.#socket);
 	}
 
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
@@ -299,6 +306,8 @@ export interface BoardOptions {
 	sensorSeed?: number;
 	/** The most log records kept in memory. */
 	logLimit?: number;
+	/** Where the board's flash (stored settings) lives; default: memory only. */
+	flashFile?: string;
 }
 
 export class Board {
@@ -308,6 +317,8 @@ export class Board {
 	readonly led = new BoardLed();
 	readonly logs: LogRecord[] = [];
 	readonly sockets = new Set<BoardSocket>();
+	readonly flash: BoardFlash;
+	readonly listeners = new Set<BoardListener>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
 
@@ -317,6 +328,19 @@ export class Board {
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
 		this.#print = options.print;
 		this.#logLimit = options.logLimit ?? 10000;
+		this.flash = new BoardFlash(options.flashFile);
+	}
+
+	/** Serves the device's `port` on a free loopback port, printed once listening. */
+	listen(port: number, onConnection: (connection: AcceptedConnection) => void): BoardListener {
+		const listener = new BoardListener(port, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }));
+		this.listeners.add(listener);
+		return listener;
+	}
+
+	unlisten(listener: BoardListener): void {
+		this.listeners.delete(listener);
+		listener.close();
 	}
 
 	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -348,5 +372,7 @@ export class Board {
 	powerOff(): void {
 		for (const socket of this.sockets) socket.destroy();
 		this.sockets.clear();
+		for (const listener of this.listeners) listener.close();
+		this.listeners.clear();
 	}
 }

@@ -4,6 +4,9 @@
  *   npm start                                  embedded broker (aedes) on 127.0.0.1:1883
  *   npm start -- --broker mqtt://127.0.0.1:1884  an existing broker instead
  *   npm start -- sensor_interval=2000 ...      config overrides, as on the mcconfig command line
+ *   npm start -- --flash FILE                  where settings saved from the web page live (default .sim-flash.json)
+ *
+ * The web page is served on a free loopback port, printed at start.
  *
  * Drive the LED from another terminal: mosquitto_pub -t control/room1/led -m on
  * Ctrl-C publishes `offline` and exits.
@@ -19,21 +22,24 @@ import { render, type DashboardState } from "./dashboard.js";
 interface StartOptions {
 	broker: URL | undefined;
 	overrides: Record<string, string>;
+	flash: string;
 }
 
 function parseArguments(argv: string[]): StartOptions {
 	let broker: URL | undefined = process.env.MQTT_URL ? new URL(process.env.MQTT_URL) : undefined;
 	const overrides: Record<string, string> = {};
+	let flash = path.join(projectRoot, ".sim-flash.json");
 	for (let i = 0; i < argv.length; i++) {
 		const argument = argv[i]!;
-		if (argument === "--broker") broker = new URL(argv[++i] ?? "");
+		if (argument === "--flash") flash = path.resolve(argv[++i] ?? "");
+		else if (argument === "--broker") broker = new URL(argv[++i] ?? "");
 		else if (argument.startsWith("--broker=")) broker = new URL(argument.slice(9));
 		else if (/^[a-z_][a-z0-9_]*=/.test(argument)) {
 			const equals = argument.indexOf("=");
 			overrides[argument.slice(0, equals)] = argument.slice(equals + 1);
 		} else throw new Error(`unknown argument "${argument}": expected --broker URL or key=value`);
 	}
-	return { broker, overrides };
+	return { broker, overrides, flash };
 }
 
 async function main(): Promise<void> {
@@ -66,6 +72,7 @@ async function main(): Promise<void> {
 	const brokerUrl = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
 	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
 	const board = new Board({
+		flashFile: options.flash,
 		print: (line) => {
 			if (!live) return console.log(line);
 			view.logs.push(line);
@@ -87,6 +94,11 @@ async function main(): Promise<void> {
 	if (!live) console.log(`room1 firmware on the XS host simulator; broker ${view.broker}\n${help.join("\n")}\n`);
 
 	const simulator = await XsSimulator.start({ board, config });
+	const page = await webPage(board);
+	if (page) {
+		help.unshift(`web page:        ${page}`);
+		if (!live) console.log(`web page: ${page}`);
+	}
 
 	let lastReadings = -1;
 	const redraw = async (): Promise<void> => {
@@ -125,6 +137,16 @@ async function main(): Promise<void> {
 	};
 	process.on("SIGINT", () => void stop());
 	process.on("SIGTERM", () => void stop());
+}
+
+/** The page's address once the firmware listens; undefined with http_enabled=false. */
+async function webPage(board: Board): Promise<string | undefined> {
+	for (let waited = 0; waited < 2000; waited += 20) {
+		const url = [...board.listeners].find((listener) => listener.url)?.url;
+		if (url) return url;
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+	return undefined;
 }
 
 main().catch((error: Error) => {

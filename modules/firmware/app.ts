@@ -153,6 +153,9 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			log("info", "firmware", "stopped: offline published");
 			host.exit?.();
 		},
+		setLed(on: boolean): void {
+			led.set(on);
+		},
 		status(): Record<string, unknown> {
 			const stats = client.stats;
 			return {

@@ -21,6 +21,8 @@ import TextDecoder from "text/decoder";
 import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
+import { listen } from "host/listener";
+import { preferenceStorage } from "host/settings";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -86,6 +88,8 @@ export const host: Host = {
 		},
 	},
 	openSocket,
+	listen,
+	settings: preferenceStorage("room1"),
 	openSensor(options: SensorOptions): TemperatureSensor {
 		switch (options.kind) {
 			case "tmp102":

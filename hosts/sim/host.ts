@@ -11,6 +11,9 @@ import TextDecoder from "text/decoder";
 import type { DigitalOutput, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
+import { listen } from "host/listener";
+import { preferenceStorage } from "host/settings";
+import config from "mc/config";
 import { DailyTemperature } from "firmware/simulated-sensor";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -45,6 +48,9 @@ export const host: Host = {
 		},
 	},
 	openSocket,
+	listen,
+	// One preferences file serves every simulator on the computer: a domain per device identity.
+	settings: preferenceStorage(`room1-${String((config as Record<string, unknown>).mqtt_client_id ?? "")}`),
 	openSensor(_options: SensorOptions): TemperatureSensor {
 		// Whatever sensor is configured, the simulator has only this one.
 		const curve = new DailyTemperature(Time.ticks);

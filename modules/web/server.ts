@@ -100,7 +100,7 @@ export class HttpServer {
 	}
 
 	#read(client: Client): void {
-		for (let chunk = client.socket?.read(); chunk; chunk = client.socket?.read()) {
+		for (let chunk = client.socket?.read(); chunk && chunk.byteLength; chunk = client.socket?.read()) {
 			client.http.receive(new Uint8Array(chunk));
 		}
 		this.#pump(client);

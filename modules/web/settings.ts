@@ -10,6 +10,7 @@
  */
 import { ConfigError, configKeys, parseConfig, type ConfigKey, type FirmwareConfig } from "config";
 import type { SettingsStorage } from "platform";
+import { utf8Length } from "mqtt/utf8";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */
 export const editableKeys: readonly string[] = [
@@ -142,7 +143,8 @@ export class Settings {
 			}
 		}
 		const text = JSON.stringify(candidate);
-		if (!Object.keys(errors).length && text.length > maxStoredBytes) errors._ = `the settings take ${text.length} bytes; at most ${maxStoredBytes} fit in flash`;
+		const bytes = utf8Length(text);
+		if (!Object.keys(errors).length && bytes > maxStoredBytes) errors._ = `the settings take ${bytes} bytes; at most ${maxStoredBytes} fit in flash`;
 		if (Object.keys(errors).length) return { ok: false, errors };
 		if (!this.#storage) return { ok: false, errors: { _: "this host has no flash to store settings in" } };
 		this.#storage.save(text);

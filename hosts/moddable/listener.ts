@@ -7,7 +7,6 @@
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import type { ListenOptions, Listener as HostListener, SocketCallbacks } from "platform";
-import { asSocket } from "host/socket";
 
 export function listen(options: ListenOptions): HostListener {
 	const listener: Listener = new Listener({
@@ -25,7 +24,11 @@ export function listen(options: ListenOptions): HostListener {
 							onWritable: (bytes: number) => callbacks.onWritable(bytes),
 							onError: () => callbacks.onError("connection lost"),
 						});
-						return asSocket(socket as unknown as Parameters<typeof asSocket>[0], () => socket.close());
+						return {
+							read: () => socket.read() as ArrayBuffer | undefined,
+							write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
+							close: () => socket.close(),
+						};
 					});
 				} catch (error) {
 					trace(`http: accept failed: ${(error as Error).message}\n`);

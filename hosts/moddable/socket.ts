@@ -84,7 +84,7 @@ export function openSocket(options: SocketOptions): Socket {
 }
 
 /** The client's view of an ECMA-419 socket, TCP or TLS. */
-export function asSocket(socket: { read(count: number): unknown; write(bytes: ArrayBuffer): unknown }, close: () => void): Socket {
+function asSocket(socket: { read(count: number): unknown; write(bytes: ArrayBuffer): unknown }, close: () => void): Socket {
 	return {
 		read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
 		write: (bytes: ArrayBufferLike | ArrayBufferView) => void socket.write(bytes as ArrayBuffer),

@@ -22,6 +22,7 @@ export interface Device {
 
 /** Starts everything; throws ConfigError when the build's configuration is invalid. */
 export function startDevice(host: Host, build: Readonly<Record<string, unknown>>): Device {
+	const started = host.clock.now();
 	const settings = new Settings(build, host.settings);
 	if (settings.problem) host.log("error", "settings", settings.problem);
 	let config = settings.config();
@@ -57,7 +58,8 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 			name: config.homeAssistant.deviceName,
 			version: firmwareVersion,
 			host: host.name,
-			uptime: host.clock.now(),
+			// A simulator's tick count starts at the computer's epoch, not at boot.
+			uptime: host.clock.now() - started,
 			heap: null,
 			passwordSet: config.http.password !== "",
 			http: server ? { ...server.stats, connections: server.connections } : null,

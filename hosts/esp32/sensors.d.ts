@@ -33,3 +33,9 @@ declare module "DS18X20" {
 		readonly temperature: number;
 	}
 }
+
+// Moddable's ESP32 reset reason ($(MODDABLE)/build/devices/esp32/modules/resetReason):
+// esp_reset_reason() and its name ("Power-On", "Panic", "Task WDT", "Brownout", ...).
+declare module "resetReason" {
+	export default function getResetReason(): { reason: number; string: string };
+}

@@ -56,15 +56,7 @@ export class VirtualClock {
 }
 
 /** Seeded PRNG (mulberry32): the same sequence on every host. */
-export function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		let t = (state = (state + 0x6d2b79f5) | 0);
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { seededRandom } from "backoff";
 
 export interface BrokerBehaviour {
 	/** CONNACK return code; 0 accepts. */

@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import type { DigitalOutput, Host, LogLevel, Utf8Decoder, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, HostDiagnostics, LogLevel, Utf8Decoder, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
@@ -293,6 +293,12 @@ export class FakeHost implements Host {
 	temperature: number | (() => number) = 21.5;
 	sensorFault: "throw" | "nan" | "open" | undefined;
 	sensorOptions: SensorOptions | undefined;
+	/** % relative humidity the sensor reports with each sample; undefined: a sensor without it. */
+	humidity: number | undefined;
+	/** What the platform tells about itself; undefined: a host without diagnostics. */
+	platform: HostDiagnostics | undefined;
+	/** SNTP servers the firmware asked for, one per request. */
+	readonly clockRequests: string[] = [];
 	accessPointUp = true;
 	wifiAssociateDelay = 100;
 	#wifiListener: ((event: WifiEvent) => void) | undefined;
@@ -345,9 +351,18 @@ export class FakeHost implements Host {
 			sample: () => {
 				if (this.sensorFault === "throw") throw new Error("I2C read failed");
 				if (this.sensorFault === "nan") return { temperature: NaN };
-				return { temperature: typeof this.temperature === "function" ? this.temperature() : this.temperature };
+				const temperature = typeof this.temperature === "function" ? this.temperature() : this.temperature;
+				return this.humidity === undefined ? { temperature } : { temperature, humidity: this.humidity };
 			},
 		};
+	}
+
+	diagnostics(): HostDiagnostics {
+		return this.platform ?? {};
+	}
+
+	syncClock(server: string): void {
+		this.clockRequests.push(server);
 	}
 
 	openLed(pin: number): DigitalOutput {

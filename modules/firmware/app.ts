@@ -117,8 +117,9 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			report("sensor_fault", message, { consecutive, failures: telemetry.failures });
 		},
 		onRecovered: (after) => {
-			log("info", "sensor", `recovered after ${after} failed samples`);
-			report("sensor_recovered", `recovered after ${after} failed samples`, { failures: telemetry.failures });
+			const message = `recovered after ${after} failed sample${after === 1 ? "" : "s"}`;
+			log("info", "sensor", message);
+			report("sensor_recovered", message, { failures: telemetry.failures });
 		},
 		// Handed to the client is not yet on the wire: "queued" (the client's sent count says when it went).
 		onReading: (temperature, queued) => log("info", "telemetry", queued ? `reading ${telemetry.published} queued: ${temperature} °C` : `${temperature} °C unchanged (dead-band): not published`),
@@ -138,6 +139,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		host,
 		version: firmwareVersion,
 		interval: config.diagnostics.interval,
+		online: () => client.state === "connected",
 		counts: () => {
 			const counts = mqttCounts();
 			return {
@@ -177,7 +179,6 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	});
 	wifi.start();
 	telemetry.start();
-	diagnostics.start();
 
 	const handle: FirmwareHandle = {
 		shutdown(): void {

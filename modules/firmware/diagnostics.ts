@@ -7,7 +7,7 @@
  *    "heap":{"slots_used":9120,"chunks_used":20480,"free":123456},
  *    "wifi_reconnects":0,"mqtt_reconnects":1,"readings_dropped":0,"sensor_faults":2,"commands_rejected":1}
  *
- * Fields the host cannot know (no RSSI in a simulator, no instrumentation in
+ * The periodic timer runs from the latest connect. Fields the host cannot know (no RSSI in a simulator, no instrumentation in
  * a release build) are left out rather than sent as zero. Retained at QoS 0
  * as ESPHome and Tasmota do their state: the latest figure is all that
  * matters, and a lost one is replaced by the next.
@@ -27,6 +27,8 @@ export interface DiagnosticsOptions {
 	version: string;
 	/** ms between messages; 0: only on connect. */
 	interval: number;
+	/** Whether a message can go out now; the periodic one is skipped while offline (the next connect sends one). */
+	online(): boolean;
 	counts(): DiagnosticsCounts;
 	publish(payload: string): void;
 }
@@ -49,21 +51,19 @@ export class Diagnostics {
 	/** Messages handed to the client. */
 	sent = 0;
 	readonly #options: DiagnosticsOptions;
+	/** Uptime counts from here: the host clock is ms since boot on a device but epoch ms on the desktop simulator. */
+	readonly #started: number;
 	#timer: TimerHandle | undefined;
 	readonly #tick: () => void;
 
 	constructor(options: DiagnosticsOptions) {
 		this.#options = options;
+		this.#started = options.host.clock.now();
 		this.#tick = () => {
 			this.#timer = undefined;
-			this.send();
-			this.#arm();
+			if (this.#options.online()) this.send();
+			else this.#arm();
 		};
-	}
-
-	/** Starts the periodic messages; the first goes out one interval from now. */
-	start(): void {
-		if (this.#timer === undefined) this.#arm();
 	}
 
 	stop(): void {
@@ -75,11 +75,9 @@ export class Diagnostics {
 	send(): void {
 		const { host, version } = this.#options;
 		this.sent++;
-		this.#options.publish(diagnosticsPayload(host.clock.now(), version, host.diagnostics?.() ?? {}, this.#options.counts()));
-		if (this.#timer !== undefined) {
-			this.stop();
-			this.#arm();
-		}
+		this.#options.publish(diagnosticsPayload(host.clock.now() - this.#started, version, host.diagnostics?.() ?? {}, this.#options.counts()));
+		this.stop();
+		this.#arm();
 	}
 
 	#arm(): void {

@@ -34,7 +34,8 @@ export const host: Host = {
 	name: "simulator",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
-	random: seededRandom(Date.now() ^ Time.ticks),
+	// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
+	random: seededRandom(Date.now() % 4294967296),
 	diagnostics(): HostDiagnostics {
 		const result: HostDiagnostics = {};
 		const ip = Net.get("IP");

@@ -192,6 +192,8 @@ export const sdkConfigKeys: readonly string[] = [
 	"startupSound", "startupVibration", "voltage", "xPWR_key", "xPower",
 ];
 
+const known = new Set(configKeys.map((spec) => spec.key));
+
 /** Our key families: a key that starts with one of these is ours, known or misspelt. */
 const ownPrefixes = ["wifi_", "mqtt_", "topic_", "sensor_", "led_", "ha_", "diagnostics_", "device_", "sntp_"];
 
@@ -244,8 +246,6 @@ export function unknownKeyProblems(source: Readonly<Record<string, unknown>>, st
 	}
 	return problems;
 }
-
-const known = new Set(configKeys.map((spec) => spec.key));
 
 export interface ParseOptions {
 	/** Refuse every unknown key, not only those that look like ours. */

@@ -62,6 +62,10 @@ async function main(): Promise<void> {
 		else if (argument.startsWith("--broker=")) broker = new URL(argument.slice(9));
 		else command = argument;
 	}
+	if (command === undefined || command === "--help" || command === "-h") {
+		console.log('usage: npm run led -- COMMAND [--broker URL]\n  COMMAND: on, off, toggle, 1, 0, true, false or {"state":...}, any case, as the device accepts');
+		process.exit(command === undefined ? 2 : 0);
+	}
 	const config = (JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as { config: Record<string, string> }).config;
 	const state = await sendLedCommand({ command: command ?? "", broker, commandTopic: config.topic_led_command!, stateTopic: config.topic_led_state! });
 	console.log(`LED is ${state}`);

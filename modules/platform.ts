@@ -18,7 +18,11 @@ export interface SocketOptions {
 	tls?: TlsOptions;
 	/** Bytes are ready to `read()`; the argument is how many. */
 	onReadable(count: number): void;
-	/** The socket can take `count` more bytes; the first call means connected. */
+	/**
+	 * The socket can take `count` bytes now (its whole budget, not an
+	 * increment); the first call means connected. Writing past the count
+	 * throws "would block", as Moddable's sockets do on every host.
+	 */
 	onWritable(count: number): void;
 	/** The connection failed or closed; the socket is dead after this. */
 	onError(message?: string): void;
@@ -31,12 +35,20 @@ export interface TlsOptions {
 	ca?: string;
 }
 
-/** ECMA-419 socket instance, `format: "buffer"`. */
+/**
+ * ECMA-419 socket instance, `format: "buffer"`. `write` takes at most the
+ * count the last `onWritable` announced, less what was written since; past
+ * it, it throws "would block" and takes nothing. It returns the count left.
+ * The budget comes back with the next `onWritable`.
+ */
 export interface Socket {
 	read(count?: number): ArrayBuffer | undefined;
-	write(bytes: ArrayBufferLike | ArrayBufferView): void;
+	write(bytes: ArrayBufferLike | ArrayBufferView): number;
 	close(): void;
 }
+
+/** Moddable's lin socket takes 1,536 bytes per poll of its event loop; the simulated sockets default to it. */
+export const simulatedSocketBudget = 1536;
 
 /** Moddable `timer` shape: an opaque handle, callbacks run once. */
 export type TimerHandle = object;

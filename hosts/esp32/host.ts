@@ -25,7 +25,7 @@ import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
 import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
+import { guard, openSocket } from "host/socket";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -87,7 +87,7 @@ export const host: Host = {
 		},
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
@@ -95,9 +95,9 @@ export const host: Host = {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
 			WiFi.mode = WiFi.Mode.station;
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();
@@ -110,10 +110,10 @@ export const host: Host = {
 		// Wall time for readings; until it arrives they carry uptime. A failure is retried on the next connect.
 		if (sntpStarted || host.clock.wallTime() !== undefined) return;
 		sntpStarted = true;
-		new SNTP({ host: server }, (result, seconds) => {
+		new SNTP({ host: server }, guard("SNTP callback", (result: number, seconds?: number) => {
 			if (result === SNTP.time && seconds !== undefined) Time.set(seconds);
 			else if (result === SNTP.error) sntpStarted = false;
-		});
+		}));
 	},
 	openSocket,
 	openSensor(options: SensorOptions): TemperatureSensor {

@@ -10,7 +10,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { EventEmitter } from "node:events";
-import type { LogLevel, SensorOptions, WifiEvent } from "platform";
+import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
 
@@ -133,40 +133,61 @@ export function resetSocket(socket: net.Socket): void {
 	else socket.resetAndDestroy();
 }
 
+/**
+ * A TCP (or TLS) connection of the board. Like Moddable's lin socket, it
+ * announces its writable budget through onWritable(budget) once connected,
+ * and again on the next turn of the event loop after anything was written,
+ * once Node's own buffer has drained. The socket adapters (hosts/node and
+ * the XS host) refuse writes past it with "would block", as Moddable does.
+ */
 export class BoardSocket {
 	readonly #socket: net.Socket;
+	readonly #budget: number;
 	#closed = false;
+	#refill: NodeJS.Immediate | undefined;
 
-	constructor(options: OpenSocketOptions, events: SocketEvents) {
+	constructor(options: OpenSocketOptions, events: SocketEvents, budget = simulatedSocketBudget) {
 		assertLoopback(options.address);
 		const { address: host, port } = options;
 		this.#socket = options.tls
 			? tls.connect({ host, port, servername: options.tls.serverName, ...(options.tls.ca ? { ca: options.tls.ca } : {}) })
 			: net.connect({ host, port });
+		this.#budget = budget;
 		this.#socket.setNoDelay(true);
 		let open = false;
+		this.#announce = () => {
+			this.#refill = undefined;
+			if (this.#closed || this.#socket.writableNeedDrain) return;
+			events.onWritable(this.#budget);
+		};
 		this.#socket.on(options.tls ? "secureConnect" : "connect", () => {
 			open = true;
-			events.onWritable(65536);
+			events.onWritable(this.#budget);
 		});
 		this.#socket.on("data", (data: Buffer) => {
 			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 		});
 		this.#socket.on("drain", () => {
-			if (!this.#closed) events.onWritable(65536);
+			if (!this.#closed && this.#refill === undefined) this.#refill = setImmediate(this.#announce);
 		});
 		// A failed handshake says so: "unable to verify the first certificate" alone does not name TLS.
 		this.#socket.on("error", (error: Error) => this.#fail(options.tls && !open ? `TLS handshake with ${options.tls.serverName} failed: ${error.message}` : error.message, events));
 		this.#socket.on("close", () => this.#fail("connection closed by peer", events));
 	}
 
+	readonly #announce: () => void;
+
+	/** Bytes the adapter let through; the budget comes back on the next turn. */
 	write(bytes: Uint8Array): void {
-		if (!this.#closed) this.#socket.write(bytes);
+		if (this.#closed) return;
+		this.#socket.write(bytes);
+		if (this.#refill === undefined) this.#refill = setImmediate(this.#announce);
 	}
 
 	/** Orderly close: what was written (a DISCONNECT) still goes out. */
 	close(): void {
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		this.#socket.end();
 		setTimeout(() => this.#socket.destroy(), 1000).unref();
 	}
@@ -174,12 +195,14 @@ export class BoardSocket {
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
 	destroy(): void {
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		resetSocket(this.#socket);
 	}
 
 	#fail(message: string, events: SocketEvents): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		this.#socket.destroy();
 		events.onError(message);
 	}
@@ -320,6 +343,8 @@ export interface BoardOptions {
 	sensorSeed?: number;
 	/** The most log records kept in memory. */
 	logLimit?: number;
+	/** Bytes a socket takes per turn of the event loop; default Moddable's lin 1,536. */
+	socketBudget?: number;
 }
 
 export class Board {
@@ -331,8 +356,10 @@ export class Board {
 	readonly sockets = new Set<BoardSocket>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
+	readonly socketBudget: number;
 
 	constructor(options: BoardOptions = {}) {
+		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
 		this.time = options.time ?? new RealTime();
 		this.wifi = new BoardWifi(this.time);
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
@@ -355,7 +382,7 @@ export class Board {
 				this.sockets.delete(socket);
 				events.onError(message);
 			},
-		});
+		}, this.socketBudget);
 		this.sockets.add(socket);
 		return socket;
 	}

@@ -13,7 +13,7 @@ import Net from "net";
 import Instrumentation from "instrumentation";
 import type { DigitalOutput, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
+import { guard, openSocket } from "host/socket";
 import { seededRandom } from "backoff";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 
@@ -52,16 +52,16 @@ export const host: Host = {
 		wallTime: () => Date.now(),
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
 	wifi: {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();

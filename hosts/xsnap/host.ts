@@ -61,6 +61,8 @@ class XsSocket implements Socket {
 	readonly id = nextId++;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
+	/** Bytes it takes until the next onWritable. */
+	budget = 0;
 
 	constructor(options: SocketOptions) {
 		this.options = options;
@@ -79,11 +81,19 @@ class XsSocket implements Socket {
 		return head.slice(0, count).buffer as ArrayBuffer;
 	}
 
-	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+	/**
+	 * As Moddable's sockets do: at most what the last onWritable announced,
+	 * else "would block" and nothing taken. The board announces the budget
+	 * again after each turn in which something was written.
+	 */
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = ArrayBuffer.isView(bytes)
 			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 			: new Uint8Array(bytes);
+		if (view.byteLength > this.budget) throw new Error("would block");
+		this.budget -= view.byteLength;
 		ops.push(["write", this.id, toLatin1(view)]);
+		return this.budget;
 	}
 
 	close(): void {
@@ -110,9 +120,14 @@ function dispatch(event: Event): void {
 			}
 			break;
 		}
-		case "writable":
-			sockets.get(event.id)?.options.onWritable(event.count);
+		case "writable": {
+			const socket = sockets.get(event.id);
+			if (socket) {
+				socket.budget = event.count;
+				socket.options.onWritable(event.count);
+			}
 			break;
+		}
 		case "error": {
 			const socket = sockets.get(event.id);
 			if (socket) {

@@ -18,15 +18,24 @@ export function listen(options: ListenOptions): HostListener {
 				// A throw here would abort XS: the server guards its own callbacks, this guards the accept.
 				try {
 					options.onConnection((callbacks: SocketCallbacks) => {
+						// What the socket takes now: the last onWritable count, less what was written since.
+						let budget = 0;
 						const socket = new TCP({
 							from, format: "buffer", nodelay: true,
 							onReadable: (bytes: number) => callbacks.onReadable(bytes),
-							onWritable: (bytes: number) => callbacks.onWritable(bytes),
+							onWritable: (bytes: number) => {
+								budget = bytes;
+								callbacks.onWritable(bytes);
+							},
 							onError: () => callbacks.onError("connection lost"),
 						});
 						return {
 							read: () => socket.read() as ArrayBuffer | undefined,
-							write: (bytes: ArrayBufferLike | ArrayBufferView) => socket.write(bytes as ArrayBuffer),
+							write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
+								const left: unknown = socket.write(bytes as ArrayBuffer);
+								budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
+								return budget;
+							},
 							close: () => socket.close(),
 						};
 					});

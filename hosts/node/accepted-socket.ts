@@ -23,9 +23,9 @@ export function acceptedSocket(connection: AcceptedConnection, callbacks: Socket
 			pending = take < all.length ? [all.slice(take)] : [];
 			return all.slice(0, take).buffer;
 		},
-		write(bytes: ArrayBufferLike | ArrayBufferView): void {
+		write(bytes: ArrayBufferLike | ArrayBufferView): number {
 			const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
-			connection.write(view.slice());
+			return connection.write(view.slice());
 		},
 		close: () => connection.close(),
 	};

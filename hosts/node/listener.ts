@@ -41,14 +41,16 @@ export class AcceptedConnection {
 		});
 	}
 
-	write(bytes: Uint8Array): void {
-		if (this.#closed) return;
+	/** Returns the budget left, as ECMA-419 sockets do. */
+	write(bytes: Uint8Array): number {
+		if (this.#closed) return 0;
 		if (bytes.length > this.#budget) throw new Error(`would block: ${bytes.length} bytes written, ${this.#budget} announced`);
 		this.#budget -= bytes.length;
 		this.#socket.write(bytes, () => {
 			this.#budget += bytes.length;
 			if (!this.#closed) this.#events?.onWritable(this.#budget);
 		});
+		return this.#budget;
 	}
 
 	/** `abrupt`: a reset, as when the simulator stops; otherwise what was written still goes out. */

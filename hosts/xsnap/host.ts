@@ -9,8 +9,9 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
+import { seededRandom, type Random } from "backoff";
 
 type Event =
 	| { k: "boot" }
@@ -38,6 +39,7 @@ const sockets = new Map<number, XsSocket>();
 const listeners = new Map<number, ListenOptions>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
+let random: Random | undefined;
 
 export function query(request: object): unknown {
 	return JSON.parse(decoder.decode(issueCommand(encoder.encode(JSON.stringify(request)).buffer as ArrayBuffer)));
@@ -61,6 +63,8 @@ class XsSocket implements Socket {
 	readonly id: number;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
+	/** Bytes it takes until the next onWritable. */
+	budget = 0;
 
 	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
 	constructor(options: SocketOptions, accepted?: number) {
@@ -81,11 +85,19 @@ class XsSocket implements Socket {
 		return head.slice(0, count).buffer as ArrayBuffer;
 	}
 
-	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+	/**
+	 * As Moddable's sockets do: at most what the last onWritable announced,
+	 * else "would block" and nothing taken. The board announces the budget
+	 * again after each turn in which something was written.
+	 */
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = ArrayBuffer.isView(bytes)
 			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 			: new Uint8Array(bytes);
+		if (view.byteLength > this.budget) throw new Error("would block");
+		this.budget -= view.byteLength;
 		ops.push(["write", this.id, toLatin1(view)]);
+		return this.budget;
 	}
 
 	close(): void {
@@ -117,9 +129,14 @@ function dispatch(event: Event): void {
 			}
 			break;
 		}
-		case "writable":
-			sockets.get(event.id)?.options.onWritable(event.count);
+		case "writable": {
+			const socket = sockets.get(event.id);
+			if (socket) {
+				socket.budget = event.count;
+				socket.options.onWritable(event.count);
+			}
 			break;
+		}
 		case "error": {
 			const socket = sockets.get(event.id);
 			if (socket) {
@@ -184,6 +201,12 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	// xsnap's Math.random is never seeded: every run would back off identically. Node supplies a seed.
+	random(): number {
+		random ??= seededRandom((query({ q: "seed" }) as { seed: number }).seed);
+		return random();
+	},
+	diagnostics: (): HostDiagnostics => query({ q: "diagnostics" }) as HostDiagnostics,
 	clock: {
 		now: () => now,
 		wallTime: () => wall,
@@ -216,9 +239,10 @@ export const host: Host = {
 	openSensor(options: SensorOptions): TemperatureSensor {
 		return {
 			sample(): { temperature: number } {
-				const answer = query({ q: "sensor", options }) as { temperature?: number; error?: string };
+				const answer = query({ q: "sensor", options }) as { temperature?: number | null; humidity?: number | null; error?: string };
 				if (answer.error !== undefined) throw new Error(answer.error);
-				return { temperature: answer.temperature ?? NaN };
+				// JSON carries NaN as null.
+				return { temperature: answer.temperature ?? NaN, ...(typeof answer.humidity === "number" ? { humidity: answer.humidity } : {}) };
 			},
 		};
 	},

@@ -127,8 +127,7 @@ export class HttpServer {
 		while (client.socket && client.writable > 0) {
 			const bytes = client.http.pollTransmit(client.writable);
 			if (!bytes) break;
-			client.writable -= bytes.length;
-			client.socket.write(bytes);
+			client.writable = client.socket.write(bytes);
 		}
 		if (client.http.done) this.#drop(client);
 		else if (request) this.#arm(client);

@@ -50,7 +50,7 @@ export class FakeClient {
 				this.#incoming = take < all.length ? [all.slice(take)] : [];
 				return all.slice(0, take).buffer as ArrayBuffer;
 			},
-			write: (bytes: ArrayBufferLike | ArrayBufferView): void => {
+			write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
 				const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
 				if (view.length > this.#budget) this.overruns++;
 				this.#budget -= view.length;
@@ -59,6 +59,7 @@ export class FakeClient {
 					this.#budget = writableBudget;
 					if (!this.closed) this.#callbacks?.onWritable(this.#budget);
 				}, 1);
+				return this.#budget;
 			},
 			close: (): void => {
 				this.closed = true;

@@ -60,7 +60,7 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 			host: host.name,
 			// A simulator's tick count starts at the computer's epoch, not at boot.
 			uptime: host.clock.now() - started,
-			heap: null,
+			...hostFacts(host),
 			passwordSet: config.http.password !== "",
 			http: server ? { ...server.stats, connections: server.connections } : null,
 			...firmware.status(),
@@ -134,4 +134,16 @@ function hostView(host: Host, overrides: Partial<Record<keyof Host, unknown>>): 
 		}
 	}
 	return Object.assign(view, overrides) as unknown as Host;
+}
+
+/** What the host knows of itself, for the page's diagnostics: null where it cannot tell. */
+function hostFacts(host: Host): Record<string, unknown> {
+	const facts = host.diagnostics?.() ?? {};
+	return {
+		heapFree: facts.freeHeap ?? null,
+		xsHeapUsed: facts.slotsUsed !== undefined || facts.chunksUsed !== undefined ? (facts.slotsUsed ?? 0) + (facts.chunksUsed ?? 0) : null,
+		rssi: facts.rssi ?? null,
+		ip: facts.ip ?? null,
+		resetReason: facts.resetReason ?? null,
+	};
 }

@@ -130,7 +130,7 @@ export const suite = defineSuite("web server and API", {
 	},
 
 	"status: live readings, LED, Wi-Fi and MQTT state and diagnostics"() {
-		const { host } = boot();
+		const { host } = boot({}, (h) => (h.platform = { freeHeap: 81234, slotsUsed: 20000, chunksUsed: 9000, rssi: -61, ip: "192.168.1.40", resetReason: "Power-On" }));
 		host.virtual.advance(3000);
 		const client = host.request("GET", "/api/status");
 		assert.equal(client.status, 200);
@@ -143,6 +143,9 @@ export const suite = defineSuite("web server and API", {
 		assert.ok((status.readings as number) >= 3);
 		assert.ok((status.uptime as number) >= 3000);
 		assert.equal(typeof status.reconnects, "number");
+		assert.deepEqual([status.heapFree, status.xsHeapUsed, status.rssi, status.ip, status.resetReason], [81234, 29000, -61, "192.168.1.40", "Power-On"]);
+		const bare = boot();
+		assert.deepEqual([bare.host.request("GET", "/api/status").json.heapFree, bare.host.request("GET", "/api/status").json.ip], [null, null]);
 		const head = host.request("HEAD", "/api/status");
 		assert.equal(head.status, 200);
 		assert.ok(head.response.endsWith("\r\n\r\n"), "HEAD has no body");

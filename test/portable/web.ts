@@ -333,6 +333,20 @@ export const suite = defineSuite("web server and API", {
 		assert.ok(silent.closed);
 	},
 
+	"config: http_port is the port listened on; http_enabled=false serves nothing and the firmware runs"() {
+		const on = boot({ http_port: "8081" });
+		assert.equal(on.host.listening!.port, 8081);
+		assert.equal(on.device.httpPort, 8081);
+		const off = boot({ http_enabled: "false" });
+		assert.equal(off.host.listening, undefined);
+		assert.equal(off.device.httpPort, undefined);
+		assert.equal(off.device.firmware.status().mqtt, "connected");
+		off.device.shutdown();
+		assert.ok(off.host.exited);
+		on.device.shutdown();
+		assert.ok(on.host.listenerClosed, "shutdown closes the listener");
+	},
+
 	"settings: more than flash holds is refused"() {
 		const { host } = boot();
 		const big = "x".repeat(1000);

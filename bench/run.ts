@@ -10,6 +10,7 @@ import path from "node:path";
 import { XsRunner, projectRoot } from "../test/support/xs.js";
 import { systemBenches } from "./system.js";
 import { median, round, type Figure } from "./figures.js";
+import { webFigures } from "./web.js";
 
 const figures: Figure[] = [];
 
@@ -62,6 +63,7 @@ async function xsMeters(): Promise<void> {
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);
 await bridge();
 await xsMeters();
+await webFigures(record);
 await systemBenches(record);
 
 const results = {

@@ -12,9 +12,11 @@ import tls from "node:tls";
 import dns from "node:dns";
 import { EventEmitter } from "node:events";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
-import { DailyTemperature } from "firmware/simulated-sensor";
+import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
 import { describeDnsFailure, type DnsFailure } from "net/dns-failure";
+import { BoardListener, type AcceptedConnection } from "./listener.js";
+import { BoardFlash } from "./flash.js";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
 export interface BoardTime {
@@ -135,6 +137,12 @@ export function resetSocket(socket: net.Socket): void {
 	else socket.resetAndDestroy();
 }
 
+/** Ends a connection in order (FIN after what was written), and frees it if the peer never answers. */
+export function endSocket(socket: net.Socket): void {
+	socket.end();
+	setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 /**
  * A TCP (or TLS) connection of the board. Like Moddable's lin socket, it
  * announces its writable budget through onWritable(budget) once connected,
@@ -190,8 +198,7 @@ export class BoardSocket {
 	close(): void {
 		this.#closed = true;
 		if (this.#refill !== undefined) clearImmediate(this.#refill);
-		this.#socket.end();
-		setTimeout(() => this.#socket.destroy(), 1000).unref();
+		endSocket(this.#socket);
 	}
 
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
@@ -265,28 +272,49 @@ export class BoardWifi extends EventEmitter {
 	}
 }
 
-/** The simulated sensor: a daily curve plus noise, or a value or fault set by a test. */
+/**
+ * The simulated sensor: a daily curve plus noise, with humidity; one sample
+ * in three fails once the firmware opens it as simulated-faulty; or a value
+ * or fault set by a test.
+ */
 export class BoardSensor {
 	/** A fixed reading instead of the curve. */
 	value: number | undefined;
 	/** When set, sampling throws this (a bus fault) or returns NaN. */
 	fault: "throw" | "nan" | undefined;
-	readonly #curve: DailyTemperature;
 	readonly #time: BoardTime;
+	readonly #seed: number;
+	#simulated: SimulatedSensor;
 	samples = 0;
-	options: SensorOptions | undefined;
+	#options: SensorOptions | undefined;
 
 	constructor(time: BoardTime, seed = 1) {
 		this.#time = time;
-		this.#curve = new DailyTemperature(seed);
+		this.#seed = seed;
+		this.#simulated = this.#open(false);
 	}
 
-	sample(): { temperature: number } {
+	/** What the firmware opened the sensor with. */
+	get options(): SensorOptions | undefined {
+		return this.#options;
+	}
+
+	set options(options: SensorOptions | undefined) {
+		const faulty = options?.kind === "simulated-faulty";
+		if (faulty !== (this.#options?.kind === "simulated-faulty")) this.#simulated = this.#open(faulty);
+		this.#options = options;
+	}
+
+	sample(): { temperature: number; humidity?: number } {
 		this.samples++;
 		if (this.fault === "throw") throw new Error("sensor did not acknowledge on the I2C bus");
 		if (this.fault === "nan") return { temperature: NaN };
 		if (this.value !== undefined) return { temperature: this.value };
-		return { temperature: this.#curve.at(this.#time.wallTime() ?? this.#time.now()) };
+		return this.#simulated.sample();
+	}
+
+	#open(faulty: boolean): SimulatedSensor {
+		return new SimulatedSensor({ seed: this.#seed, faulty, time: () => this.#time.wallTime() ?? this.#time.now() });
 	}
 }
 
@@ -326,6 +354,8 @@ export interface BoardOptions {
 	logLimit?: number;
 	/** Bytes a socket takes per turn of the event loop; default Moddable's lin 1,536. */
 	socketBudget?: number;
+	/** Where the board's flash (stored settings) lives; default: memory only. */
+	flashFile?: string;
 }
 
 export class Board {
@@ -342,6 +372,8 @@ export class Board {
 	dnsPort = 53;
 	/** Look-ups asked for. */
 	lookups = 0;
+	readonly flash: BoardFlash;
+	readonly listeners = new Set<BoardListener>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
 	readonly socketBudget: number;
@@ -353,6 +385,19 @@ export class Board {
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
 		this.#print = options.print;
 		this.#logLimit = options.logLimit ?? 10000;
+		this.flash = new BoardFlash(options.flashFile);
+	}
+
+	/** Serves the device's `port` on a free loopback port, printed once listening. */
+	listen(port: number, onConnection: (connection: AcceptedConnection) => void): BoardListener {
+		const listener = new BoardListener(port, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }));
+		this.listeners.add(listener);
+		return listener;
+	}
+
+	unlisten(listener: BoardListener): void {
+		this.listeners.delete(listener);
+		listener.close();
 	}
 
 	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -418,5 +463,7 @@ export class Board {
 	powerOff(): void {
 		for (const socket of this.sockets) socket.destroy();
 		this.sockets.clear();
+		for (const listener of this.listeners) listener.close();
+		this.listeners.clear();
 	}
 }

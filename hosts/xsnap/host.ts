@@ -9,12 +9,14 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
+import { seededRandom, type Random } from "backoff";
 
 type Event =
 	| { k: "boot" }
 	| { k: "timer"; id: number }
+	| { k: "accept"; listener: number; id: number }
 	| { k: "readable"; id: number; data: string }
 	| { k: "writable"; id: number; count: number }
 	| { k: "error"; id: number; message: string }
@@ -36,8 +38,10 @@ let nextId = 1;
 const timers = new Map<number, () => void>();
 const sockets = new Map<number, XsSocket>();
 const lookups = new Map<number, ResolveOptions>();
+const listeners = new Map<number, ListenOptions>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
+let random: Random | undefined;
 
 export function query(request: object): unknown {
 	return JSON.parse(decoder.decode(issueCommand(encoder.encode(JSON.stringify(request)).buffer as ArrayBuffer)));
@@ -58,16 +62,18 @@ function fromLatin1(text: string): Uint8Array {
 }
 
 class XsSocket implements Socket {
-	readonly id = nextId++;
+	readonly id: number;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
 	/** Bytes it takes until the next onWritable. */
 	budget = 0;
 
-	constructor(options: SocketOptions) {
+	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
+	constructor(options: SocketOptions, accepted?: number) {
+		this.id = accepted ?? nextId++;
 		this.options = options;
 		sockets.set(this.id, this);
-		ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
+		if (accepted === undefined) ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
 	}
 
 	read(count?: number): ArrayBuffer | undefined {
@@ -109,6 +115,11 @@ function dispatch(event: Event): void {
 				timers.delete(event.id);
 				callback();
 			}
+			break;
+		}
+		case "accept": {
+			const id = event.id;
+			listeners.get(event.listener)?.onConnection((callbacks) => new XsSocket({ address: "", port: 0, ...callbacks }, id));
 			break;
 		}
 		case "readable": {
@@ -201,6 +212,12 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	// xsnap's Math.random is never seeded: every run would back off identically. Node supplies a seed.
+	random(): number {
+		random ??= seededRandom((query({ q: "seed" }) as { seed: number }).seed);
+		return random();
+	},
+	diagnostics: (): HostDiagnostics => query({ q: "diagnostics" }) as HostDiagnostics,
 	clock: {
 		now: () => now,
 		wallTime: () => wall,
@@ -238,9 +255,10 @@ export const host: Host = {
 	openSensor(options: SensorOptions): TemperatureSensor {
 		return {
 			sample(): { temperature: number } {
-				const answer = query({ q: "sensor", options }) as { temperature?: number; error?: string };
+				const answer = query({ q: "sensor", options }) as { temperature?: number | null; humidity?: number | null; error?: string };
 				if (answer.error !== undefined) throw new Error(answer.error);
-				return { temperature: answer.temperature ?? NaN };
+				// JSON carries NaN as null.
+				return { temperature: answer.temperature ?? NaN, ...(typeof answer.humidity === "number" ? { humidity: answer.humidity } : {}) };
 			},
 		};
 	},
@@ -250,6 +268,26 @@ export const host: Host = {
 				ops.push(["led", pin, value]);
 			},
 		};
+	},
+	listen(options: ListenOptions): Listener {
+		const id = nextId++;
+		listeners.set(id, options);
+		ops.push(["listen", id, options.port]);
+		return {
+			port: options.port,
+			close(): void {
+				if (listeners.delete(id)) ops.push(["unlisten", id]);
+			},
+		};
+	},
+	settings: {
+		load: () => (query({ q: "flash" }) as { text: string | null }).text ?? undefined,
+		save(text: string): void {
+			ops.push(["flash.save", text]);
+		},
+		clear(): void {
+			ops.push(["flash.clear"]);
+		},
 	},
 	attach(handle: FirmwareHandle): void {
 		firmware = handle;

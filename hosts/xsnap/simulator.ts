@@ -7,7 +7,10 @@
  * effects come back as the command's reply and are applied to the board
  * (see hosts/xsnap/host.ts for the other half).
  */
+import { randomInt } from "node:crypto";
+import type { SensorOptions } from "platform";
 import { Board, type BoardSocket } from "../node/platform.js";
+import type { AcceptedConnection, BoardListener } from "../node/listener.js";
 import { XsWorker, type Meter } from "./worker.js";
 import { xsModuleRoot } from "./paths.js";
 
@@ -19,6 +22,8 @@ export interface XsSimulatorOptions {
 	/** What mc/config holds: manifest defaults overridden by flat strings. */
 	config: Record<string, string | number | boolean>;
 	moduleRoot?: string;
+	/** Seed of the firmware's backoff jitter; default: a fresh random one per run. */
+	seed?: number;
 }
 
 /** What the engine spent, summed over every command since start. */
@@ -35,8 +40,13 @@ export class XsSimulator {
 	readonly worker: XsWorker;
 	readonly usage: XsUsage = { commands: 0, compute: 0, heapSlots: 0, allocatedBytes: 0 };
 	readonly #config: Record<string, string | number | boolean>;
+	readonly #seed: number;
 	readonly #timers = new Map<number, number>();
 	readonly #sockets = new Map<number, BoardSocket>();
+	readonly #accepted = new Map<number, AcceptedConnection>();
+	readonly #listeners = new Map<number, BoardListener>();
+	/** Ids for accepted connections, apart from the ones the engine gives the sockets it opens. */
+	#nextAccepted = 1_000_000;
 	#chain: Promise<void> = Promise.resolve();
 	#inFlight = 0;
 	#status: unknown;
@@ -47,6 +57,7 @@ export class XsSimulator {
 	private constructor(options: XsSimulatorOptions) {
 		this.board = options.board;
 		this.#config = options.config;
+		this.#seed = options.seed ?? randomInt(0x7fffffff);
 		this.worker = new XsWorker({
 			moduleRoot: options.moduleRoot ?? xsModuleRoot,
 			onQuery: (request) => this.#answer(request),
@@ -122,6 +133,10 @@ export class XsSimulator {
 		this.#timers.clear();
 		for (const socket of this.#sockets.values()) this.board.closeSocket(socket);
 		this.#sockets.clear();
+		for (const listener of this.#listeners.values()) this.board.unlisten(listener);
+		this.#listeners.clear();
+		for (const connection of this.#accepted.values()) connection.close(true);
+		this.#accepted.clear();
 		await this.worker.close();
 	}
 
@@ -137,7 +152,15 @@ export class XsSimulator {
 		let answer: unknown;
 		if (query.q === "config") {
 			answer = this.#config;
+		} else if (query.q === "flash") {
+			answer = { text: this.board.flash.load() ?? null };
+		} else if (query.q === "seed") {
+			answer = { seed: this.#seed };
+		} else if (query.q === "diagnostics") {
+			// The simulated board is on loopback; the engine's heap is in the meters, not in the firmware's reach.
+			answer = { ip: "127.0.0.1" };
 		} else if (query.q === "sensor") {
+			this.board.sensor.options = query.options as SensorOptions;
 			try {
 				answer = this.board.sensor.sample();
 			} catch (error) {
@@ -147,6 +170,31 @@ export class XsSimulator {
 			answer = { error: `unknown query ${query.q}` };
 		}
 		return new TextEncoder().encode(JSON.stringify(answer));
+	}
+
+	#listen(listenerId: number, port: number): void {
+		this.#listeners.set(listenerId, this.board.listen(port, (connection) => {
+			const id = this.#nextAccepted++;
+			this.#accepted.set(id, connection);
+			void this.send({ k: "accept", listener: listenerId, id });
+			connection.attach({
+				onReadable: (bytes) => void this.send({ k: "readable", id, data: Buffer.from(bytes).toString("latin1") }),
+				onWritable: (count) => void this.send({ k: "writable", id, count }),
+				onError: (message) => {
+					this.#accepted.delete(id);
+					void this.send({ k: "error", id, message });
+				},
+			});
+		}));
+	}
+
+	/** A write past the announced budget is the firmware's bug: logged as the device would fail, not thrown here. */
+	#writeAccepted(id: number, data: string): void {
+		try {
+			this.#accepted.get(id)?.write(Buffer.from(data, "latin1"));
+		} catch (error) {
+			this.board.log("error", "xs", `socket ${id}: ${(error as Error).message}`);
+		}
 	}
 
 	#apply(ops: Op[]): void {
@@ -190,13 +238,31 @@ export class XsSimulator {
 				}
 				case "write":
 					this.#sockets.get(op[1] as number)?.write(Buffer.from(op[2] as string, "latin1"));
+					this.#writeAccepted(op[1] as number, op[2] as string);
 					break;
 				case "close": {
 					const socket = this.#sockets.get(op[1] as number);
 					if (socket) this.board.closeSocket(socket);
 					this.#sockets.delete(op[1] as number);
+					this.#accepted.get(op[1] as number)?.close();
+					this.#accepted.delete(op[1] as number);
 					break;
 				}
+				case "listen":
+					this.#listen(op[1] as number, op[2] as number);
+					break;
+				case "unlisten": {
+					const listener = this.#listeners.get(op[1] as number);
+					if (listener) this.board.unlisten(listener);
+					this.#listeners.delete(op[1] as number);
+					break;
+				}
+				case "flash.save":
+					this.board.flash.save(op[1] as string);
+					break;
+				case "flash.clear":
+					this.board.flash.clear();
+					break;
 				case "wifi.connect":
 					this.board.wifi.connect(op[1] as string, (event) => void this.send({ k: "wifi", event }));
 					break;

@@ -26,7 +26,9 @@ function boot(overrides: Record<string, string>, prepare?: (host: FakeHost) => v
 }
 
 const addresses = (host: FakeHost): string[] => host.broker.connections.map((connection) => connection.options.address);
-const errors = (host: FakeHost): string[] => host.logs.filter((entry) => entry.tag === "mqtt" && entry.level === "error").map((entry) => entry.message);
+/** Why each attempt failed, from the one line the firmware logs for it: `waiting: <reason>; retrying in N ms`. */
+const errors = (host: FakeHost): string[] => host.logs.filter((entry) => entry.tag === "mqtt" && entry.message.startsWith("waiting: "))
+	.map((entry) => entry.message.replace(/^waiting: /, "").replace(/; retrying in \d+ ms$/, ""));
 
 export const suite = defineSuite("the broker by name", {
 	"an IPv4 literal and localhost are their own address: no look-up"() {

@@ -170,8 +170,8 @@ interface PreparedTopic {
 	remainingBase: number;
 	/** Made on the first small QoS 0 publish: header and topic already in place. */
 	buffer: Uint8Array | undefined;
-	/** Views of `buffer` by packet size, so writing needs no new view. */
-	views: Map<number, Uint8Array>;
+	/** Views of `buffer` by packet size, so writing needs no new view: an array, whose index costs less than a Map's get. */
+	views: (Uint8Array | undefined)[];
 }
 
 interface SubscriptionState {
@@ -492,11 +492,8 @@ export class Session {
 				buffer[1] = remaining;
 				buffer.set(payload, prepared.remainingBase + 2);
 				const size = remaining + 2;
-				let view = prepared.views.get(size);
-				if (view === undefined) {
-					view = buffer.subarray(0, size);
-					prepared.views.set(size, view);
-				}
+				let view = prepared.views[size];
+				if (view === undefined) view = prepared.views[size] = buffer.subarray(0, size);
 				this.stats.sent++;
 				this.#lastSent = now;
 				return view;
@@ -878,7 +875,7 @@ export class Session {
 		const problem = validateTopicName(topic);
 		if (problem) throw new TypeError(problem);
 		const bytes = encodeUtf8(topic);
-		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: new Map() };
+		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: [] };
 		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
 		this.#topics.set(topic, prepared);
 		return prepared;

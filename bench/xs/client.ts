@@ -4,7 +4,7 @@
  */
 import type { Host, Socket, SocketOptions } from "platform";
 import { MqttClient } from "mqtt/client";
-import { encode } from "mqtt/codec";
+import { encode } from "test/lib/broker-codec";
 import { PacketType } from "mqtt/packets";
 
 const topic = "sensors/room1/temp";

@@ -8,7 +8,7 @@ import * as assert from "test/lib/assert";
 import { FakeHost, concat, hex, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
-import { encode } from "mqtt/codec";
+import { encode } from "test/lib/broker-codec";
 import { encodeUtf8 } from "mqtt/utf8";
 
 interface Rig {

@@ -25,7 +25,8 @@
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
 import { disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, type InboundPublish } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
-import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
 import { encodeUtf8 } from "mqtt/utf8";
 import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
 import { Backoff, type BackoffOptions, type Random } from "backoff";
@@ -47,29 +48,7 @@ export type SessionState =
 /** What went wrong, for logs and counters. */
 export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit" | "handler";
 
-export interface InboundMessage {
-	topic: string;
-	/** Valid during the delivery call only: copy it to keep it. */
-	payload: Uint8Array;
-	qos: QoS;
-	retain: boolean;
-	dup: boolean;
-}
-
-/** Receives the messages of one subscription. */
-export type MessageHandler = (message: InboundMessage) => void;
-
-/** An exact topic the direct lane delivers: its handler, and the message it is handed each time. */
-interface DirectRoute {
-	handler: MessageHandler;
-	message: InboundMessage;
-}
-
-/** A handler for a filter with wildcards, matched level by level. */
-interface WildcardHandler {
-	filter: string;
-	handler: MessageHandler;
-}
+export type { InboundMessage, MessageHandler };
 
 /**
  * What the session asks of its driver. None of these may call back into the
@@ -181,7 +160,6 @@ interface SubscriptionState {
 }
 
 const topicCacheSize = 16;
-const noPayload = new Uint8Array(0);
 
 export class Session {
 	readonly options: SessionOptions;
@@ -225,9 +203,7 @@ export class Session {
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	#inboundPending = new Set<number>();
 	#subscriptions = new Map<string, SubscriptionState>();
-	// Exact filters are found by one lookup; only wildcard filters are tested in turn.
-	#exactHandlers = new Map<string, MessageHandler>();
-	#wildcardHandlers: WildcardHandler[] = [];
+	readonly #routes: Routes;
 	// The direct lane (see `receive`): exact topics whose handler is a message's only recipient; undefined when none.
 	#directRoutes: Map<string, DirectRoute> | undefined;
 	// Connected, and the parser holds no partial packet: the direct lane may be taken.
@@ -247,6 +223,7 @@ export class Session {
 		this.options = options;
 		this.#effects = effects;
 		this.outbox = new Outbox(options.outbox);
+		this.#routes = new Routes(effects.deliver);
 		this.backoff = new Backoff(options.backoff, options.random);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
@@ -417,7 +394,7 @@ export class Session {
 		// two are held to the same results by test/portable/mqtt-session.ts.
 		if (this.#directOpen && chunk[0] === 0x30 && chunk[1] === length - 2 && length < 130) {
 			// The whole packet is decoded in one native call, and the topic with its length
-			// prefix is cut out of the text and looked up: #findDirectRoutes says why a hit
+			// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
 			// means these very bytes. Nothing here reads #now, so it is left to the layered path.
 			const topicEnd = chunk[3]! + 4;
 			const route = this.#directRoutes!.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
@@ -558,46 +535,11 @@ export class Session {
 	}
 
 	#setHandler(filter: string, handler: MessageHandler | undefined): void {
-		if (!filter.includes("+") && !filter.includes("#")) {
-			if (handler) this.#exactHandlers.set(filter, handler);
-			else this.#exactHandlers.delete(filter);
-		} else {
-			const index = this.#wildcardHandlers.findIndex((entry) => entry.filter === filter);
-			if (!handler) {
-				if (index >= 0) this.#wildcardHandlers.splice(index, 1);
-			} else if (index >= 0) {
-				this.#wildcardHandlers[index]!.handler = handler;
-			} else {
-				this.#wildcardHandlers.push({ filter, handler });
-			}
-		}
-		this.#directRoutes = this.#findDirectRoutes();
+		this.#routes.set(filter, handler);
+		// The lane needs the host's native decoder to read a topic in one call.
+		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = this.options;
+		this.#directRoutes = utf8 ? this.#routes.directRoutes({ maxTopicBytes, maxPacketSize }) : undefined;
 		this.#updateDirectLane();
-	}
-
-	/**
-	 * The topics the direct lane in `receive` may take: an exact filter whose
-	 * handler is the only recipient (no wildcard handler matches it, no
-	 * `deliver` hook), within our limits, so that the layered path would
-	 * deliver it unchecked. Each is keyed by the text of its bytes in the
-	 * packet: the topic length (two bytes, 0 and the length) and the topic.
-	 * Only ASCII topics of up to 125 bytes: every one of those bytes is one
-	 * character, and so is each header byte before them, so text that equals
-	 * a key was decoded from exactly the key's bytes at exactly that place,
-	 * and the topic ends inside the packet.
-	 */
-	#findDirectRoutes(): Map<string, DirectRoute> | undefined {
-		const routes = new Map<string, DirectRoute>();
-		const { maxTopicBytes = 65535, maxPacketSize } = this.options;
-		// The lane needs the host's native decoder, and takes bodies up to 127 bytes: every
-		// one must be within the packet limit.
-		if (this.#effects.deliver || !this.options.utf8 || maxPacketSize < 2 + 127) return undefined;
-		for (const [topic, handler] of this.#exactHandlers) {
-			if (!/^[\x01-\x7f]{1,125}$/.test(topic) || topic.length > maxTopicBytes) continue;
-			if (this.#wildcardHandlers.some((entry) => topicMatches(entry.filter, topic))) continue;
-			routes.set(`\u0000${String.fromCharCode(topic.length)}${topic}`, { handler, message: directMessageRecord(topic) });
-		}
-		return routes.size > 0 ? routes : undefined;
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -669,18 +611,9 @@ export class Session {
 			if (!this.#holdUnreleased(packetId)) return;
 		}
 		this.stats.received++;
-		// The exact filter's handler, then matching wildcard handlers in
-		// subscription order, then `deliver`. An application handler's
-		// exception is reported; it never breaks the session.
+		// An application handler's exception is reported; it never breaks the session.
 		try {
-			const exact = this.#exactHandlers.get(message.topic);
-			if (exact !== undefined) exact(message);
-			const wildcards = this.#wildcardHandlers;
-			for (let i = 0; i < wildcards.length; i++) {
-				const entry = wildcards[i]!;
-				if (topicMatches(entry.filter, message.topic)) entry.handler(message);
-			}
-			if (this.#effects.deliver) this.#effects.deliver(message);
+			this.#routes.dispatch(message);
 		} catch (error) {
 			this.#handlerThrew(message.topic, error);
 		}
@@ -952,19 +885,6 @@ export class Session {
 		for (const entry of inflight) if (entry.packetId === id) return true;
 		return false;
 	}
-}
-
-/**
- * The message the direct lane hands over for one topic: reused like the
- * layered path's, only its payload changes, and it is always QoS 0, not
- * retained, not a duplicate. Everything but the payload is read-only, so a
- * handler that writes to it cannot mislead the next delivery.
- */
-function directMessageRecord(topic: string): InboundMessage {
-	const message = { payload: noPayload } as InboundMessage;
-	const fixed = (value: unknown) => ({ value, enumerable: true });
-	Object.defineProperties(message, { topic: fixed(topic), qos: fixed(0), retain: fixed(false), dup: fixed(false) });
-	return message;
 }
 
 /** The earlier of two deadlines, where -1 means "none". */

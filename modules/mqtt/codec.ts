@@ -114,6 +114,20 @@ export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload
 	return total;
 }
 
+/**
+ * A buffer for small QoS 0 PUBLISHes on one topic (remaining length under
+ * 128): the topic and its length in place, room for a payload. Each
+ * message writes only byte 0 (0x30, | 1 if retained), byte 1 (the
+ * remaining length) and its payload at 4 + the topic's length.
+ */
+export function smallPublishBuffer(topic: Uint8Array): Uint8Array {
+	const buffer = new Uint8Array(2 + 127);
+	buffer[2] = topic.length >> 8;
+	buffer[3] = topic.length & 0xff;
+	buffer.set(topic, 4);
+	return buffer;
+}
+
 function frame(type: number, flags: number, remaining: number): { bytes: Uint8Array; offset: number } {
 	checkRemaining(remaining, "packet");
 	const bytes = new Uint8Array(1 + varintLength(remaining) + remaining);

@@ -19,31 +19,32 @@
  *   publishes QoS 0 still learns that its link died); no PINGRESP within
  *   `pingTimeout` closes the link. A dead link is therefore seen within
  *   keepalive + pingTimeout, whatever the traffic.
- * - Reconnect: exponential backoff with full jitter; a refusal for bad
- *   credentials or authorisation waits the maximum, never a tight loop.
+ *
+ * It keeps the session's state across connections (in-flight messages,
+ * subscriptions, the outbox), but one connection at a time: when one
+ * fails it says so (`failed`), and when to try again is the driver's
+ * business, as lwmqtt and quinn-proto leave it (mqtt/client supervises).
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
-import { disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, type InboundPublish } from "mqtt/codec";
+import {
+	disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
+} from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
 import { encodeUtf8 } from "mqtt/utf8";
 import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
-import { Backoff, type BackoffOptions, type Random } from "backoff";
 import type { Utf8Decoder } from "platform";
 
-export type SessionState =
-	/** Not started, or stopped for good. */
+/** The one connection's state. */
+export type ConnectionState =
+	/** No connection. */
 	| "idle"
 	/** Transport opening, CONNECT sent, waiting for CONNACK. */
 	| "connecting"
 	| "connected"
-	/** Between attempts, waiting out the backoff. */
-	| "waiting"
-	/** The link below (Wi-Fi) is down: no attempts until resumed. */
-	| "suspended"
-	/** DISCONNECT sent after stop(); no more attempts. */
-	| "stopped";
+	/** After disconnect(): what is owed goes out, DISCONNECT last, then the transport closes. */
+	| "closing";
 
 /** What went wrong, for logs and counters. */
 export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit" | "handler";
@@ -56,16 +57,20 @@ export type { InboundMessage, MessageHandler };
  * it has returned.
  */
 export interface SessionEffects {
-	/** Open a transport; call `transportOpened` when it is ready. */
-	openTransport(): void;
-	/** Close it: nothing more is to be written on it. */
+	/** Close the transport: nothing more is to be written on it. */
 	closeTransport(reason: string): void;
+	/**
+	 * The connection failed (refused, timed out, a protocol error, the
+	 * transport lost) and is closed. `atMaximum`: retrying soon cannot help
+	 * (bad credentials, not authorised).
+	 */
+	failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void;
 	/**
 	 * Every inbound message, after its subscription handlers. One message
 	 * object is reused for every delivery: copy what is kept.
 	 */
 	deliver?(message: InboundMessage): void;
-	stateChanged(state: SessionState, reason: string): void;
+	stateChanged(state: ConnectionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
 	error(kind: SessionErrorKind, message: string): void;
 }
@@ -87,8 +92,6 @@ export interface SessionOptions {
 	connackTimeout: number;
 	/** ms to wait for PINGRESP. */
 	pingTimeout: number;
-	backoff: BackoffOptions;
-	random: Random;
 	outbox: OutboxOptions;
 	/** Outbound QoS 1/2 messages awaiting acknowledgement at once. */
 	maxInflight: number;
@@ -164,14 +167,13 @@ const topicCacheSize = 16;
 export class Session {
 	readonly options: SessionOptions;
 	readonly outbox: Outbox;
-	readonly backoff: Backoff;
 	readonly stats: SessionStats = {
 		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0, skipped: 0,
 		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined,
 	};
 	readonly #effects: SessionEffects;
 	readonly #parser: PacketParser;
-	#state: SessionState = "idle";
+	#state: ConnectionState = "idle";
 	#now = 0;
 	#transportOpen = false;
 	/** CONNECT, encoded once: the options never change. */
@@ -180,7 +182,6 @@ export class Session {
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
 	#pingDue = -1;
-	#reconnectDue = -1;
 	#lastSent = 0;
 	#lastReceived = 0;
 	#pingSentAt = -1;
@@ -224,7 +225,6 @@ export class Session {
 		this.#effects = effects;
 		this.outbox = new Outbox(options.outbox);
 		this.#routes = new Routes(effects.deliver);
-		this.backoff = new Backoff(options.backoff, options.random);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
@@ -240,7 +240,7 @@ export class Session {
 		}
 	}
 
-	get state(): SessionState {
+	get state(): ConnectionState {
 		return this.#state;
 	}
 
@@ -255,39 +255,40 @@ export class Session {
 
 	// ------------------------------------------------------------ events in
 
-	/** Begin connecting; from now on the session owns reconnection. */
-	start(now: number): void {
+	/** A new connection begins: the driver opens a transport and calls `transportOpened`. */
+	connect(now: number): void {
 		this.#now = now;
-		if (this.#state === "idle" || this.#state === "stopped") this.#connect();
+		this.#dropTransport("reconnecting");
+		this.#transportOpen = true;
+		this.#connackDue = now + this.options.connackTimeout;
+		this.#pingDue = -1;
+		this.#pingSentAt = -1;
+		this.timeoutChanged = true;
+		this.#setState("connecting", "connecting");
 	}
 
-	/** The link below went away (Wi-Fi lost): close, and make no attempts until resumed. */
-	suspend(now: number, reason: string): void {
+	/** The connection is dropped at once, without DISCONNECT (the link below went away). */
+	abort(now: number, reason: string): void {
 		this.#now = now;
-		if (this.#state === "idle" || this.#state === "stopped" || this.#state === "suspended") return;
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
-		this.#setState("suspended", reason);
-	}
-
-	/** The link below is back: connect at once (the backoff was for the broker, not the link). */
-	resume(now: number): void {
-		this.#now = now;
-		if (this.#state === "suspended") this.#connect();
+		this.#connackDue = this.#pingDue = -1;
+		this.#setState("idle", reason);
 	}
 
 	/**
 	 * Orderly end: what is already in flight or acknowledged goes out, then
 	 * DISCONNECT (so the broker discards the will), then the transport is
-	 * closed; no reconnect. The outbox is kept, not sent.
+	 * closed. The outbox is kept, not sent.
 	 */
-	stop(now: number): void {
+	disconnect(now: number): void {
 		this.#now = now;
-		const connected = this.#state === "connected";
-		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
-		this.#setState("stopped", "stopped by the application");
-		if (connected && this.#transportOpen) this.#farewell = true;
-		else this.#dropTransport("stopped by the application");
+		this.#connackDue = this.#pingDue = -1;
+		if (this.#state === "connected" && this.#transportOpen) {
+			this.#farewell = true;
+			this.#setState("closing", "disconnecting");
+		} else {
+			this.abort(now, "disconnected by the application");
+		}
 	}
 
 	/** The transport opened: CONNECT is the first thing to go. */
@@ -305,8 +306,8 @@ export class Session {
 		if (!this.#transportOpen) return;
 		this.#transportOpen = false;
 		this.#control.length = 0;
-		if (this.#state === "connecting" || this.#state === "connected") this.#retry("transport", reason, false);
-		else if (this.#state === "stopped") this.#farewell = false;
+		if (this.#state === "connecting" || this.#state === "connected") this.#fail("transport", reason, false);
+		else this.abort(now, reason);
 	}
 
 	// ------------------------------------------------------------ output, pulled
@@ -327,8 +328,8 @@ export class Session {
 			return packet;
 		}
 		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
-		// After stop(): everything owed went out, DISCONNECT last; now the transport can close.
-		if (this.#state === "stopped") this.#dropTransport("stopped by the application");
+		// After disconnect(): everything owed went out, DISCONNECT last; now the transport can close.
+		if (this.#state === "closing") this.abort(now, "disconnected by the application");
 		return undefined;
 	}
 
@@ -428,12 +429,9 @@ export class Session {
 		this.#now = now;
 		this.timeoutChanged = true;
 		if (this.#connackDue >= 0 && now >= this.#connackDue) {
-			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+			this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
-			this.#retry("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
-		} else if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) {
-			this.#reconnectDue = -1;
-			this.#connect();
+			this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
 		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			const interval = this.options.keepalive * 1000;
 			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
@@ -464,7 +462,8 @@ export class Session {
 			// prepared buffer, with only the header and the payload written.
 			const remaining = prepared.remainingBase + payload.length;
 			if (qos === 0 && remaining < 128) {
-				const buffer = prepared.buffer ?? this.#prepareBuffer(prepared);
+				const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+				// The two bytes smallPublishBuffer leaves to each message: inlined, as a call would cost more.
 				buffer[0] = retain ? 0x31 : 0x30;
 				buffer[1] = remaining;
 				buffer.set(payload, prepared.remainingBase + 2);
@@ -553,7 +552,7 @@ export class Session {
 					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
 					// Bad credentials or not authorised: retrying soon cannot help.
 					const atMaximum = packet.returnCode === 4 || packet.returnCode === 5;
-					return this.#retry("refused", `broker refused the connection: ${name} (${packet.returnCode})`, atMaximum);
+					return this.#fail("refused", `broker refused the connection: ${name} (${packet.returnCode})`, atMaximum);
 				}
 				return this.#connected(packet.sessionPresent);
 			}
@@ -685,21 +684,10 @@ export class Session {
 
 	#protocolError(rule: string): void {
 		this.stats.protocolErrors++;
-		this.#retry("protocol", `protocol error: ${rule}`, false);
+		this.#fail("protocol", `protocol error: ${rule}`, false);
 	}
 
 	// ------------------------------------------------------------ transitions
-
-	#connect(): void {
-		this.#dropTransport("reconnecting");
-		this.#transportOpen = true;
-		this.#connackDue = this.#now + this.options.connackTimeout;
-		this.#pingDue = -1;
-		this.timeoutChanged = true;
-		this.#pingSentAt = -1;
-		this.#setState("connecting", "connecting");
-		this.#effects.openTransport();
-	}
 
 	/**
 	 * CONNACK accepted: what must go out is queued, in order (subscriptions
@@ -710,7 +698,6 @@ export class Session {
 	#connected(sessionPresent: boolean): void {
 		this.stats.connects++;
 		if (this.stats.connects > 1) this.stats.reconnects++;
-		this.backoff.reset();
 		this.#lastSent = this.#lastReceived = this.#now;
 		this.#inboundPending.clear();
 		// Subscriptions the broker does not hold for us: all of them on a new session.
@@ -738,19 +725,15 @@ export class Session {
 		this.#effects.connected(sessionPresent);
 	}
 
-	/** Closes the current attempt and schedules the next one. */
-	#retry(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
+	/** The connection failed: closed, counted, and the driver told (it decides when to try again). */
+	#fail(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		const wasConnected = this.#state === "connected";
 		this.#dropTransport(reason);
 		this.#connackDue = this.#pingDue = -1;
 		this.#pingSentAt = -1;
 		if (!wasConnected) this.stats.failedAttempts++;
-		this.#effects.error(kind, reason);
-		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return;
-		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
-		this.#reconnectDue = this.#now + delay;
-		this.timeoutChanged = true;
-		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
+		this.#setState("idle", reason);
+		this.#effects.failed(kind, reason, atMaximum);
 	}
 
 	#dropTransport(reason: string): void {
@@ -767,7 +750,7 @@ export class Session {
 		}
 	}
 
-	#setState(state: SessionState, reason: string): void {
+	#setState(state: ConnectionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
 		this.#quiet = false;
@@ -785,7 +768,7 @@ export class Session {
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
-		let due = earliest(earliest(this.#connackDue, this.#pingDue), this.#reconnectDue);
+		let due = earliest(this.#connackDue, this.#pingDue);
 		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
 		}
@@ -812,17 +795,6 @@ export class Session {
 		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
 		this.#topics.set(topic, prepared);
 		return prepared;
-	}
-
-	/** A buffer holding the topic ready to go, with room for a payload up to the 1-byte-length limit. */
-	#prepareBuffer(prepared: PreparedTopic): Uint8Array {
-		const { bytes } = prepared;
-		const buffer = new Uint8Array(2 + 127);
-		buffer[2] = bytes.length >> 8;
-		buffer[3] = bytes.length & 0xff;
-		buffer.set(bytes, 4);
-		prepared.buffer = buffer;
-		return buffer;
 	}
 
 	/** A message joins the in-flight window, with the next packet id, not yet sent. */

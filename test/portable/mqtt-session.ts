@@ -263,11 +263,11 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		r.host.broker.up = false;
 		r.client.start();
 		r.host.virtual.advance(20000);
-		assert.ok(r.client.session.backoff.attempt > 2);
+		assert.ok(r.client.backoff.attempt > 2);
 		r.host.broker.up = true;
 		r.host.virtual.advance(60000);
 		assert.equal(r.client.state, "connected");
-		assert.equal(r.client.session.backoff.attempt, 0);
+		assert.equal(r.client.backoff.attempt, 0);
 	},
 
 	"resubscribes when the broker has no session, not when it has one"() {

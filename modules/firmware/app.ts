@@ -70,7 +70,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	const led = new LedActuator({
 		output: host.openLed(config.led.pin),
 		activeLow: config.led.activeLow,
-		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true }),
+		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true, supersede: true }),
 		onChange: (on) => log("info", "led", on ? "on" : "off", { pin: config.led.pin }),
 		onRejected: (reason, quote) => {
 			log("warn", "led", `rejected command: ${reason}`, { payload: quote });
@@ -165,8 +165,8 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 				sensorFailures: telemetry.failures,
 				ledCommands: led.commands,
 				ledRejected: led.rejected,
-				outbox: client.session.outbox.length,
-				inflight: client.session.inflight,
+				outbox: client.queued,
+				inflight: client.inflight,
 				connects: stats.connects,
 				reconnects: stats.reconnects,
 				sent: stats.sent,

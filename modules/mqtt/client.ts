@@ -66,6 +66,12 @@ export interface ClientOptions {
 	pingTimeout?: number;
 	/** Default: 1 s, doubling, to 60 s. */
 	backoff?: Partial<BackoffOptions>;
+	/**
+	 * Default true: reconnect after every failure, with the backoff. False:
+	 * one connection at a time, and the application decides; after a
+	 * failure the state is "idle" and `start()` connects again.
+	 */
+	reconnect?: boolean;
 	/** Default Math.random; inject a seeded one for reproducible tests. */
 	random?: () => number;
 	/** Default 100 messages, 16 KiB, drop-oldest. */
@@ -91,6 +97,13 @@ export interface ClientOptions {
 export interface PublishOptions {
 	qos?: QoS;
 	retain?: boolean;
+	/**
+	 * Last value wins: the message is a state (an LED's on/off), and a newer
+	 * one to the same topic replaces it while it still waits in the outbox,
+	 * so a burst of changes takes one place and never evicts other messages.
+	 * Once written, it keeps its QoS flow.
+	 */
+	supersede?: boolean;
 }
 
 export class MqttClient {
@@ -228,7 +241,9 @@ export class MqttClient {
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
 		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
 		const now = this.#host.clock.now();
-		const taken = this.session.publish(now, topic, bytes, options?.qos ?? 0, options?.retain ?? false, this.#room);
+		const taken = options === undefined ? this.session.publish(now, topic, bytes, 0, false, this.#room)
+			: options.supersede === true ? this.session.publishLatest(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room)
+			: this.session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
 		if (typeof taken === "object") {
 			// The hot path: the session had nothing waiting, and the packet fits the budget.
 			this.#budget = this.#room = this.#socket!.write(taken);
@@ -238,17 +253,36 @@ export class MqttClient {
 		return taken;
 	}
 
-	/** Subscribes (again after every reconnect that needs it); `handler` gets the matching messages. */
-	subscribe(filter: string, qos: QoS, handler?: MessageHandler): void {
+	/**
+	 * Subscribes (again after every reconnect that needs it); `handler` gets
+	 * the matching messages; `onResult` the broker's first answer: the
+	 * granted QoS (0-2), or 0x80 if it refused.
+	 */
+	subscribe(filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		const now = this.#host.clock.now();
-		this.session.subscribe(now, filter, qos, handler);
+		this.session.subscribe(now, filter, qos, handler, onResult);
 		if (!this.#busy) this.#flush(now);
 	}
 
-	unsubscribe(filter: string): void {
+	/**
+	 * Unsubscribes, now or once connected, even from a filter not subscribed
+	 * here (a persistent session may hold it from an earlier boot);
+	 * `onDone` is told when the broker's UNSUBACK arrives.
+	 */
+	unsubscribe(filter: string, onDone?: () => void): void {
 		const now = this.#host.clock.now();
-		this.session.unsubscribe(now, filter);
+		this.session.unsubscribe(now, filter, onDone);
 		if (!this.#busy) this.#flush(now);
+	}
+
+	/** Messages waiting in the outbox. */
+	get queued(): number {
+		return this.session.outbox.length;
+	}
+
+	/** Outbound QoS 1/2 messages not yet completed. */
+	get inflight(): number {
+		return this.session.inflight;
 	}
 
 	/** An input begins: nothing is written until #done. A nested one (an API call from a handler) only queues. */
@@ -405,6 +439,11 @@ export class MqttClient {
 	#failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		this.#options.onError?.(kind, reason);
 		if (this.#wanted !== "up") return;
+		if (this.#options.reconnect === false) {
+			this.#wanted = "none";
+			this.#setState("idle", reason);
+			return;
+		}
 		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
 		this.#setReconnect(this.#host.clock.now() + delay);
 		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);

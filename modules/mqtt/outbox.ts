@@ -4,6 +4,12 @@
  * bytes, because an unbounded queue is how esp-mqtt devices run out of
  * memory during a long broker outage. When full, it either drops the
  * oldest message or rejects the new one, and counts what it lost.
+ *
+ * A message marked `supersede` is a state, not an event (an LED's on/off):
+ * only its latest value matters. It replaces an earlier superseding message
+ * to the same topic that is still waiting here (last value wins), so a
+ * burst of state changes costs one place and never evicts a reading.
+ * Messages already handed to the session keep their QoS flow.
  */
 export type OutboxPolicy = "drop-oldest" | "reject-new";
 
@@ -22,6 +28,8 @@ export interface QueuedPublish {
 	retain: boolean;
 	/** Encoded size, which is what the byte limit counts. */
 	size: number;
+	/** A newer message to the same topic replaces this one while it waits. */
+	supersede?: boolean;
 }
 
 export class Outbox {
@@ -30,6 +38,8 @@ export class Outbox {
 	droppedOldest = 0;
 	/** Messages refused because the outbox was full (reject-new). */
 	rejectedNew = 0;
+	/** Messages replaced by a newer value for their topic, by design: not a loss. */
+	superseded = 0;
 	#items: (QueuedPublish | undefined)[] = [];
 	#head = 0;
 	#bytes = 0;
@@ -55,6 +65,7 @@ export class Outbox {
 			this.rejectedNew++;
 			return false;
 		}
+		if (item.supersede) this.#supersede(item.topicText);
 		while (this.length >= maxMessages || this.#bytes + item.size > maxBytes) {
 			if (policy === "reject-new") {
 				this.rejectedNew++;
@@ -67,6 +78,24 @@ export class Outbox {
 		this.#bytes += item.size;
 		this.length++;
 		return true;
+	}
+
+	/** Removes the waiting superseding message to `topic`, if there is one (there is never more than one). */
+	#supersede(topic: string): void {
+		const items = this.#items;
+		for (let i = this.#head; i < items.length; i++) {
+			const item = items[i];
+			if (item !== undefined && item.supersede && item.topicText === topic) {
+				if (i === this.#head) this.shift();
+				else {
+					items.splice(i, 1);
+					this.#bytes -= item.size;
+					this.length--;
+				}
+				this.superseded++;
+				return;
+			}
+		}
 	}
 
 	peek(): QueuedPublish | undefined {

@@ -160,6 +160,8 @@ interface SubscriptionState {
 	qos: QoS;
 	/** The broker granted it on this session. */
 	granted: boolean;
+	/** Told the first SUBACK's code for it: the granted QoS, or 0x80 if refused. */
+	onResult?: ((code: number) => void) | undefined;
 }
 
 const topicCacheSize = 16;
@@ -171,6 +173,17 @@ export class Session {
 		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0, skipped: 0,
 		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined,
 	};
+	// The hot paths' fields first.
+	// The direct lane (see `receive`): connected, and the parser holds no partial packet.
+	#directOpen = false;
+	// Its exact topics whose handler is a message's only recipient; undefined when none.
+	#directRoutes: Map<string, DirectRoute> | undefined;
+	// Topics the application publishes to, encoded once.
+	#topics = new Map<string, PreparedTopic>();
+	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
+	#quiet = false;
+	#lastSent = 0;
+	#lastReceived = 0;
 	readonly #effects: SessionEffects;
 	readonly #parser: PacketParser;
 	#state: ConnectionState = "idle";
@@ -182,16 +195,12 @@ export class Session {
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
 	#pingDue = -1;
-	#lastSent = 0;
-	#lastReceived = 0;
 	#pingSentAt = -1;
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
 	// connection (from #cursor on), then the outbox. DISCONNECT goes last, after stop().
 	#control: ControlPacket[] = [];
-	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
-	#quiet = false;
 	#birthDue = false;
 	#cursor = 0;
 	#farewell = false;
@@ -200,21 +209,20 @@ export class Session {
 	#birth: QueuedPublish | undefined;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
-	#pendingUnsubscribes = new Set<number>();
+	#pendingUnsubscribes = new Map<number, (() => void) | undefined>();
+	// Filters to unsubscribe from at the next CONNACK: asked for while offline.
+	#unsubscribeOnConnect = new Map<string, (() => void) | undefined>();
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	#inboundPending = new Set<number>();
 	#subscriptions = new Map<string, SubscriptionState>();
 	readonly #routes: Routes;
-	// The direct lane (see `receive`): exact topics whose handler is a message's only recipient; undefined when none.
-	#directRoutes: Map<string, DirectRoute> | undefined;
-	// Connected, and the parser holds no partial packet: the direct lane may be taken.
-	#directOpen = false;
 
-	// Hot-path reuse: prepared topics, one scratch buffer, views of it by length.
-	#topics = new Map<string, PreparedTopic>();
+	// One scratch buffer for other packets, and views of it by length.
 	#scratch = new Uint8Array(256);
 	#views = new Map<number, Uint8Array>();
 	#ack = new Uint8Array(4);
+	/** Inside publishLatest. */
+	#superseding = false;
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
 		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
@@ -231,6 +239,8 @@ export class Session {
 			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
 			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
 		});
+		// A broker may give a client with no id a session, but never keeps it (MQTT-3.1.3-7, -8).
+		if (options.clientId === "" && !options.cleanSession) throw new TypeError("an empty client id needs a clean session (cleanSession true): a broker keeps no session for a client without an id");
 		// Encoded now, so a bad client id or will is the application's error, and only once.
 		this.#connectBytes = encode(this.#connectPacket());
 		if (options.birth) {
@@ -498,39 +508,65 @@ export class Session {
 			}
 		}
 		this.#quiet = false;
-		const accepted = this.outbox.push({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+		const item: QueuedPublish = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size };
+		if (this.#superseding) item.supersede = true;
+		const accepted = this.outbox.push(item);
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
 		return accepted;
 	}
 
 	/**
+	 * `publish`, for a state rather than an event: last value wins. While it
+	 * waits in the outbox, a newer one to the same topic replaces it (see
+	 * mqtt/outbox). A separate entry point, so the hot path pays nothing.
+	 */
+	publishLatest(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
+		this.#superseding = true;
+		try {
+			return this.publish(now, topic, payload, qos, retain, room);
+		} finally {
+			this.#superseding = false;
+		}
+	}
+
+	/**
 	 * Subscribes now or at the next CONNACK, and again after any reconnect
 	 * that lost the session. `handler`, if given, receives the matching
-	 * messages (replacing any handler the filter had).
+	 * messages (replacing any handler the filter had); `onResult` the
+	 * broker's answer: the granted QoS, or 0x80 if it refused.
 	 */
-	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler): void {
+	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
-		this.#subscriptions.set(filter, { qos, granted: false });
+		this.#subscriptions.set(filter, { qos, granted: false, onResult });
+		this.#unsubscribeOnConnect.delete(filter);
 		if (handler !== undefined) this.#setHandler(filter, handler);
 		if (this.#state === "connected") this.#queueSubscribe([filter]);
 	}
 
-	unsubscribe(now: number, filter: string): void {
+	/**
+	 * Unsubscribes now, or at the next CONNACK if offline. It goes to the
+	 * broker even for a filter not subscribed here: a persistent session may
+	 * hold it from an earlier boot. `onDone` is told of the UNSUBACK.
+	 */
+	unsubscribe(now: number, filter: string, onDone?: () => void): void {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
 		this.#setHandler(filter, undefined);
-		if (!this.#subscriptions.delete(filter)) return;
-		if (this.#state === "connected") {
-			const packetId = this.#allocatePacketId();
-			this.#pendingUnsubscribes.add(packetId);
-			this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
-		}
+		this.#subscriptions.delete(filter);
+		if (this.#state === "connected") this.#queueUnsubscribe(filter, onDone);
+		else this.#unsubscribeOnConnect.set(filter, onDone);
+	}
+
+	#queueUnsubscribe(filter: string, onDone: (() => void) | undefined): void {
+		const packetId = this.#allocatePacketId();
+		this.#pendingUnsubscribes.set(packetId, onDone);
+		this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
 	}
 
 	#setHandler(filter: string, handler: MessageHandler | undefined): void {
@@ -578,12 +614,20 @@ export class Session {
 					} else if (subscription) {
 						subscription.granted = true;
 					}
+					const onResult = subscription?.onResult;
+					if (onResult !== undefined) {
+						subscription!.onResult = undefined;
+						this.#report(onResult, code ?? 0x80, filter);
+					}
 				});
 				return;
 			}
-			case PacketType.Unsuback:
+			case PacketType.Unsuback: {
+				const onDone = this.#pendingUnsubscribes.get(packet.packetId);
 				this.#pendingUnsubscribes.delete(packet.packetId);
+				if (onDone !== undefined) this.#report(onDone, 0, "UNSUBACK");
 				return;
+			}
 			case PacketType.Pingresp:
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
@@ -620,6 +664,15 @@ export class Session {
 		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
 		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
+
+	/** Calls an application's result callback; its exception is reported, never breaks the session. */
+	#report<T>(callback: (value: T) => void, value: T, what: string): void {
+		try {
+			callback(value);
+		} catch (error) {
+			this.#effects.error("handler", `${what} result callback threw: ${(error as Error)?.message ?? String(error)}`);
+		}
+	}
 
 	/** An application handler's exception is reported; it never breaks the session. */
 	#handlerThrew(topic: string, error: unknown): void {
@@ -699,7 +752,9 @@ export class Session {
 		this.stats.connects++;
 		if (this.stats.connects > 1) this.stats.reconnects++;
 		this.#lastSent = this.#lastReceived = this.#now;
-		this.#inboundPending.clear();
+		// Inbound QoS 2 ids awaiting PUBREL: a resumed session resends those PUBLISHes with DUP, and they
+		// must not be delivered again (MQTT 4.3.3); only a new session forgets them.
+		if (!sessionPresent) this.#inboundPending.clear();
 		// Subscriptions the broker does not hold for us: all of them on a new session.
 		const filters: string[] = [];
 		for (const [filter, subscription] of this.#subscriptions) {
@@ -708,14 +763,21 @@ export class Session {
 		}
 		this.#pendingSubscribes.clear();
 		if (filters.length) this.#queueSubscribe(filters);
-		this.#birthDue = this.#birth !== undefined;
+		for (const [filter, onDone] of this.#unsubscribeOnConnect) this.#queueUnsubscribe(filter, onDone);
+		this.#unsubscribeOnConnect.clear();
+		// The birth message goes once per CONNACK. An earlier connection's, still unacknowledged,
+		// is sent again in a resumed session (its flow must complete) and serves as this one's;
+		// a new session drops it and sends a fresh one.
+		const birth = this.#birth;
+		const isBirth = (entry: Inflight): boolean => birth !== undefined && entry.payload === birth.payload && entry.topic === birth.topic;
+		this.#birthDue = birth !== undefined && !(sessionPresent && this.#inflight.some(isBirth));
 		if (sessionPresent) {
 			// The broker kept our session: what it has not acknowledged goes again, in order, as DUP.
 			for (const entry of this.#inflight) entry.sent = false;
 			this.#cursor = 0;
 		} else if (this.#inflight.length) {
 			// A new session knows nothing of them: publish them again, first in line, as new messages.
-			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish");
+			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish" && !isBirth(entry));
 			for (const entry of unfinished) entry.sentAt = -1;
 			this.#inflight = [];
 			this.#cursor = 0;

@@ -257,6 +257,10 @@ export class FakeBroker {
 			case PacketType.Pubrel:
 				connection.sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId });
 				return;
+			case PacketType.Unsubscribe:
+				for (const filter of packet.filters) this.#subscriptions.get(connection)?.delete(filter);
+				connection.sendPacket({ type: PacketType.Unsuback, packetId: packet.packetId });
+				return;
 			case PacketType.Pingreq:
 				if (!b.silentPings) connection.sendPacket({ type: PacketType.Pingresp });
 				return;

@@ -128,8 +128,10 @@ export class MqttClient {
 	#state: SessionState = "idle";
 	/** When to open the next connection; -1: not waiting. */
 	#reconnectDue = -1;
-	/** The reconnect time changed: the timer must be armed again. */
+	/** The reconnect or end time changed: the timer must be armed again. */
 	#reconnectChanged = false;
+	/** After end(): when to stop even if messages are still in flight; -1: not ending. */
+	#endDue = -1;
 	readonly backoff: Backoff;
 	#timer: TimerHandle | undefined;
 	#timerDue: number | undefined;
@@ -207,10 +209,24 @@ export class MqttClient {
 	stop(): void {
 		const outer = this.#begin();
 		this.#wanted = "none";
+		this.#endDue = -1;
 		this.#setReconnect(-1);
 		this.session.disconnect(this.#host.clock.now());
 		this.#setState("stopped", "stopped by the application");
 		this.#done(outer);
+	}
+
+	/**
+	 * Orderly end that lets the QoS 1/2 messages in flight complete, for up
+	 * to `timeout` ms, then stops as `stop()` does (DISCONNECT, no will).
+	 * What is still in flight then is abandoned; the outbox is kept.
+	 */
+	end(timeout = 5000): void {
+		if (this.#state !== "connected" || this.session.inflight === 0) return this.stop();
+		this.#wanted = "none";
+		this.#endDue = this.#host.clock.now() + timeout;
+		this.#reconnectChanged = true;
+		if (!this.#busy) this.#flush(this.#host.clock.now());
 	}
 
 	/** The network under us is gone (Wi-Fi dropped): close and wait for resume(). */
@@ -307,6 +323,8 @@ export class MqttClient {
 		this.#pump(now);
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
+		// end(): done when nothing is in flight any more, the time is up, or the connection is gone.
+		if (this.#endDue >= 0 && (this.session.inflight === 0 || now >= this.#endDue || this.#state !== "connected")) return this.stop();
 		this.#arm();
 	}
 
@@ -438,6 +456,8 @@ export class MqttClient {
 	/** A connection failed: report it and, if one is still wanted, try again after the backoff. */
 	#failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		this.#options.onError?.(kind, reason);
+		// Ending: the connection is gone, so there is nothing left to wait for.
+		if (this.#endDue >= 0) this.#endDue = 0;
 		if (this.#wanted !== "up") return;
 		if (this.#options.reconnect === false) {
 			this.#wanted = "none";
@@ -466,7 +486,7 @@ export class MqttClient {
 		if (!session.timeoutChanged && !this.#reconnectChanged) return;
 		session.timeoutChanged = this.#reconnectChanged = false;
 		const sessionDue = session.timeout();
-		const reconnect = this.#reconnectDue;
+		const reconnect = this.#reconnectDue >= 0 ? this.#reconnectDue : this.#endDue;
 		const due = reconnect < 0 ? sessionDue : sessionDue === undefined || reconnect < sessionDue ? reconnect : sessionDue;
 		if (due === this.#timerDue) return;
 		const timers = this.#host.timers;

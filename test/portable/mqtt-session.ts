@@ -423,6 +423,37 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.equal(sentTypes(r).filter((t) => t === PacketType.Subscribe).length, 1);
 	},
 
+	"end(timeout) lets the messages in flight complete before DISCONNECT, and gives up on them at the timeout"() {
+		for (const acknowledged of [true, false]) {
+			const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true } });
+			connected(r);
+			r.host.broker.behaviour.withholdAcks = !acknowledged;
+			for (let i = 0; i < 3; i++) r.client.publish("s/t", `last ${i}`, { qos: 1 });
+			r.client.end(2000);
+			assert.equal(r.client.state, "connected", "still connected while they complete");
+			const connection = r.host.broker.current!;
+			r.host.virtual.advance(acknowledged ? 10 : 1999);
+			const types = connection.received.map((p) => p.type);
+			if (acknowledged) {
+				assert.equal(r.client.state, "stopped");
+				assert.equal(r.client.inflight, 0);
+				assert.equal(types.at(-1), PacketType.Disconnect);
+				assert.ok(types.lastIndexOf(PacketType.Publish) < types.indexOf(PacketType.Disconnect));
+			} else {
+				assert.equal(r.client.state, "connected");
+				assert.ok(!types.includes(PacketType.Disconnect), "waiting for PUBACKs that never come");
+				r.host.virtual.advance(1);
+				assert.equal(r.client.state, "stopped");
+				assert.equal(connection.received.at(-1)!.type, PacketType.Disconnect);
+				assert.equal(r.client.inflight, 3, "abandoned at the timeout");
+			}
+			assert.deepEqual(r.host.broker.publishedTo("s/t"), ["last 0", "last 1", "last 2"]);
+			assert.equal(r.host.broker.wills.length, 0, "an orderly end: no will");
+			r.host.virtual.advance(120_000);
+			assert.equal(r.host.broker.connections.length, 1, "no reconnect after end");
+		}
+	},
+
 	"without automatic reconnection: one connection, and after a failure the application decides"() {
 		const r = rig({ reconnect: false });
 		connected(r);

@@ -25,11 +25,11 @@
 import type { Host, Socket, TimerHandle, TlsOptions } from "platform";
 import type { QoS, Will } from "mqtt/packets";
 import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats } from "mqtt/session";
-import type { OutboxOptions } from "mqtt/outbox";
+import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
 import { Backoff, type BackoffOptions } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
 
-export type { InboundMessage, MessageHandler, SessionStats };
+export type { InboundMessage, MessageHandler, PublishOutcome, SessionStats };
 
 export type SessionState =
 	/** Not started. */
@@ -104,6 +104,13 @@ export interface PublishOptions {
 	 * Once written, it keeps its QoS flow.
 	 */
 	supersede?: boolean;
+	/**
+	 * Told, once, what became of the message: "written" (QoS 0, handed to
+	 * the socket), "acknowledged" (QoS 1 PUBACK, QoS 2 PUBCOMP), "dropped"
+	 * (by the outbox's policy), "superseded" (by a newer value), or
+	 * "abandoned" (still waiting or in flight at stop()).
+	 */
+	onOutcome?: (outcome: PublishOutcome) => void;
 }
 
 export class MqttClient {
@@ -213,6 +220,7 @@ export class MqttClient {
 		this.#setReconnect(-1);
 		this.session.disconnect(this.#host.clock.now());
 		this.#setState("stopped", "stopped by the application");
+		this.session.abandonAll();
 		this.#done(outer);
 	}
 
@@ -258,7 +266,7 @@ export class MqttClient {
 		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
 		const now = this.#host.clock.now();
 		const taken = options === undefined ? this.session.publish(now, topic, bytes, 0, false, this.#room)
-			: options.supersede === true ? this.session.publishLatest(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room)
+			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)
 			: this.session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
 		if (typeof taken === "object") {
 			// The hot path: the session had nothing waiting, and the packet fits the budget.
@@ -267,6 +275,13 @@ export class MqttClient {
 		}
 		if (taken && !this.#busy) this.#flush(now);
 		return taken;
+	}
+
+	/** A publish with options the hot path does without. */
+	#publishWith(now: number, topic: string, bytes: Uint8Array, options: PublishOptions): Uint8Array | boolean {
+		const onOutcome = options.onOutcome;
+		if (onOutcome !== undefined && typeof onOutcome !== "function") throw new TypeError("onOutcome must be a function");
+		return this.session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, onOutcome);
 	}
 
 	/**

@@ -13,6 +13,13 @@
  */
 export type OutboxPolicy = "drop-oldest" | "reject-new";
 
+/**
+ * What became of a published message: written to the socket (QoS 0),
+ * acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP), dropped by the outbox's
+ * policy, replaced by a newer value (supersede), or abandoned at stop.
+ */
+export type PublishOutcome = "written" | "acknowledged" | "dropped" | "superseded" | "abandoned";
+
 export interface OutboxOptions {
 	maxMessages: number;
 	maxBytes: number;
@@ -30,6 +37,20 @@ export interface QueuedPublish {
 	size: number;
 	/** A newer message to the same topic replaces this one while it waits. */
 	supersede?: boolean;
+	/** Told the message's outcome, once. */
+	onOutcome?: ((outcome: PublishOutcome) => void) | undefined;
+}
+
+/** Tells a message's callback its outcome, once; a callback that throws is the application's, and is swallowed here. */
+export function settle(item: QueuedPublish, outcome: PublishOutcome): void {
+	const onOutcome = item.onOutcome;
+	if (onOutcome === undefined) return;
+	item.onOutcome = undefined;
+	try {
+		onOutcome(outcome);
+	} catch {
+		// An application callback may not break the client.
+	}
 }
 
 export class Outbox {
@@ -63,16 +84,19 @@ export class Outbox {
 		const { maxMessages, maxBytes, policy } = this.options;
 		if (item.size > maxBytes) {
 			this.rejectedNew++;
+			settle(item, "dropped");
 			return false;
 		}
 		if (item.supersede) this.#supersede(item.topicText);
 		while (this.length >= maxMessages || this.#bytes + item.size > maxBytes) {
 			if (policy === "reject-new") {
 				this.rejectedNew++;
+				settle(item, "dropped");
 				return false;
 			}
-			this.shift();
+			const dropped = this.shift();
 			this.droppedOldest++;
+			if (dropped !== undefined) settle(dropped, "dropped");
 		}
 		this.#items.push(item);
 		this.#bytes += item.size;
@@ -93,6 +117,7 @@ export class Outbox {
 					this.length--;
 				}
 				this.superseded++;
+				settle(item, "superseded");
 				return;
 			}
 		}
@@ -114,6 +139,14 @@ export class Outbox {
 			this.#head = 0;
 		}
 		return item;
+	}
+
+	/** Every message waiting, oldest first. */
+	*[Symbol.iterator](): IterableIterator<QueuedPublish> {
+		for (let i = this.#head; i < this.#items.length; i++) {
+			const item = this.#items[i];
+			if (item !== undefined) yield item;
+		}
 	}
 
 	/** Puts messages back at the front, in order (in-flight messages after a clean session). */

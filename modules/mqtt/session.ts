@@ -33,7 +33,7 @@ import { PacketParser, type SkipReason } from "mqtt/parser";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
 import { encodeUtf8 } from "mqtt/utf8";
-import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
+import { Outbox, settle, type OutboxOptions, type PublishOutcome, type QueuedPublish } from "mqtt/outbox";
 import type { Utf8Decoder } from "platform";
 
 /** The one connection's state. */
@@ -221,8 +221,9 @@ export class Session {
 	#scratch = new Uint8Array(256);
 	#views = new Map<number, Uint8Array>();
 	#ack = new Uint8Array(4);
-	/** Inside publishLatest. */
+	/** Inside publishWith. */
 	#superseding = false;
+	#onOutcome: ((outcome: PublishOutcome) => void) | undefined;
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
 		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
@@ -368,7 +369,10 @@ export class Session {
 			const item = this.outbox.peek();
 			if (item !== undefined && (item.qos === 0 || inflight.length < this.options.maxInflight)) {
 				this.outbox.shift();
-				if (item.qos === 0) return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				if (item.qos === 0) {
+					if (item.onOutcome !== undefined) settle(item, "written");
+					return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				}
 				const entry = this.#addInflight(item);
 				this.#cursor = inflight.length;
 				return this.#sendInflight(entry, now);
@@ -497,6 +501,7 @@ export class Session {
 				}
 			} else if (this.#inflight.length < this.options.maxInflight) {
 				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
 				if (size <= room) {
 					// Nothing else waits and it fits: it goes now, and the session stays quiet.
 					this.#cursor = this.#inflight.length;
@@ -510,6 +515,7 @@ export class Session {
 		this.#quiet = false;
 		const item: QueuedPublish = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size };
 		if (this.#superseding) item.supersede = true;
+		if (this.#onOutcome !== undefined) item.onOutcome = this.#onOutcome;
 		const accepted = this.outbox.push(item);
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
@@ -517,17 +523,30 @@ export class Session {
 	}
 
 	/**
-	 * `publish`, for a state rather than an event: last value wins. While it
-	 * waits in the outbox, a newer one to the same topic replaces it (see
-	 * mqtt/outbox). A separate entry point, so the hot path pays nothing.
+	 * `publish` with options the hot path does without, so that it pays
+	 * nothing for them. `supersede`: a state rather than an event, last value
+	 * wins (see mqtt/outbox). `onOutcome`: told what became of the message;
+	 * a QoS 0 packet returned to be written at once is "written" (the caller
+	 * writes it next, within the room it gave).
 	 */
-	publishLatest(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
-		this.#superseding = true;
+	publishWith(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number, supersede: boolean, onOutcome: ((outcome: PublishOutcome) => void) | undefined): Uint8Array | boolean {
+		this.#superseding = supersede;
+		this.#onOutcome = onOutcome;
+		let taken: Uint8Array | boolean;
 		try {
-			return this.publish(now, topic, payload, qos, retain, room);
+			taken = this.publish(now, topic, payload, qos, retain, room);
 		} finally {
 			this.#superseding = false;
+			this.#onOutcome = undefined;
 		}
+		if (onOutcome !== undefined && qos === 0 && typeof taken === "object") settle({ onOutcome } as QueuedPublish, "written");
+		return taken;
+	}
+
+	/** Stopped: every message waiting or in flight is told it was abandoned (they are kept for a later start). */
+	abandonAll(): void {
+		for (const entry of this.#inflight) settle(entry, "abandoned");
+		for (const item of this.outbox) settle(item, "abandoned");
 	}
 
 	/**
@@ -702,6 +721,7 @@ export class Session {
 		if (index === 0) inflight.shift();
 		else inflight.splice(index, 1);
 		if (index < this.#cursor) this.#cursor--;
+		if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
 	}
 
 	/**

@@ -454,6 +454,37 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		}
 	},
 
+	"tells each publish its outcome, once: written, acknowledged, dropped, superseded, abandoned"() {
+		const r = rig({ outbox: { maxMessages: 2, maxBytes: 100000, policy: "drop-oldest" } });
+		const outcomes: string[] = [];
+		const track = (name: string) => ({ onOutcome: (outcome: string) => outcomes.push(`${name} ${outcome}`) });
+		// Offline: the outbox holds two; the oldest is dropped, a state superseded.
+		r.client.publish("s/t", "a", { qos: 1, ...track("a") });
+		r.client.publish("s/state", "on", { qos: 1, supersede: true, ...track("on") });
+		r.client.publish("s/state", "off", { qos: 1, supersede: true, ...track("off") });
+		r.client.publish("s/t", "b", { qos: 0, ...track("b") });
+		r.client.publish("s/t", "c", { qos: 0, ...track("c") });
+		assert.deepEqual(outcomes, ["on superseded", "a dropped", "off dropped"]);
+		connected(r);
+		r.host.virtual.advance(0);
+		assert.deepEqual(outcomes.slice(3), ["b written", "c written"]);
+		r.client.publish("s/t", "d", { qos: 0, ...track("d") });
+		r.client.publish("s/t", "e", { qos: 2, ...track("e") });
+		r.client.publish("s/t", "f", { qos: 1, ...track("f") });
+		assert.equal(outcomes.at(-1), "d written", "written at once");
+		r.host.virtual.advance(0);
+		r.host.virtual.advance(0);
+		assert.deepEqual(outcomes.slice(6), ["f acknowledged", "e acknowledged"]);
+		// Still in flight at stop: abandoned; and nothing is told twice.
+		r.host.broker.behaviour.withholdAcks = true;
+		r.client.publish("s/t", "g", { qos: 1, ...track("g") });
+		r.host.virtual.advance(0);
+		r.client.stop();
+		r.host.virtual.advance(10);
+		assert.deepEqual(outcomes.slice(8), ["g abandoned"]);
+		assert.equal(outcomes.length, 9);
+	},
+
 	"without automatic reconnection: one connection, and after a failure the application decides"() {
 		const r = rig({ reconnect: false });
 		connected(r);

@@ -79,12 +79,12 @@ export interface WifiRadio {
 	disconnect(): void;
 }
 
-/** ECMA-419 sensor `sample()`: degrees Celsius; may throw on a bus fault. */
+/** ECMA-419 sensor `sample()`: degrees Celsius, and % relative humidity where the sensor has it; may throw on a bus fault. */
 export interface TemperatureSensor {
-	sample(): { temperature: number };
+	sample(): { temperature: number; humidity?: number };
 }
 
-export type SensorKind = "tmp102" | "sht3x" | "ds18b20" | "ntc" | "simulated";
+export type SensorKind = "tmp102" | "sht3x" | "ds18b20" | "ntc" | "simulated" | "simulated-faulty";
 
 /** Which sensor, and on which pins; hosts ignore what does not apply to them. */
 export interface SensorOptions {
@@ -113,6 +113,24 @@ export interface Utf8Decoder {
 	decode(bytes: Uint8Array): string;
 }
 
+/**
+ * What the platform knows about itself, for the diagnostics message. Each
+ * field is present only where the platform exposes it (Moddable's `Net`,
+ * `instrumentation`, the ESP32's reset reason).
+ */
+export interface HostDiagnostics {
+	/** Why the chip last started (ESP32: "Power-On", "Panic", "Task WDT", ...). */
+	resetReason?: string;
+	/** Wi-Fi signal, dBm. */
+	rssi?: number;
+	ip?: string;
+	/** XS heap in use: slots and chunks, bytes. */
+	slotsUsed?: number;
+	chunksUsed?: number;
+	/** The system's free heap, bytes. */
+	freeHeap?: number;
+}
+
 /** What a running firmware offers its host: an orderly stop, and a snapshot for a UI. */
 export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
@@ -126,6 +144,16 @@ export interface Host {
 	readonly timers: Timers;
 	readonly log: LogSink;
 	readonly wifi: WifiRadio;
+	/**
+	 * Optional: random numbers in [0, 1) for backoff jitter, where the
+	 * engine's Math.random repeats from boot to boot (XS on Linux and xsnap
+	 * never seed it; the ESP32's is the hardware RNG).
+	 */
+	readonly random?: () => number;
+	/** Optional: what the platform can tell about itself (diagnostics). */
+	diagnostics?(): HostDiagnostics;
+	/** Optional: set the wall clock from this SNTP server; called on every Wi-Fi connect, a no-op once set. */
+	syncClock?(server: string): void;
 	/** Optional: the platform's native UTF-8 decoder, for the inbound hot path. */
 	readonly utf8?: Utf8Decoder;
 	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */

@@ -69,6 +69,8 @@ export function createNodeHost(board: Board, name = "node"): Host {
 	return {
 		name,
 		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+		// The simulated board sits on loopback.
+		diagnostics: () => ({ ip: "127.0.0.1" }),
 		clock: {
 			now: () => board.time.now(),
 			wallTime: () => board.time.wallTime(),

@@ -11,7 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { EventEmitter } from "node:events";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
-import { DailyTemperature } from "firmware/simulated-sensor";
+import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
@@ -263,28 +263,49 @@ export class BoardWifi extends EventEmitter {
 	}
 }
 
-/** The simulated sensor: a daily curve plus noise, or a value or fault set by a test. */
+/**
+ * The simulated sensor: a daily curve plus noise, with humidity; one sample
+ * in three fails once the firmware opens it as simulated-faulty; or a value
+ * or fault set by a test.
+ */
 export class BoardSensor {
 	/** A fixed reading instead of the curve. */
 	value: number | undefined;
 	/** When set, sampling throws this (a bus fault) or returns NaN. */
 	fault: "throw" | "nan" | undefined;
-	readonly #curve: DailyTemperature;
 	readonly #time: BoardTime;
+	readonly #seed: number;
+	#simulated: SimulatedSensor;
 	samples = 0;
-	options: SensorOptions | undefined;
+	#options: SensorOptions | undefined;
 
 	constructor(time: BoardTime, seed = 1) {
 		this.#time = time;
-		this.#curve = new DailyTemperature(seed);
+		this.#seed = seed;
+		this.#simulated = this.#open(false);
 	}
 
-	sample(): { temperature: number } {
+	/** What the firmware opened the sensor with. */
+	get options(): SensorOptions | undefined {
+		return this.#options;
+	}
+
+	set options(options: SensorOptions | undefined) {
+		const faulty = options?.kind === "simulated-faulty";
+		if (faulty !== (this.#options?.kind === "simulated-faulty")) this.#simulated = this.#open(faulty);
+		this.#options = options;
+	}
+
+	sample(): { temperature: number; humidity?: number } {
 		this.samples++;
 		if (this.fault === "throw") throw new Error("sensor did not acknowledge on the I2C bus");
 		if (this.fault === "nan") return { temperature: NaN };
 		if (this.value !== undefined) return { temperature: this.value };
-		return { temperature: this.#curve.at(this.#time.wallTime() ?? this.#time.now()) };
+		return this.#simulated.sample();
+	}
+
+	#open(faulty: boolean): SimulatedSensor {
+		return new SimulatedSensor({ seed: this.#seed, faulty, time: () => this.#time.wallTime() ?? this.#time.now() });
 	}
 }
 

@@ -9,8 +9,9 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
+import { seededRandom, type Random } from "backoff";
 
 type Event =
 	| { k: "boot" }
@@ -36,6 +37,7 @@ const timers = new Map<number, () => void>();
 const sockets = new Map<number, XsSocket>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
+let random: Random | undefined;
 
 export function query(request: object): unknown {
 	return JSON.parse(decoder.decode(issueCommand(encoder.encode(JSON.stringify(request)).buffer as ArrayBuffer)));
@@ -190,6 +192,12 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	// xsnap's Math.random is never seeded: every run would back off identically. Node supplies a seed.
+	random(): number {
+		random ??= seededRandom((query({ q: "seed" }) as { seed: number }).seed);
+		return random();
+	},
+	diagnostics: (): HostDiagnostics => query({ q: "diagnostics" }) as HostDiagnostics,
 	clock: {
 		now: () => now,
 		wallTime: () => wall,
@@ -222,9 +230,10 @@ export const host: Host = {
 	openSensor(options: SensorOptions): TemperatureSensor {
 		return {
 			sample(): { temperature: number } {
-				const answer = query({ q: "sensor", options }) as { temperature?: number; error?: string };
+				const answer = query({ q: "sensor", options }) as { temperature?: number | null; humidity?: number | null; error?: string };
 				if (answer.error !== undefined) throw new Error(answer.error);
-				return { temperature: answer.temperature ?? NaN };
+				// JSON carries NaN as null.
+				return { temperature: answer.temperature ?? NaN, ...(typeof answer.humidity === "number" ? { humidity: answer.humidity } : {}) };
 			},
 		};
 	},

@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import { simulatedSocketBudget, type DigitalOutput, type Host, type LogLevel, type Utf8Decoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
+import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
 
@@ -55,15 +55,7 @@ export class VirtualClock {
 }
 
 /** Seeded PRNG (mulberry32): the same sequence on every host. */
-export function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		let t = (state = (state + 0x6d2b79f5) | 0);
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { seededRandom } from "backoff";
 
 export interface BrokerBehaviour {
 	/** CONNACK return code; 0 accepts. */
@@ -345,6 +337,12 @@ export class FakeHost implements Host {
 	temperature: number | (() => number) = 21.5;
 	sensorFault: "throw" | "nan" | "open" | undefined;
 	sensorOptions: SensorOptions | undefined;
+	/** % relative humidity the sensor reports with each sample; undefined: a sensor without it. */
+	humidity: number | undefined;
+	/** What the platform tells about itself; undefined: a host without diagnostics. */
+	platform: HostDiagnostics | undefined;
+	/** SNTP servers the firmware asked for, one per request. */
+	readonly clockRequests: string[] = [];
 	accessPointUp = true;
 	wifiAssociateDelay = 100;
 	#wifiListener: ((event: WifiEvent) => void) | undefined;
@@ -397,9 +395,18 @@ export class FakeHost implements Host {
 			sample: () => {
 				if (this.sensorFault === "throw") throw new Error("I2C read failed");
 				if (this.sensorFault === "nan") return { temperature: NaN };
-				return { temperature: typeof this.temperature === "function" ? this.temperature() : this.temperature };
+				const temperature = typeof this.temperature === "function" ? this.temperature() : this.temperature;
+				return this.humidity === undefined ? { temperature } : { temperature, humidity: this.humidity };
 			},
 		};
+	}
+
+	diagnostics(): HostDiagnostics {
+		return this.platform ?? {};
+	}
+
+	syncClock(server: string): void {
+		this.clockRequests.push(server);
 	}
 
 	openLed(pin: number): DigitalOutput {

@@ -6,8 +6,7 @@
  */
 import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
-import { encode } from "mqtt/codec";
-import { PacketParser } from "mqtt/parser";
+import { PacketReader, encode } from "test/lib/broker-codec";
 
 interface VirtualTimer {
 	id: number;
@@ -94,28 +93,22 @@ export class FakeConnection implements Socket {
 	#queue: Uint8Array[] = [];
 	readonly #broker: FakeBroker;
 	readonly #clock: VirtualClock;
-	readonly #parser: PacketParser;
+	readonly #reader: PacketReader;
 
 	constructor(broker: FakeBroker, clock: VirtualClock, options: SocketOptions, budget: number) {
 		this.#broker = broker;
 		this.#clock = clock;
 		this.options = options;
 		this.budget = budget;
-		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
-			skipped: () => {},
-			packet: (packet) => {
-				this.received.push(packet);
-				broker.handle(this, packet);
-			},
-			publish: ({ topic, payload, qos, retain, dup, packetId }) => {
-				// Payload views are only valid during the call.
-				const packet: PublishPacket = { type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) };
-				this.received.push(packet);
-				broker.handle(this, packet);
-			},
-			error: (rule) => {
-				broker.errors.push(rule);
-			},
+		this.#reader = new PacketReader((packet) => {
+			if (typeof packet === "string") {
+				broker.errors.push(packet);
+				return;
+			}
+			// A PUBLISH's payload is a view of the bytes read: keep a copy.
+			const kept = packet.type === PacketType.Publish ? { ...packet, payload: packet.payload.slice() } : packet;
+			this.received.push(kept);
+			broker.handle(this, kept);
 		});
 	}
 
@@ -141,7 +134,7 @@ export class FakeConnection implements Socket {
 		this.#broker.bytesFromDevice += view.length;
 		this.#writing = true;
 		try {
-			this.#parser.push(view.slice());
+			this.#reader.push(view);
 		} finally {
 			this.#writing = false;
 		}
@@ -255,6 +248,10 @@ export class FakeBroker {
 				return;
 			case PacketType.Pubrel:
 				connection.sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId });
+				return;
+			case PacketType.Unsubscribe:
+				for (const filter of packet.filters) this.#subscriptions.get(connection)?.delete(filter);
+				connection.sendPacket({ type: PacketType.Unsuback, packetId: packet.packetId });
 				return;
 			case PacketType.Pingreq:
 				if (!b.silentPings) connection.sendPacket({ type: PacketType.Pingresp });

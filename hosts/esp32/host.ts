@@ -18,6 +18,7 @@ import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import TextDecoder from "text/decoder";
+import TextEncoder from "text/encoder";
 import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
@@ -51,6 +52,7 @@ let sntpStarted = false;
 export const host: Host = {
 	name: "esp32",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	clock: {
 		now: () => Time.ticks,
 		wallTime: () => {

@@ -60,6 +60,7 @@ export function createNodeHost(board: Board, name = "node"): Host {
 	return {
 		name,
 		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+		utf8Encoder: new TextEncoder(),
 		clock: {
 			now: () => board.time.now(),
 			wallTime: () => board.time.wallTime(),

@@ -8,6 +8,7 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
+import TextEncoder from "text/encoder";
 import type { DigitalOutput, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { openSocket } from "host/socket";
@@ -22,6 +23,7 @@ let wifi: WiFi | undefined;
 export const host: Host = {
 	name: "simulator",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	clock: {
 		now: () => Time.ticks,
 		// The simulator runs on the computer's clock, which is already set.

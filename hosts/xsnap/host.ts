@@ -175,6 +175,7 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	clock: {
 		now: () => now,
 		wallTime: () => wall,

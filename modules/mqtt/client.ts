@@ -9,7 +9,7 @@
  *   client.start();
  *   client.publish("sensors/room1/temp", '{"temperature":21.5}', { qos: 1 });
  */
-import type { Host, Socket, TimerHandle, TlsOptions } from "platform";
+import type { Host, Socket, TimerHandle, TlsOptions, Utf8Encoder } from "platform";
 import type { QoS, Will } from "mqtt/packets";
 import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionState, type SessionStats } from "mqtt/session";
 import type { OutboxOptions } from "mqtt/outbox";
@@ -71,6 +71,8 @@ export class MqttClient {
 	readonly session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
+	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
+	readonly #payloadEncoder: Utf8Encoder;
 	readonly #wakeCallback: () => void;
 	#socket: Socket | undefined;
 	#socketReady = false;
@@ -79,6 +81,7 @@ export class MqttClient {
 	constructor(options: ClientOptions) {
 		this.#options = options;
 		const host = this.#host = options.host;
+		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
@@ -151,7 +154,7 @@ export class MqttClient {
 	 * Throws on a bad topic, QoS or payload.
 	 */
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
-		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+		const bytes = typeof payload === "string" ? this.#payloadEncoder.encode(payload) : payload;
 		return this.session.publish(this.#host.clock.now(), topic, bytes, options?.qos ?? 0, options?.retain ?? false);
 	}
 

@@ -10,6 +10,7 @@ import path from "node:path";
 import { XsRunner, projectRoot } from "../test/support/xs.js";
 import { systemBenches } from "./system.js";
 import { engineBench } from "./engine.js";
+import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";
 import { median, missed, round, type Figure } from "./figures.js";
 
 const figures: Figure[] = [];
@@ -81,15 +82,31 @@ function xsPaths(): { engines: string[]; skipped: string[] } {
 	return { engines: results.map((engine) => `${engine.version} (${engine.binary})`), skipped };
 }
 
+/** ESP32 bytecode per module, from the SDK's host steps. */
+function bytecode(): string | undefined {
+	const report = esp32Sizes();
+	if ("skipped" in report) {
+		console.log(`skipped: ${report.skipped}`);
+		return report.skipped;
+	}
+	console.log("\nESP32 bytecode (SDK host steps: mcconfig -p esp32, tsc, xsc, xsl)");
+	for (const { module, bytes } of report.modules) record({ name: `ESP32 bytecode: ${module}${isMqttStack(module) ? " (MQTT stack)" : ""}`, value: bytes, unit: "bytes" });
+	record({ name: "ESP32 bytecode: the MQTT stack (mqtt/* and backoff)", value: report.mqttStack, unit: "bytes", target: mqttStackCeiling });
+	record({ name: "ESP32 bytecode: the whole project", value: report.total, unit: "bytes" });
+	return undefined;
+}
+
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);
 await bridge();
 const engines = xsPaths();
+const bytecodeSkipped = bytecode();
 await systemBenches(record);
 
 const results = {
 	date: new Date().toISOString(),
 	machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
 	engines,
+	skipped: [...engines.skipped, ...(bytecodeSkipped ? [bytecodeSkipped] : [])],
 	figures,
 };
 fs.mkdirSync(path.join(projectRoot, "bench", "results"), { recursive: true });

@@ -12,11 +12,14 @@ interface Entry {
 
 let now = 0;
 let pending: Entry[] = [];
+/** No timer is due before this; a cleared timer may leave it early, which costs one pass. */
+let earliest = Infinity;
 
 export default class Timer {
 	static set(callback: (timer: Entry) => void, delay = 0, repeat = 0): Entry {
 		const timer = { callback, due: now + delay, interval: repeat };
 		pending.push(timer);
+		if (timer.due < earliest) earliest = timer.due;
 		return timer;
 	}
 
@@ -52,26 +55,26 @@ export function advance(ms: number): void {
 
 /** Runs the timers that are due now, including those their callbacks set with no delay. */
 export function runDue(): void {
-	while (pending.length !== 0 && runOnce());
+	while (earliest <= now) runOnce();
 }
 
-function runOnce(): boolean {
+function runOnce(): void {
 	const due = pending;
 	pending = [];
-	let ran = false;
+	earliest = Infinity;
 	for (const timer of due) {
 		const callback = timer.callback;
 		if (callback === undefined) continue;
 		if (timer.due > now) {
 			pending.push(timer);
+			if (timer.due < earliest) earliest = timer.due;
 			continue;
 		}
 		if (timer.interval) {
 			timer.due += timer.interval;
 			pending.push(timer);
+			if (timer.due < earliest) earliest = timer.due;
 		} else timer.callback = undefined;
-		ran = true;
 		callback(timer);
 	}
-	return ran;
 }

@@ -31,10 +31,10 @@ export interface Measured {
 	slots: number;
 }
 
-/** The SDK folder, if this machine has one. */
+/** The SDK folder, if this machine has one: $MODDABLE when set (so MODDABLE=none runs as a machine without one), else setup.sh's. */
 export function moddableSdk(): string | undefined {
-	const candidates = [process.env.MODDABLE, path.join(os.homedir(), ".cache", "moddable-sdk-8.2.3", "moddable")];
-	return candidates.find((folder): folder is string => !!folder && fs.existsSync(path.join(folder, "xs", "sources", "xsCommon.h")));
+	const folder = process.env.MODDABLE ?? path.join(os.homedir(), ".cache", "moddable-sdk-8.2.3", "moddable");
+	return fs.existsSync(path.join(folder, "xs", "sources", "xsCommon.h")) ? folder : undefined;
 }
 
 function buildEngine(engine: "xs13" | "xs17", sdk?: string): string {

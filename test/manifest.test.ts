@@ -44,7 +44,7 @@ describe("manifest.json", function () {
 		for (const [name, source] of Object.entries({ ...manifest.modules, ...manifest.platforms.esp32!.modules, ...manifest.platforms.lin!.modules })) {
 			for (const file of ([] as string[]).concat(source).filter((file) => !file.startsWith("$("))) {
 				if (file.includes("*")) assert.ok(fs.existsSync(path.join(projectRoot, path.dirname(file))), `${name}: ${file}`);
-				else assert.ok(fs.existsSync(path.join(projectRoot, file + ".ts")), `${name}: ${file}.ts`);
+				else assert.ok([".ts", ".d.ts"].some((extension) => fs.existsSync(path.join(projectRoot, file + extension))), `${name}: ${file}.ts`);
 			}
 		}
 	});

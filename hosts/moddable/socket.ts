@@ -6,9 +6,6 @@
  * name against mqtt_tls_server_name.
  */
 import TCP from "embedded:io/socket/tcp";
-// mcconfig maps this name straight to Moddable's tlssocket.js, which has no
-// declaration beside it; `npm run typecheck` checks it against the typings.
-// @ts-ignore
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
 import { pemPattern } from "config";

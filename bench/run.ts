@@ -11,6 +11,7 @@ import { XsRunner, projectRoot } from "../test/support/xs.js";
 import { systemBenches } from "./system.js";
 import { engineBench } from "./engine.js";
 import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";
+import { moddableRam } from "./moddable-ram.js";
 import { median, missed, round, type Figure } from "./figures.js";
 
 const figures: Figure[] = [];
@@ -97,17 +98,39 @@ function bytecode(): string | undefined {
 	return undefined;
 }
 
+/**
+ * RAM on the real SDK (instrumented desktop-simulator build in mcsim).
+ * ROOM1_RAM_READINGS sets how many readings (default 1,000: the shortest
+ * sensor interval is 100 ms, so 10,000 take 17 minutes).
+ */
+async function sdkRam(): Promise<string | undefined> {
+	const readings = Number(process.env.ROOM1_RAM_READINGS ?? 1000);
+	const ram = await moddableRam(readings);
+	if ("skipped" in ram) {
+		console.log(`skipped: RAM on the real SDK: ${ram.skipped}`);
+		return `RAM on the real SDK: ${ram.skipped}`;
+	}
+	console.log("\nRAM on the real SDK: the firmware as mcconfig -m -p lin -i builds it, in mcsim (64-bit: 32-byte slots), lowest of 10 s");
+	record({ name: "SDK simulator: XS slot heap used after boot and connect", value: ram.boot.slotBytes, unit: "bytes" });
+	record({ name: "SDK simulator: XS chunk heap used after boot and connect", value: ram.boot.chunkBytes, unit: "bytes" });
+	record({ name: `SDK simulator: XS slot heap used after ${readings} more readings`, value: ram.after.slotBytes, unit: "bytes", note: `${ram.after.slotBytes - ram.boot.slotBytes >= 0 ? "+" : ""}${ram.after.slotBytes - ram.boot.slotBytes} bytes` });
+	record({ name: `SDK simulator: XS chunk heap used after ${readings} more readings`, value: ram.after.chunkBytes, unit: "bytes", note: `${ram.after.chunkBytes - ram.boot.chunkBytes >= 0 ? "+" : ""}${ram.after.chunkBytes - ram.boot.chunkBytes} bytes` });
+	record({ name: "SDK simulator: garbage collections, boot to the end", value: ram.after.collections, unit: "" });
+	return undefined;
+}
+
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);
 await bridge();
 const engines = xsPaths();
 const bytecodeSkipped = bytecode();
+const ramSkipped = await sdkRam();
 await systemBenches(record);
 
 const results = {
 	date: new Date().toISOString(),
 	machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
 	engines,
-	skipped: [...engines.skipped, ...(bytecodeSkipped ? [bytecodeSkipped] : [])],
+	skipped: [...engines.skipped, ...(bytecodeSkipped ? [bytecodeSkipped] : []), ...(ramSkipped ? [ramSkipped] : [])],
 	figures,
 };
 fs.mkdirSync(path.join(projectRoot, "bench", "results"), { recursive: true });

@@ -15,6 +15,8 @@ import { Mosquitto } from "../test/support/mosquitto.js";
 import { buildSimulatorApp, findSdk, Simulator } from "../test/support/mcsim.js";
 import { waitFor } from "../test/support/wait.js";
 import fs from "node:fs";
+import path from "node:path";
+import { projectRoot } from "../test/support/xs.js";
 
 export interface RamFigures {
 	readings: number;
@@ -45,7 +47,69 @@ function lowest(window: Record<string, number>[], collectionsSoFar: number): Sam
 	return { slotBytes: slot, chunkBytes: chunk, collections: collectionsSoFar };
 }
 
-export async function moddableRam(readings: number): Promise<RamFigures | { skipped: string }> {
+/**
+ * Moddable's own client (examples/io/tcp/mqttclient, unmodified, with its
+ * manifest) under our Telemetry, publishing the same readings at QoS 1 to
+ * the same topic: an app of its own, written into build/ at bench time.
+ */
+function moddableClientApp(prefix: string): string {
+	const folder = path.join(projectRoot, "build", "moddable-mqttclient-ram");
+	fs.mkdirSync(folder, { recursive: true });
+	const root = projectRoot;
+	fs.writeFileSync(path.join(folder, "manifest.json"), JSON.stringify({
+		include: ["$(MODDABLE)/examples/manifest_base.json", "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json", "$(MODDABLE)/modules/data/text/encoder/manifest.json"],
+		modules: { "*": "./main", "firmware/telemetry": `${root}/modules/firmware/telemetry`, platform: `${root}/modules/platform` },
+		typescript: { tsconfig: { compilerOptions: { strict: true } } },
+		config: { mqtt_port: "1883", topic: `${prefix}/room1/temp` },
+	}, null, "\t"));
+	fs.writeFileSync(path.join(folder, "main.js"), `import config from "mc/config";
+import Timer from "timer";
+import Time from "time";
+import TextEncoder from "text/encoder";
+import { Telemetry } from "firmware/telemetry";
+
+const MQTTClient = device.network.mqtt.io;
+const encoder = new TextEncoder();
+class Resolver {
+	constructor() {}
+	resolve(request) { request.onResolved(request.host, request.host); }
+}
+const host = {
+	clock: { now: () => Time.ticks, wallTime: () => Date.now() },
+	timers: { set: (callback, delay) => Timer.set(callback, delay), clear: (timer) => Timer.clear(timer) },
+};
+let telemetry;
+const client = new MQTTClient({
+	...device.network.mqtt,
+	dns: { io: Resolver },
+	host: "127.0.0.1",
+	port: Number(config.mqtt_port),
+	id: "${prefix}-moddable",
+	keepalive: 0,
+	onControl(message) {
+		if (message.operation === MQTTClient.CONNACK) telemetry.start();
+	},
+	onError() { trace("mqttclient error\\n"); },
+});
+telemetry = new Telemetry({
+	host,
+	openSensor: () => ({ sample: () => ({ temperature: 21.53 }) }),
+	publish(payload) {
+		try {
+			client.write(encoder.encode(payload), { topic: config.topic, QoS: 1 });
+		} catch (error) {
+			trace(\`publish refused: \${error.message}\\n\`);
+		}
+	},
+	interval: 100, precision: 2, deadband: 0, heartbeat: 300000,
+	onFault() {}, onRecovered() {},
+});
+export default function main() {}
+`);
+	return folder;
+}
+
+export async function moddableRam(readings: number, which: "firmware" | "moddable-mqttclient" = "firmware"): Promise<RamFigures | { skipped: string }> {
 	const sdk = findSdk();
 	if ("missing" in sdk) return { skipped: sdk.missing };
 	if (!fs.existsSync("/usr/bin/xvfb-run")) return { skipped: "mcsim needs xvfb-run" };
@@ -54,7 +118,9 @@ export async function moddableRam(readings: number): Promise<RamFigures | { skip
 	let simulator: Simulator | undefined;
 	try {
 		const prefix = "ram";
-		const app = await buildSimulatorApp(sdk.moddable, {
+		const app = which === "moddable-mqttclient"
+			? await buildSimulatorApp(sdk.moddable, { mqtt_port: String(broker.port) }, { instrument: true, project: moddableClientApp(prefix) })
+			: await buildSimulatorApp(sdk.moddable, {
 			ssid: "sim", mqtt_host: "127.0.0.1", mqtt_port: String(broker.port), mqtt_client_id: `${prefix}-device`,
 			sensor_interval: "100", topic_temperature: `${prefix}/room1/temp`, topic_status: `${prefix}/room1/status`,
 			topic_events: `${prefix}/room1/status/events`, topic_led_command: `${prefix}/room1/led`, topic_led_state: `${prefix}/room1/led/state`,

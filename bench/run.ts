@@ -105,17 +105,22 @@ function bytecode(): string | undefined {
  */
 async function sdkRam(): Promise<string | undefined> {
 	const readings = Number(process.env.ROOM1_RAM_READINGS ?? 1000);
-	const ram = await moddableRam(readings);
-	if ("skipped" in ram) {
-		console.log(`skipped: RAM on the real SDK: ${ram.skipped}`);
-		return `RAM on the real SDK: ${ram.skipped}`;
+	const ours = await moddableRam(readings);
+	if ("skipped" in ours) {
+		console.log(`skipped: RAM on the real SDK: ${ours.skipped}`);
+		return `RAM on the real SDK: ${ours.skipped}`;
 	}
-	console.log("\nRAM on the real SDK: the firmware as mcconfig -m -p lin -i builds it, in mcsim (64-bit: 32-byte slots), lowest of 10 s");
-	record({ name: "SDK simulator: XS slot heap used after boot and connect", value: ram.boot.slotBytes, unit: "bytes" });
-	record({ name: "SDK simulator: XS chunk heap used after boot and connect", value: ram.boot.chunkBytes, unit: "bytes" });
-	record({ name: `SDK simulator: XS slot heap used after ${readings} more readings`, value: ram.after.slotBytes, unit: "bytes", note: `${ram.after.slotBytes - ram.boot.slotBytes >= 0 ? "+" : ""}${ram.after.slotBytes - ram.boot.slotBytes} bytes` });
-	record({ name: `SDK simulator: XS chunk heap used after ${readings} more readings`, value: ram.after.chunkBytes, unit: "bytes", note: `${ram.after.chunkBytes - ram.boot.chunkBytes >= 0 ? "+" : ""}${ram.after.chunkBytes - ram.boot.chunkBytes} bytes` });
-	record({ name: "SDK simulator: garbage collections, boot to the end", value: ram.after.collections, unit: "" });
+	const theirs = await moddableRam(readings, "moddable-mqttclient");
+	if ("skipped" in theirs) throw new Error(theirs.skipped);
+	console.log("\nRAM on the real SDK: mcconfig -m -p lin -i, in mcsim (64-bit: 32-byte slots), lowest sample of 10 s; Moddable's client under the same Telemetry beside it");
+	const change = (after: number, before: number): string => `${after - before >= 0 ? "+" : ""}${after - before} bytes`;
+	for (const [who, ram] of [["the firmware", ours], ["Moddable's mqttclient app", theirs]] as const) {
+		record({ name: `SDK simulator, ${who}: XS slot heap used after boot and connect`, value: ram.boot.slotBytes, unit: "bytes" });
+		record({ name: `SDK simulator, ${who}: XS chunk heap used after boot and connect`, value: ram.boot.chunkBytes, unit: "bytes" });
+		record({ name: `SDK simulator, ${who}: XS slot heap used after ${readings} more readings`, value: ram.after.slotBytes, unit: "bytes", note: change(ram.after.slotBytes, ram.boot.slotBytes) });
+		record({ name: `SDK simulator, ${who}: XS chunk heap used after ${readings} more readings`, value: ram.after.chunkBytes, unit: "bytes", note: change(ram.after.chunkBytes, ram.boot.chunkBytes) });
+		record({ name: `SDK simulator, ${who}: garbage collections, boot to the end`, value: ram.after.collections, unit: "" });
+	}
 	return undefined;
 }
 

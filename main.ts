@@ -13,6 +13,6 @@ export default function main(): void {
 	} catch (error) {
 		const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
 		for (const problem of problems) host.log("error", "config", problem);
-		host.log("error", "firmware", "not started: fix the configuration above and rebuild");
+		host.log("error", "firmware", `not started on ${host.name}: fix the configuration above`);
 	}
 }

@@ -17,6 +17,21 @@ export interface BackoffOptions {
 /** A random number source in [0, 1); injectable so tests are reproducible. */
 export type Random = () => number;
 
+/**
+ * mulberry32: tiny, fast, the same sequence on every engine for a seed. For
+ * tests, simulated sensors, and jitter on hosts whose Math.random is never
+ * seeded (there the host seeds this from something that varies).
+ */
+export function seededRandom(seed: number): Random {
+	let state = seed >>> 0;
+	return () => {
+		let t = (state = (state + 0x6d2b79f5) | 0);
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
 export class Backoff {
 	readonly options: BackoffOptions;
 	readonly #random: Random;

@@ -8,6 +8,12 @@
  * at once, each naming the key, the value and what was expected, and the
  * firmware does not start half-configured.
  *
+ * A key this firmware does not know is refused with the nearest known one
+ * ("unknown key mqtt_prot; did you mean mqtt_port?"). `mc/config` also
+ * carries the SDK's and the board's own keys, so on a device only a key
+ * that looks like ours (one of our prefixes, or a near miss of a key) is
+ * refused; `npm start`, which builds the whole table itself, refuses any.
+ *
  * `configKeys` is also the documentation: the README's table follows it,
  * and a test checks that manifest.json's defaults agree with it.
  */
@@ -21,7 +27,8 @@ type Kind =
 	| { type: "boolean" }
 	| { type: "choice"; values: readonly string[] }
 	| { type: "topic" }
-	| { type: "filter" };
+	| { type: "filter" }
+	| { type: "hostname" };
 
 export interface ConfigKey {
 	key: string;
@@ -35,7 +42,7 @@ const text = (allowEmpty = false, secret = false): Kind => ({ type: "string", al
 const boolean: Kind = { type: "boolean" };
 const topic: Kind = { type: "topic" };
 
-export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated"];
+export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated", "simulated-faulty"];
 
 export const configKeys: readonly ConfigKey[] = [
 	{ key: "ssid", default: "", meaning: "Wi-Fi network name", kind: text(false) },
@@ -69,11 +76,14 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "topic_events", default: "sensors/room1/status/events", meaning: "error reports (sensor faults, rejected commands), JSON, not retained", kind: topic },
 	{ key: "topic_led_command", default: "control/room1/led", meaning: "LED commands are taken from here (a filter)", kind: { type: "filter" } },
 	{ key: "topic_led_state", default: "control/room1/led/state", meaning: "the LED's state, retained on/off", kind: topic },
-	{ key: "sensor", default: "tmp102", meaning: "sensor: tmp102, sht3x, ds18b20, ntc or simulated", kind: { type: "choice", values: sensorKinds } },
+	{ key: "topic_diagnostics", default: "sensors/room1/diagnostics", meaning: "device diagnostics (uptime, version, RSSI, heap, counters), JSON, retained, QoS 0", kind: topic },
+	{ key: "diagnostics_interval", default: "60000", meaning: "ms between diagnostics messages, besides one on every connect (0: off; at least 1000)", kind: integer(0, 86400000) },
+	{ key: "sensor", default: "tmp102", meaning: "sensor: tmp102, sht3x, ds18b20, ntc; on the simulators simulated, or simulated-faulty (every 3rd sample fails)", kind: { type: "choice", values: sensorKinds } },
 	{ key: "sensor_interval", default: "10000", meaning: "ms between samples", kind: integer(100, 86400000) },
 	{ key: "sensor_precision", default: "2", meaning: "decimals in published readings", kind: integer(0, 4) },
 	{ key: "sensor_qos", default: "1", meaning: "QoS of readings", kind: integer(0, 2) },
 	{ key: "sensor_retain", default: "false", meaning: "publish readings retained", kind: boolean },
+	{ key: "sensor_offset", default: "0", meaning: "calibration offset added to every temperature, °C", kind: { type: "number", min: -20, max: 20 } },
 	{ key: "sensor_deadband", default: "0", meaning: "publish only when the reading moved at least this many degrees (0: every sample)", kind: { type: "number", min: 0, max: 100 } },
 	{ key: "sensor_heartbeat", default: "300000", meaning: "with a dead-band, publish at least this often, ms", kind: integer(1000, 86400000) },
 	{ key: "sensor_sda", default: "21", meaning: "I2C data pin (TMP102, SHT3x)", kind: integer(0, 48) },
@@ -85,6 +95,7 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "ha_discovery", default: "false", meaning: "announce a temperature sensor and a light to Home Assistant (MQTT discovery)", kind: boolean },
 	{ key: "ha_discovery_prefix", default: "homeassistant", meaning: "Home Assistant's discovery prefix; its birth message is awaited on <prefix>/status", kind: topic },
 	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
+	{ key: "sntp_server", default: "pool.ntp.org", meaning: "time server (SNTP) that sets the device's wall clock", kind: { type: "hostname" } },
 ];
 
 export interface FirmwareConfig {
@@ -97,13 +108,15 @@ export interface FirmwareConfig {
 		outbox: { maxMessages: number; maxBytes: number; policy: "drop-oldest" | "reject-new" };
 		maxInflight: number; maxPacketSize: number; maxTopicBytes: number;
 	};
-	topics: { temperature: string; status: string; events: string; ledCommand: string; ledState: string };
+	topics: { temperature: string; status: string; events: string; ledCommand: string; ledState: string; diagnostics: string };
 	sensor: {
 		kind: SensorKind; interval: number; precision: number; qos: 0 | 1 | 2; retain: boolean;
-		deadband: number; heartbeat: number; sda: number; scl: number; address: number; pin: number;
+		offset: number; deadband: number; heartbeat: number; sda: number; scl: number; address: number; pin: number;
 	};
 	led: { pin: number; activeLow: boolean };
 	homeAssistant: { discovery: boolean; prefix: string; deviceName: string };
+	diagnostics: { interval: number };
+	time: { sntpServer: string };
 }
 
 export class ConfigError extends Error {
@@ -159,18 +172,94 @@ function parseValue(spec: ConfigKey, raw: string): Value | string[] {
 			if (broken) return problem(`a topic filter (${broken})`);
 			return raw;
 		}
+		case "hostname":
+			if (!hostnamePattern.test(raw.trim())) return problem("a host name or IPv4 address (letters, digits, dots and hyphens)");
+			return raw.trim();
 	}
+}
+
+const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Keys the Moddable SDK's manifests and board targets put in `mc/config`
+ * (examples/manifest_net.json, build/devices/<platform>/targets/<board>).
+ * A device never refuses these, however close they come to one of ours.
+ */
+export const sdkConfigKeys: readonly string[] = [
+	"sntp", "screen", "Screen", "touch", "rotation", "driverRotation", "autorotate", "format", "backlight", "brightness",
+	"button", "buttonArray", "button_pin", "virtualButton", "buzzer", "camera", "corner", "enablePowerButton", "es8311",
+	"i2c", "ir_pin", "ir_rx_pin", "ir_tx_pin", "lcd_pin", "led", "peripheral_power_pin", "power_pin", "rtc",
+	"startupSound", "startupVibration", "voltage", "xPWR_key", "xPower",
+];
+
+const known = new Set(configKeys.map((spec) => spec.key));
+
+/** Our key families: a key that starts with one of these is ours, known or misspelt. */
+const ownPrefixes = ["wifi_", "mqtt_", "topic_", "sensor_", "led_", "ha_", "diagnostics_", "device_", "sntp_"];
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+function distance(a: string, b: string): number {
+	const rows: number[][] = [];
+	for (let i = 0; i <= a.length; i++) {
+		rows.push([i]);
+		for (let j = 1; j <= b.length; j++) {
+			if (i === 0) {
+				rows[0]!.push(j);
+				continue;
+			}
+			const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+			let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+			if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+			rows[i]!.push(best);
+		}
+	}
+	return rows[a.length]![b.length]!;
+}
+
+/** The known key nearest to `key`, if one is near enough to be what was meant. */
+export function nearestKey(key: string): string | undefined {
+	let nearest: string | undefined;
+	let best = Infinity;
+	const lower = key.toLowerCase();
+	for (const spec of configKeys) {
+		const d = distance(lower, spec.key);
+		if (d < best) {
+			best = d;
+			nearest = spec.key;
+		}
+	}
+	return best <= Math.max(2, Math.floor(key.length / 3)) ? nearest : undefined;
+}
+
+/**
+ * One problem for each key of `source` the firmware does not know. Strict:
+ * every unknown key (the caller built the whole table). Otherwise, only
+ * keys that look like ours: an SDK's or a board's own key passes.
+ */
+export function unknownKeyProblems(source: Readonly<Record<string, unknown>>, strict: boolean): string[] {
+	const problems: string[] = [];
+	for (const key of Object.keys(source)) {
+		if (known.has(key)) continue;
+		const nearest = nearestKey(key);
+		if (!strict && (sdkConfigKeys.includes(key) || (!nearest && !ownPrefixes.some((prefix) => key.startsWith(prefix))))) continue;
+		problems.push(`unknown key ${key}${nearest ? `; did you mean ${nearest}?` : " (the README's configuration table lists every key)"}`);
+	}
+	return problems;
+}
+
+export interface ParseOptions {
+	/** Refuse every unknown key, not only those that look like ours. */
+	strict?: boolean;
 }
 
 /**
  * Parses `mc/config` (or any object of the same shape) into a frozen
- * FirmwareConfig. Keys it does not know are ignored, since mc/config holds
- * the SDK's own keys too; missing keys take the defaults above. Throws one
- * ConfigError listing every problem.
+ * FirmwareConfig. Unknown keys are refused (see unknownKeyProblems); missing
+ * keys take the defaults above. Throws one ConfigError listing every problem.
  */
-export function parseConfig(source: Readonly<Record<string, unknown>>): FirmwareConfig {
+export function parseConfig(source: Readonly<Record<string, unknown>>, options: ParseOptions = {}): FirmwareConfig {
 	const values: Record<string, Value> = {};
-	const problems: string[] = [];
+	const problems: string[] = unknownKeyProblems(source, options.strict === true);
 	for (const spec of configKeys) {
 		const given = source[spec.key];
 		let raw: string;
@@ -193,7 +282,9 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
-		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state"];
+		const interval = number("diagnostics_interval");
+		if (interval > 0 && interval < 1000) problems.push(`diagnostics_interval=${interval} must be 0 (off) or at least 1000 ms`);
+		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state", "topic_diagnostics"];
 		for (const key of published) {
 			if (string(key) === string("topic_led_command")) problems.push(`${key}="${string(key)}" must differ from topic_led_command, or the device would obey its own messages`);
 		}
@@ -218,16 +309,18 @@ export function parseConfig(source: Readonly<Record<string, unknown>>): Firmware
 		},
 		topics: {
 			temperature: string("topic_temperature"), status: string("topic_status"), events: string("topic_events"),
-			ledCommand: string("topic_led_command"), ledState: string("topic_led_state"),
+			ledCommand: string("topic_led_command"), ledState: string("topic_led_state"), diagnostics: string("topic_diagnostics"),
 		},
 		sensor: {
 			kind: string("sensor") as SensorKind, interval: number("sensor_interval"), precision: number("sensor_precision"),
-			qos: number("sensor_qos") as 0 | 1 | 2, retain: flag("sensor_retain"), deadband: number("sensor_deadband"),
+			qos: number("sensor_qos") as 0 | 1 | 2, retain: flag("sensor_retain"), offset: number("sensor_offset"), deadband: number("sensor_deadband"),
 			heartbeat: number("sensor_heartbeat"), sda: number("sensor_sda"), scl: number("sensor_scl"),
 			address: number("sensor_address"), pin: number("sensor_pin"),
 		},
 		led: { pin: number("led_pin"), activeLow: flag("led_active_low") },
 		homeAssistant: { discovery: flag("ha_discovery"), prefix: string("ha_discovery_prefix"), deviceName: string("device_name") },
+		diagnostics: { interval: number("diagnostics_interval") },
+		time: { sntpServer: string("sntp_server") },
 	};
 	return deepFreeze(config);
 }

@@ -18,7 +18,11 @@ export interface SocketOptions {
 	tls?: TlsOptions;
 	/** Bytes are ready to `read()`; the argument is how many. */
 	onReadable(count: number): void;
-	/** The socket can take `count` more bytes; the first call means connected. */
+	/**
+	 * The socket can take `count` bytes now (its whole budget, not an
+	 * increment); the first call means connected. Writing past the count
+	 * throws "would block", as Moddable's sockets do on every host.
+	 */
 	onWritable(count: number): void;
 	/** The connection failed or closed; the socket is dead after this. */
 	onError(message?: string): void;
@@ -31,12 +35,20 @@ export interface TlsOptions {
 	ca?: string;
 }
 
-/** ECMA-419 socket instance, `format: "buffer"`. */
+/**
+ * ECMA-419 socket instance, `format: "buffer"`. `write` takes at most the
+ * count the last `onWritable` announced, less what was written since; past
+ * it, it throws "would block" and takes nothing. It returns the count left.
+ * The budget comes back with the next `onWritable`.
+ */
 export interface Socket {
 	read(count?: number): ArrayBuffer | undefined;
-	write(bytes: ArrayBufferLike | ArrayBufferView): void;
+	write(bytes: ArrayBufferLike | ArrayBufferView): number;
 	close(): void;
 }
+
+/** Moddable's lin socket takes 1,536 bytes per poll of its event loop; the simulated sockets default to it. */
+export const simulatedSocketBudget = 1536;
 
 /** Moddable `timer` shape: an opaque handle, callbacks run once. */
 export type TimerHandle = object;
@@ -67,12 +79,12 @@ export interface WifiRadio {
 	disconnect(): void;
 }
 
-/** ECMA-419 sensor `sample()`: degrees Celsius; may throw on a bus fault. */
+/** ECMA-419 sensor `sample()`: degrees Celsius, and % relative humidity where the sensor has it; may throw on a bus fault. */
 export interface TemperatureSensor {
-	sample(): { temperature: number };
+	sample(): { temperature: number; humidity?: number };
 }
 
-export type SensorKind = "tmp102" | "sht3x" | "ds18b20" | "ntc" | "simulated";
+export type SensorKind = "tmp102" | "sht3x" | "ds18b20" | "ntc" | "simulated" | "simulated-faulty";
 
 /** Which sensor, and on which pins; hosts ignore what does not apply to them. */
 export interface SensorOptions {
@@ -114,6 +126,24 @@ export interface Utf8Encoder {
 	encode(text: string): Uint8Array;
 }
 
+/**
+ * What the platform knows about itself, for the diagnostics message. Each
+ * field is present only where the platform exposes it (Moddable's `Net`,
+ * `instrumentation`, the ESP32's reset reason).
+ */
+export interface HostDiagnostics {
+	/** Why the chip last started (ESP32: "Power-On", "Panic", "Task WDT", ...). */
+	resetReason?: string;
+	/** Wi-Fi signal, dBm. */
+	rssi?: number;
+	ip?: string;
+	/** XS heap in use: slots and chunks, bytes. */
+	slotsUsed?: number;
+	chunksUsed?: number;
+	/** The system's free heap, bytes. */
+	freeHeap?: number;
+}
+
 /** What a running firmware offers its host: an orderly stop, and a snapshot for a UI. */
 export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
@@ -127,6 +157,16 @@ export interface Host {
 	readonly timers: Timers;
 	readonly log: LogSink;
 	readonly wifi: WifiRadio;
+	/**
+	 * Optional: random numbers in [0, 1) for backoff jitter, where the
+	 * engine's Math.random repeats from boot to boot (XS on Linux and xsnap
+	 * never seed it; the ESP32's is the hardware RNG).
+	 */
+	readonly random?: () => number;
+	/** Optional: what the platform can tell about itself (diagnostics). */
+	diagnostics?(): HostDiagnostics;
+	/** Optional: set the wall clock from this SNTP server; called on every Wi-Fi connect, a no-op once set. */
+	syncClock?(server: string): void;
 	/** Optional: the platform's native UTF-8 decoder, for the inbound hot path. */
 	readonly utf8?: Utf8Decoder;
 	/** Optional: the platform's native UTF-8 encoder, for string payloads. */

@@ -13,24 +13,28 @@
 // used only for them vanish, exactly as in a device build.
 import fs from "node:fs";
 import path from "node:path";
-import ts from "typescript";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+
+// Loaded when a build runs: `--if-stale` on an up-to-date build answers without it.
+let loaded;
+const typescript = () => (loaded ??= createRequire(import.meta.url)("typescript"));
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(root, "build");
 
 /** Module resolution (manifest names) from the Node-side tsconfig. */
 function projectPaths() {
-	const { config, error } = ts.readConfigFile(path.join(root, "tsconfig.node.json"), ts.sys.readFile);
-	if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, "\n"));
-	const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root);
+	const { config, error } = typescript().readConfigFile(path.join(root, "tsconfig.node.json"), typescript().sys.readFile);
+	if (error) throw new Error(typescript().flattenDiagnosticMessageText(error.messageText, "\n"));
+	const parsed = typescript().parseJsonConfigFileContent(config, typescript().sys, root);
 	return parsed.options.paths;
 }
 
-const compilerOptions = {
-	target: ts.ScriptTarget.ES2022,
-	module: ts.ModuleKind.ESNext,
-	moduleResolution: ts.ModuleResolutionKind.Bundler,
+const compilerOptions = () => ({
+	target: typescript().ScriptTarget.ES2022,
+	module: typescript().ModuleKind.ESNext,
+	moduleResolution: typescript().ModuleResolutionKind.Bundler,
 	baseUrl: root,
 	skipLibCheck: true,
 	noEmitOnError: false,
@@ -38,7 +42,7 @@ const compilerOptions = {
 	sourceMap: false,
 	inlineSourceMap: true,
 	inlineSources: false,
-};
+});
 
 /** Module name → source file (no extension), for one platform of the manifest. */
 export function manifestModules(platform) {
@@ -74,10 +78,10 @@ function expand(key, source, names) {
 
 /** Every source file emitted as JavaScript, by path relative to the root without extension. */
 function emitAll(files) {
-	const program = ts.createProgram(files, { ...compilerOptions, paths: projectPaths() });
+	const program = typescript().createProgram(files, { ...compilerOptions(), paths: projectPaths() });
 	const syntax = program.getSyntacticDiagnostics();
 	if (syntax.length) {
-		throw new Error(ts.formatDiagnostics(syntax, {
+		throw new Error(typescript().formatDiagnostics(syntax, {
 			getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n",
 		}));
 	}
@@ -136,7 +140,26 @@ export function build() {
 	return { node: nodeNames.size, xsnap: xsNames.size };
 }
 
+const stamp = path.join(out, ".built");
+
+/**
+ * True when build/ is newer than every source, manifest and config file, so
+ * `node scripts/build.mjs --if-stale` (`npm start`'s first step) skips a rebuild of
+ * several seconds and a mistake on its command line is explained at once.
+ */
+export function upToDate() {
+	if (!fs.existsSync(stamp)) return false;
+	const built = fs.statSync(stamp).mtimeMs;
+	const inputs = [...sourceFiles(root), ...["manifest.json", "tsconfig.json", "tsconfig.node.json", "package.json", "scripts/build.mjs"].map((file) => path.join(root, file))];
+	return inputs.every((file) => !fs.existsSync(file) || fs.statSync(file).mtimeMs < built);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	if (process.argv.includes("--if-stale") && upToDate()) process.exit(0);
+	const began = Date.now();
 	const counts = build();
+	// Stamped with the time the build began: a source saved during it leaves the build stale.
+	write(stamp, "");
+	fs.utimesSync(stamp, began / 1000, began / 1000);
 	console.log(`built ${counts.node} modules for node and ${counts.xsnap} for xsnap in build/`);
 }

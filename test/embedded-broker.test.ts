@@ -42,8 +42,33 @@ describe("npm start's embedded broker, with the firmware on XS", function () {
 	});
 
 	it("npm run led: refuses an unknown command before connecting, and a broker off loopback", async function () {
-		await assert.rejects(sendLedCommand({ command: "purple", broker: url, ...topics }), /unknown LED command "purple": expected on, off or toggle/);
+		await assert.rejects(sendLedCommand({ command: "purple", broker: url, ...topics }), /the device would refuse "purple": unknown command \(expected on, off, toggle/);
 		await assert.rejects(sendLedCommand({ command: "on", broker: new URL("mqtt://192.0.2.1:1883"), ...topics }), /not on loopback/);
+	});
+
+	it("npm run led: accepts what the device accepts, sent as typed", async function () {
+		assert.equal(await sendLedCommand({ command: "ON", broker: url, ...topics }), "on");
+		assert.equal(await sendLedCommand({ command: '{"state":"off"}', broker: url, ...topics }), "off");
+		assert.equal(firmware.board.led.level, 0);
+	});
+
+	it("diagnostics: retained JSON on sensors/room1/diagnostics with every field this host has", async function () {
+		const client = await mqtt.connectAsync(url.href, { reconnectPeriod: 0 });
+		try {
+			const received: { retain: boolean; qos: number; body: Record<string, unknown> }[] = [];
+			client.on("message", (_topic, payload, packet) => received.push({ retain: packet.retain, qos: packet.qos, body: JSON.parse(payload.toString()) as Record<string, unknown> }));
+			await client.subscribeAsync("sensors/room1/diagnostics", { qos: 1 });
+			await waitFor(() => received.length >= 1, 5000, "the retained diagnostics");
+			const [first] = received;
+			assert.equal(first!.retain, true);
+			assert.equal(first!.qos, 0);
+			assert.deepEqual(Object.keys(first!.body), ["uptime", "version", "ip", "wifi_reconnects", "mqtt_reconnects", "readings_dropped", "sensor_faults", "commands_rejected"]);
+			assert.equal(first!.body.version, "0.1.0");
+			assert.equal(first!.body.ip, "127.0.0.1");
+			assert.ok(Number.isInteger(first!.body.uptime));
+		} finally {
+			await client.endAsync(true);
+		}
 	});
 
 	it("npm run led: says so when there is no broker, or no device answering", async function () {
@@ -53,19 +78,22 @@ describe("npm start's embedded broker, with the firmware on XS", function () {
 			/no answer on nobody\/answers within 0\.5 s/);
 	});
 
-	it("Home Assistant discovery: a client sees both retained config messages, and again on Home Assistant's birth", async function () {
+	it("Home Assistant discovery: a client sees every retained config message, and again on Home Assistant's birth", async function () {
 		const seen: { topic: string; retain: boolean; config: Record<string, unknown> }[] = [];
+		// The XS host simulator reports its IP address; it has no RSSI, reset reason or heap figures to announce.
+		const sensors = ["temperature", "humidity", "ip", "uptime", "wifi_reconnects", "mqtt_reconnects", "readings_dropped", "sensor_faults", "commands_rejected"];
+		const expected = ["homeassistant/light/room1-sensor/led/config", ...sensors.map((id) => `homeassistant/sensor/room1-sensor/${id}/config`)].sort();
 		const client = await mqtt.connectAsync(url.href, { reconnectPeriod: 0 });
 		try {
 			client.on("message", (topic, payload, packet) => seen.push({ topic, retain: packet.retain, config: JSON.parse(payload.toString()) as Record<string, unknown> }));
 			await client.subscribeAsync("homeassistant/+/+/+/config", { qos: 1 });
-			await waitFor(() => seen.length >= 2, 5000);
-			assert.deepEqual(seen.map((m) => m.topic).sort(), ["homeassistant/light/room1-sensor/led/config", "homeassistant/sensor/room1-sensor/temperature/config"]);
+			await waitFor(() => seen.length >= expected.length, 5000);
+			assert.deepEqual(seen.map((m) => m.topic).sort(), expected);
 			assert.ok(seen.every((m) => m.retain), "retained");
-			assert.deepEqual(seen.map((m) => m.config.unique_id).sort(), ["room1-sensor_led", "room1-sensor_temperature"]);
+			assert.equal(seen.filter((m) => m.config.entity_category === "diagnostic").length, sensors.length - 2);
 			await client.publishAsync("homeassistant/status", "online", { qos: 1 });
-			await waitFor(() => seen.length >= 4, 5000);
-			assert.ok(seen.slice(2).every((m) => !m.retain), "the answer to the birth message is live");
+			await waitFor(() => seen.length >= 2 * expected.length, 5000);
+			assert.ok(seen.slice(expected.length).every((m) => !m.retain), "the answer to the birth message is live");
 		} finally {
 			await client.endAsync(true);
 		}

@@ -20,6 +20,7 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 		events: `${prefix}/room1/status/events`,
 		ledCommand: `${prefix}/room1/led`,
 		ledState: `${prefix}/room1/led/state`,
+		diagnostics: `${prefix}/room1/diagnostics`,
 	};
 	let broker: Mosquitto | undefined;
 	let watcher: mqtt.MqttClient | undefined;
@@ -42,6 +43,7 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 			topic_events: topics.events,
 			topic_led_command: topics.ledCommand,
 			topic_led_state: topics.ledState,
+			topic_diagnostics: topics.diagnostics,
 		});
 		watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `${prefix}-watcher`, reconnectPeriod: 0 });
 		watcher.on("message", (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
@@ -78,8 +80,9 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 			const start = messages.length;
 			await watcher!.publishAsync(topics.ledCommand, command, { qos: 1 });
 			await waitFor(() => since(start, topics.ledState).includes(expected), 10000, `${topics.ledState} = ${expected}; trace:\n${simulator!.trace}`);
-			const pin = simulator!.lines.filter((line) => line.includes("LED pin 2")).at(-1);
-			assert.match(pin ?? "", new RegExp(`LED pin 2 ${expected === "on" ? "high" : "low"}$`), "the pin was driven");
+			// The state comes over the network, the pin's trace over mcsim's stdout: either may arrive first.
+			const level = new RegExp(`LED pin 2 ${expected === "on" ? "high" : "low"}$`);
+			await waitFor(() => level.test(simulator!.lines.filter((line) => line.includes("LED pin 2")).at(-1) ?? ""), 10000, `the pin driven ${expected}; trace:\n${simulator!.trace}`);
 			alive();
 		});
 	}
@@ -92,6 +95,16 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 		assert.equal(event.event, "led_command_rejected");
 		assert.equal(event.payload, '"purple"');
 		assert.deepEqual(since(start, topics.ledState), [], "no state change");
+		alive();
+	});
+
+	it("sends diagnostics on connect with what the desktop simulator has: uptime, version, its IP address, the counters", async function () {
+		await waitFor(() => since(0, topics.diagnostics).length > 0, 10000, `diagnostics on ${topics.diagnostics}; trace:\n${simulator!.trace}`);
+		const diagnostics = JSON.parse(since(0, topics.diagnostics)[0]!) as Record<string, unknown>;
+		assert.deepEqual(Object.keys(diagnostics), ["uptime", "version", "ip", "wifi_reconnects", "mqtt_reconnects", "readings_dropped", "sensor_faults", "commands_rejected"]);
+		// Uptime from the firmware's start: the simulator's Time.ticks is epoch ms, which once gave 1.8e9 s.
+		assert.ok(Number.isInteger(diagnostics.uptime) && (diagnostics.uptime as number) < 600, `uptime ${String(diagnostics.uptime)} s`);
+		assert.match(diagnostics.ip as string, /^\d+\.\d+\.\d+\.\d+$/);
 		alive();
 	});
 

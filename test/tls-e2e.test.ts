@@ -83,11 +83,11 @@ describe("TLS and authentication end to end (XS host simulator, mosquitto)", fun
 				const waits = board.logs.filter((r) => r.tag === "mqtt" && r.message.startsWith("waiting:"));
 				assert.match(waits[0]!.message, reason);
 				assert.equal((await firmware.status())?.connects, 0);
-				// Backing off: the attempts are spaced by the backoff, not a tight loop.
-				const gaps = waits.slice(1).map((record, i) => record.at - waits[i]!.at);
-				assert.ok(gaps.every((gap) => gap >= 0), gaps.join());
+				// Backing off: each attempt waits at least the delay the one before announced, not a tight loop.
 				const delays = waits.map((record) => Number(/retrying in (\d+) ms/.exec(record.message)?.[1]));
-				assert.ok(delays.every((delay) => delay >= 0 && delay <= 1500), delays.join());
+				assert.ok(delays.every((delay) => delay >= 200 && delay <= 1500), `delays within mqtt_backoff_min..max: ${delays.join()}`);
+				const gaps = waits.slice(1).map((record, i) => record.at - waits[i]!.at);
+				assert.ok(gaps.every((gap, i) => gap >= delays[i]! - 5), `gaps ${gaps.join()} after delays ${delays.join()}`);
 				assert.ok(!lines(board).some((line) => line.includes(password)), "the password never appears in a log line");
 			} finally {
 				await firmware.close();

@@ -4,7 +4,9 @@
  * setup-network.ts replaces Moddable's setup/network, which connects before
  * main and gives up on it if Wi-Fi never comes), TCP through
  * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
- * sensor through Moddable's drivers, each given its I/O class.
+ * sensor through Moddable's drivers, each given its I/O class. Diagnostics
+ * from `resetReason` (build/devices/esp32/modules/resetReason), `Net` and
+ * `instrumentation` (whose values exist only in instrumented builds).
  */
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
@@ -17,15 +19,17 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
+import Net from "net";
+import Instrumentation from "instrumentation";
+import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
-import type { DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
+import { guard, openSocket } from "host/socket";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
-const sntpHost = "pool.ntp.org";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
 	trace(formatLogLine(level, tag, message, fields) + "\n");
@@ -48,6 +52,30 @@ function ntcSensor(pin: number): TemperatureSensor {
 
 let wifi: WiFi | undefined;
 let sntpStarted = false;
+/** Read once: the reason does not change while running. */
+const resetReason = getResetReason().string;
+
+/** An instrumentation counter by its name, or undefined where the build has none (release builds). */
+function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
+	const index = Instrumentation.map(name);
+	const value = index === undefined ? undefined : Instrumentation.get(index);
+	return typeof value === "number" ? value : undefined;
+}
+
+function diagnostics(): HostDiagnostics {
+	const result: HostDiagnostics = { resetReason };
+	const ip = Net.get("IP");
+	if (ip) result.ip = ip;
+	const rssi = Net.get("RSSI");
+	if (typeof rssi === "number" && rssi < 0) result.rssi = rssi;
+	const slots = instrument("XS Slot Heap Used");
+	const chunks = instrument("XS Chunk Heap Used");
+	const free = instrument("System Free Memory");
+	if (slots !== undefined) result.slotsUsed = slots;
+	if (chunks !== undefined) result.chunksUsed = chunks;
+	if (free !== undefined) result.freeHeap = free;
+	return result;
+}
 
 export const host: Host = {
 	name: "esp32",
@@ -61,7 +89,7 @@ export const host: Host = {
 		},
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
@@ -69,23 +97,25 @@ export const host: Host = {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
 			WiFi.mode = WiFi.Mode.station;
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
-				if (message === WiFi.gotIP && !sntpStarted) {
-					// Wall time for readings; until it arrives they carry uptime.
-					sntpStarted = true;
-					new SNTP({ host: sntpHost }, (result, seconds) => {
-						if (result === SNTP.time && seconds !== undefined) Time.set(seconds);
-						else if (result === SNTP.error) sntpStarted = false;
-					});
-				}
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();
 			wifi = undefined;
 			WiFi.disconnect();
 		},
+	},
+	diagnostics,
+	syncClock(server: string): void {
+		// Wall time for readings; until it arrives they carry uptime. A failure is retried on the next connect.
+		if (sntpStarted || host.clock.wallTime() !== undefined) return;
+		sntpStarted = true;
+		new SNTP({ host: server }, guard("SNTP callback", (result: number, seconds?: number) => {
+			if (result === SNTP.time && seconds !== undefined) Time.set(seconds);
+			else if (result === SNTP.error) sntpStarted = false;
+		}));
 	},
 	openSocket,
 	openSensor(options: SensorOptions): TemperatureSensor {
@@ -94,7 +124,12 @@ export const host: Host = {
 				return new TMP102({ sensor: { io: I2C, data: options.sda, clock: options.scl, address: options.address } });
 			case "sht3x": {
 				const sht = new SHT3x({ sensor: { io: I2C, data: options.sda, clock: options.scl, address: options.address } });
-				return { sample: () => ({ temperature: sht.sample().thermometer.temperature }) };
+				return {
+					sample: () => {
+						const { thermometer, hygrometer } = sht.sample();
+						return { temperature: thermometer.temperature, humidity: hygrometer.humidity };
+					},
+				};
 			}
 			case "ds18b20": {
 				const probe = new DS18X20({ bus: new OneWire({ pin: options.pin }) });
@@ -108,7 +143,8 @@ export const host: Host = {
 			case "ntc":
 				return ntcSensor(options.pin);
 			case "simulated":
-				throw new Error("sensor=simulated is for the simulators; choose tmp102, sht3x, ds18b20 or ntc on a device");
+			case "simulated-faulty":
+				throw new Error(`sensor=${options.kind} is for the simulators; choose tmp102, sht3x, ds18b20 or ntc on a device`);
 		}
 	},
 	openLed(pin: number): DigitalOutput {

@@ -4,11 +4,37 @@
  * over it. The server certificate is verified against mqtt_tls_ca when it
  * is set, else against the CA certificates built into the app, and its
  * name against mqtt_tls_server_name.
+ *
+ * It also holds the one guard every Moddable host callback goes through:
+ * an exception thrown into the runtime from a socket, timer or Wi-Fi
+ * callback aborts XS, which on a device is a reset.
  */
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
 import { pemPattern } from "config";
+import { formatLogLine } from "log";
+
+/**
+ * Runs a callback the runtime calls, catching what it throws: the message
+ * is logged and handed to `onFailure` (a socket treats it as the link
+ * failing, so the client reconnects with backoff), never thrown into XS.
+ */
+export function guard<A extends unknown[]>(what: string, callback: (...args: A) => void, onFailure?: (message: string) => void): (...args: A) => void {
+	return (...args: A) => {
+		try {
+			callback(...args);
+		} catch (error) {
+			const message = (error as Error)?.message ?? String(error);
+			trace(formatLogLine("error", "host", `${what} threw: ${message}`) + "\n");
+			try {
+				onFailure?.(message);
+			} catch {
+				// The failure handler failed too: nothing more can be done from here.
+			}
+		}
+	};
+}
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
 export function pemToDer(pem: string): ArrayBuffer {
@@ -29,65 +55,68 @@ type Callback = ((...args: any[]) => void) | undefined;
  * turn such an exception into `onFailure`.
  */
 function guardedTcp(onFailure: (message: string) => void): typeof TCP {
-	const guard = (callback: Callback): Callback => callback && ((...args: any[]) => {
-		try {
-			callback(...args);
-		} catch (error) {
-			onFailure((error as Error)?.message ?? String(error));
-		}
-	});
+	const wrap = (name: string, callback: Callback): Callback => callback && guard(`TLS handshake ${name}`, callback, onFailure);
 	return class GuardedTCP extends TCP {
 		constructor(options: ConstructorParameters<typeof TCP>[0]) {
 			const callbacks = options as unknown as Record<string, Callback>;
-			super({ ...options, onReadable: guard(callbacks.onReadable), onWritable: guard(callbacks.onWritable), onError: guard(callbacks.onError) } as ConstructorParameters<typeof TCP>[0]);
+			super({ ...options, onReadable: wrap("onReadable", callbacks.onReadable), onWritable: wrap("onWritable", callbacks.onWritable), onError: wrap("onError", callbacks.onError) } as ConstructorParameters<typeof TCP>[0]);
 		}
 	};
 }
 
 export function openSocket(options: SocketOptions): Socket {
-	const common = {
-		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
-		onReadable: (count: number) => options.onReadable(count),
-		onWritable: (count: number) => options.onWritable(count),
-	};
-	const tls = options.tls;
-	if (!tls) {
-		const socket = new TCP({
-			...common,
-			onError: () => options.onError("connection lost"),
-		});
-		return asSocket(socket, () => socket.close());
-	}
+	// What the socket takes now: the last onWritable count, less what was written since.
+	let budget = 0;
 	let failed = false;
-	const fail = (message: string): void => {
+	let socket: TCP | InstanceType<typeof TLSSocket>;
+	// A callback that throws is the link failing: closed, reported once, and the client reconnects.
+	const lost = (message: string): void => {
 		if (failed) return;
 		failed = true;
 		try {
 			socket.close();
 		} catch {
-			// Already torn down by the failure itself.
+			// Already torn down.
 		}
 		options.onError(message);
 	};
-	const socket = new TLSSocket({
+	const common = {
+		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
+		onReadable: guard("socket onReadable", (count: number) => {
+			if (!failed) options.onReadable(count);
+		}, lost),
+		onWritable: guard("socket onWritable", (count: number) => {
+			budget = count;
+			if (!failed) options.onWritable(count);
+		}, lost),
+	};
+	const view = (): Socket => ({
+		read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
+		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
+			const left: unknown = socket.write(bytes as ArrayBuffer);
+			budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
+			return budget;
+		},
+		close: () => {
+			failed = true;
+			socket.close();
+		},
+	});
+	const tls = options.tls;
+	if (!tls) {
+		socket = new TCP({
+			...common,
+			onError: guard("socket onError", () => lost("connection lost")),
+		});
+		return view();
+	}
+	socket = new TLSSocket({
 		...common,
 		host: tls.serverName,
 		secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
-		TCP: { io: guardedTcp((message) => fail(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
+		TCP: { io: guardedTcp((message) => lost(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
 		// Moddable's TLS socket gives no reason for a lost link.
-		onError: () => fail(`TLS connection to ${tls.serverName} lost`),
+		onError: guard("socket onError", () => lost(`TLS connection to ${tls.serverName} lost`)),
 	} as ConstructorParameters<typeof TLSSocket>[0]);
-	return asSocket(socket, () => {
-		failed = true;
-		socket.close();
-	});
-}
-
-/** The client's view of an ECMA-419 socket, TCP or TLS. */
-function asSocket(socket: { read(count: number): unknown; write(bytes: ArrayBuffer): unknown }, close: () => void): Socket {
-	return {
-		read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
-		write: (bytes: ArrayBufferLike | ArrayBufferView) => void socket.write(bytes as ArrayBuffer),
-		close,
-	};
+	return view();
 }

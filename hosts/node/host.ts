@@ -16,6 +16,8 @@ class NodeSocket implements Socket {
 	readonly #board: Board;
 	readonly #socket: BoardSocket;
 	readonly #queue: Uint8Array[] = [];
+	/** Bytes it takes until the next onWritable. */
+	#budget = 0;
 
 	constructor(board: Board, options: SocketOptions) {
 		this.#board = board;
@@ -27,7 +29,10 @@ class NodeSocket implements Socket {
 					this.#queue.push(bytes.slice());
 					options.onReadable(bytes.byteLength);
 				},
-				onWritable: (count) => options.onWritable(count),
+				onWritable: (count) => {
+					this.#budget = count;
+					options.onWritable(count);
+				},
 				onError: (message) => options.onError(message),
 			});
 	}
@@ -43,12 +48,16 @@ class NodeSocket implements Socket {
 		return head.slice(0, count).buffer;
 	}
 
-	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+	/** As Moddable's sockets do: at most what the last onWritable announced, else "would block". */
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = ArrayBuffer.isView(bytes)
 			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 			: new Uint8Array(bytes);
+		if (view.byteLength > this.#budget) throw new Error("would block");
+		this.#budget -= view.byteLength;
 		// The firmware reuses its scratch buffer: copy, as ECMA-419 sockets do.
 		this.#socket.write(view.slice());
+		return this.#budget;
 	}
 
 	close(): void {
@@ -61,6 +70,8 @@ export function createNodeHost(board: Board, name = "node"): Host {
 		name,
 		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 		utf8Encoder: new TextEncoder(),
+		// The simulated board sits on loopback.
+		diagnostics: () => ({ ip: "127.0.0.1" }),
 		clock: {
 			now: () => board.time.now(),
 			wallTime: () => board.time.wallTime(),

@@ -10,8 +10,8 @@
 import net from "node:net";
 import tls from "node:tls";
 import { EventEmitter } from "node:events";
-import type { LogLevel, SensorOptions, WifiEvent } from "platform";
-import { DailyTemperature } from "firmware/simulated-sensor";
+import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
+import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
@@ -133,40 +133,61 @@ export function resetSocket(socket: net.Socket): void {
 	else socket.resetAndDestroy();
 }
 
+/**
+ * A TCP (or TLS) connection of the board. Like Moddable's lin socket, it
+ * announces its writable budget through onWritable(budget) once connected,
+ * and again on the next turn of the event loop after anything was written,
+ * once Node's own buffer has drained. The socket adapters (hosts/node and
+ * the XS host) refuse writes past it with "would block", as Moddable does.
+ */
 export class BoardSocket {
 	readonly #socket: net.Socket;
+	readonly #budget: number;
 	#closed = false;
+	#refill: NodeJS.Immediate | undefined;
 
-	constructor(options: OpenSocketOptions, events: SocketEvents) {
+	constructor(options: OpenSocketOptions, events: SocketEvents, budget = simulatedSocketBudget) {
 		assertLoopback(options.address);
 		const { address: host, port } = options;
 		this.#socket = options.tls
 			? tls.connect({ host, port, servername: options.tls.serverName, ...(options.tls.ca ? { ca: options.tls.ca } : {}) })
 			: net.connect({ host, port });
+		this.#budget = budget;
 		this.#socket.setNoDelay(true);
 		let open = false;
+		this.#announce = () => {
+			this.#refill = undefined;
+			if (this.#closed || this.#socket.writableNeedDrain) return;
+			events.onWritable(this.#budget);
+		};
 		this.#socket.on(options.tls ? "secureConnect" : "connect", () => {
 			open = true;
-			events.onWritable(65536);
+			events.onWritable(this.#budget);
 		});
 		this.#socket.on("data", (data: Buffer) => {
 			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 		});
 		this.#socket.on("drain", () => {
-			if (!this.#closed) events.onWritable(65536);
+			if (!this.#closed && this.#refill === undefined) this.#refill = setImmediate(this.#announce);
 		});
 		// A failed handshake says so: "unable to verify the first certificate" alone does not name TLS.
 		this.#socket.on("error", (error: Error) => this.#fail(options.tls && !open ? `TLS handshake with ${options.tls.serverName} failed: ${error.message}` : error.message, events));
 		this.#socket.on("close", () => this.#fail("connection closed by peer", events));
 	}
 
+	readonly #announce: () => void;
+
+	/** Bytes the adapter let through; the budget comes back on the next turn. */
 	write(bytes: Uint8Array): void {
-		if (!this.#closed) this.#socket.write(bytes);
+		if (this.#closed) return;
+		this.#socket.write(bytes);
+		if (this.#refill === undefined) this.#refill = setImmediate(this.#announce);
 	}
 
 	/** Orderly close: what was written (a DISCONNECT) still goes out. */
 	close(): void {
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		this.#socket.end();
 		setTimeout(() => this.#socket.destroy(), 1000).unref();
 	}
@@ -174,12 +195,14 @@ export class BoardSocket {
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
 	destroy(): void {
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		resetSocket(this.#socket);
 	}
 
 	#fail(message: string, events: SocketEvents): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		if (this.#refill !== undefined) clearImmediate(this.#refill);
 		this.#socket.destroy();
 		events.onError(message);
 	}
@@ -240,28 +263,49 @@ export class BoardWifi extends EventEmitter {
 	}
 }
 
-/** The simulated sensor: a daily curve plus noise, or a value or fault set by a test. */
+/**
+ * The simulated sensor: a daily curve plus noise, with humidity; one sample
+ * in three fails once the firmware opens it as simulated-faulty; or a value
+ * or fault set by a test.
+ */
 export class BoardSensor {
 	/** A fixed reading instead of the curve. */
 	value: number | undefined;
 	/** When set, sampling throws this (a bus fault) or returns NaN. */
 	fault: "throw" | "nan" | undefined;
-	readonly #curve: DailyTemperature;
 	readonly #time: BoardTime;
+	readonly #seed: number;
+	#simulated: SimulatedSensor;
 	samples = 0;
-	options: SensorOptions | undefined;
+	#options: SensorOptions | undefined;
 
 	constructor(time: BoardTime, seed = 1) {
 		this.#time = time;
-		this.#curve = new DailyTemperature(seed);
+		this.#seed = seed;
+		this.#simulated = this.#open(false);
 	}
 
-	sample(): { temperature: number } {
+	/** What the firmware opened the sensor with. */
+	get options(): SensorOptions | undefined {
+		return this.#options;
+	}
+
+	set options(options: SensorOptions | undefined) {
+		const faulty = options?.kind === "simulated-faulty";
+		if (faulty !== (this.#options?.kind === "simulated-faulty")) this.#simulated = this.#open(faulty);
+		this.#options = options;
+	}
+
+	sample(): { temperature: number; humidity?: number } {
 		this.samples++;
 		if (this.fault === "throw") throw new Error("sensor did not acknowledge on the I2C bus");
 		if (this.fault === "nan") return { temperature: NaN };
 		if (this.value !== undefined) return { temperature: this.value };
-		return { temperature: this.#curve.at(this.#time.wallTime() ?? this.#time.now()) };
+		return this.#simulated.sample();
+	}
+
+	#open(faulty: boolean): SimulatedSensor {
+		return new SimulatedSensor({ seed: this.#seed, faulty, time: () => this.#time.wallTime() ?? this.#time.now() });
 	}
 }
 
@@ -299,6 +343,8 @@ export interface BoardOptions {
 	sensorSeed?: number;
 	/** The most log records kept in memory. */
 	logLimit?: number;
+	/** Bytes a socket takes per turn of the event loop; default Moddable's lin 1,536. */
+	socketBudget?: number;
 }
 
 export class Board {
@@ -310,8 +356,10 @@ export class Board {
 	readonly sockets = new Set<BoardSocket>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
+	readonly socketBudget: number;
 
 	constructor(options: BoardOptions = {}) {
+		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
 		this.time = options.time ?? new RealTime();
 		this.wifi = new BoardWifi(this.time);
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
@@ -334,7 +382,7 @@ export class Board {
 				this.sockets.delete(socket);
 				events.onError(message);
 			},
-		});
+		}, this.socketBudget);
 		this.sockets.add(socket);
 		return socket;
 	}

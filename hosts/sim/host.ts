@@ -1,18 +1,22 @@
 /*
  * The Moddable desktop simulator host (lin, mac, win): the host computer's
  * network through `embedded:io/socket/tcp`, Moddable's simulated Wi-Fi,
- * a simulated sensor with a daily curve plus noise, and an LED that is
- * logged (the simulators have no `embedded:io/digital`).
+ * a simulated sensor with a daily curve plus noise (sensor=simulated-faulty:
+ * every third sample fails), and an LED that is logged (the simulators have
+ * no `embedded:io/digital`). Diagnostics from `Net` and `instrumentation`.
  */
 import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
-import type { DigitalOutput, Host, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import Net from "net";
+import Instrumentation from "instrumentation";
+import type { DigitalOutput, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { openSocket } from "host/socket";
-import { DailyTemperature } from "firmware/simulated-sensor";
+import { guard, openSocket } from "host/socket";
+import { seededRandom } from "backoff";
+import { SimulatedSensor } from "firmware/simulated-sensor";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
 	trace(formatLogLine(level, tag, message, fields) + "\n");
@@ -20,26 +24,46 @@ function log(level: LogLevel, tag: string, message: string, fields?: Record<stri
 
 let wifi: WiFi | undefined;
 
+/** An instrumentation counter by its name, or undefined where the build has none. */
+function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
+	const index = Instrumentation.map(name);
+	const value = index === undefined ? undefined : Instrumentation.get(index);
+	return typeof value === "number" ? value : undefined;
+}
+
 export const host: Host = {
 	name: "simulator",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	utf8Encoder: new TextEncoder(),
+	// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
+	// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
+	random: seededRandom(Date.now() % 4294967296),
+	diagnostics(): HostDiagnostics {
+		const result: HostDiagnostics = {};
+		const ip = Net.get("IP");
+		if (ip) result.ip = ip;
+		const slots = instrument("XS Slot Heap Used");
+		const chunks = instrument("XS Chunk Heap Used");
+		if (slots !== undefined) result.slotsUsed = slots;
+		if (chunks !== undefined) result.chunksUsed = chunks;
+		return result;
+	},
 	clock: {
 		now: () => Time.ticks,
 		// The simulator runs on the computer's clock, which is already set.
 		wallTime: () => Date.now(),
 	},
 	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(callback, delay),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,
 	wifi: {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, (message) => {
+			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			});
+			}));
 		},
 		disconnect(): void {
 			wifi?.close();
@@ -47,10 +71,10 @@ export const host: Host = {
 		},
 	},
 	openSocket,
-	openSensor(_options: SensorOptions): TemperatureSensor {
-		// Whatever sensor is configured, the simulator has only this one.
-		const curve = new DailyTemperature(Time.ticks);
-		return { sample: () => ({ temperature: curve.at(Date.now()) }) };
+	openSensor(options: SensorOptions): TemperatureSensor {
+		const faulty = options.kind === "simulated-faulty";
+		if (!faulty && options.kind !== "simulated") log("warn", "board", `sensor=${options.kind}: the simulator has no ${options.kind}; simulating one (sensor=simulated says so, sensor=simulated-faulty adds faults)`);
+		return new SimulatedSensor({ seed: Time.ticks, faulty, time: () => Date.now() });
 	},
 	openLed(pin: number): DigitalOutput {
 		return { write: (value: 0 | 1) => log("info", "board", `LED pin ${pin} ${value ? "high" : "low"}`) };

@@ -9,8 +9,9 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
+import { seededRandom, type Random } from "backoff";
 
 type Event =
 	| { k: "boot" }
@@ -36,6 +37,7 @@ const timers = new Map<number, () => void>();
 const sockets = new Map<number, XsSocket>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
+let random: Random | undefined;
 
 export function query(request: object): unknown {
 	return JSON.parse(decoder.decode(issueCommand(encoder.encode(JSON.stringify(request)).buffer as ArrayBuffer)));
@@ -59,6 +61,8 @@ class XsSocket implements Socket {
 	readonly id = nextId++;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
+	/** Bytes it takes until the next onWritable. */
+	budget = 0;
 
 	constructor(options: SocketOptions) {
 		this.options = options;
@@ -77,11 +81,19 @@ class XsSocket implements Socket {
 		return head.slice(0, count).buffer as ArrayBuffer;
 	}
 
-	write(bytes: ArrayBufferLike | ArrayBufferView): void {
+	/**
+	 * As Moddable's sockets do: at most what the last onWritable announced,
+	 * else "would block" and nothing taken. The board announces the budget
+	 * again after each turn in which something was written.
+	 */
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = ArrayBuffer.isView(bytes)
 			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 			: new Uint8Array(bytes);
+		if (view.byteLength > this.budget) throw new Error("would block");
+		this.budget -= view.byteLength;
 		ops.push(["write", this.id, toLatin1(view)]);
+		return this.budget;
 	}
 
 	close(): void {
@@ -108,9 +120,14 @@ function dispatch(event: Event): void {
 			}
 			break;
 		}
-		case "writable":
-			sockets.get(event.id)?.options.onWritable(event.count);
+		case "writable": {
+			const socket = sockets.get(event.id);
+			if (socket) {
+				socket.budget = event.count;
+				socket.options.onWritable(event.count);
+			}
 			break;
+		}
 		case "error": {
 			const socket = sockets.get(event.id);
 			if (socket) {
@@ -176,6 +193,12 @@ export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
 	utf8Encoder: new TextEncoder(),
+	// xsnap's Math.random is never seeded: every run would back off identically. Node supplies a seed.
+	random(): number {
+		random ??= seededRandom((query({ q: "seed" }) as { seed: number }).seed);
+		return random();
+	},
+	diagnostics: (): HostDiagnostics => query({ q: "diagnostics" }) as HostDiagnostics,
 	clock: {
 		now: () => now,
 		wallTime: () => wall,
@@ -208,9 +231,10 @@ export const host: Host = {
 	openSensor(options: SensorOptions): TemperatureSensor {
 		return {
 			sample(): { temperature: number } {
-				const answer = query({ q: "sensor", options }) as { temperature?: number; error?: string };
+				const answer = query({ q: "sensor", options }) as { temperature?: number | null; humidity?: number | null; error?: string };
 				if (answer.error !== undefined) throw new Error(answer.error);
-				return { temperature: answer.temperature ?? NaN };
+				// JSON carries NaN as null.
+				return { temperature: answer.temperature ?? NaN, ...(typeof answer.humidity === "number" ? { humidity: answer.humidity } : {}) };
 			},
 		};
 	},

@@ -1,15 +1,17 @@
 /*
- * `npm run led -- on|off|toggle [--broker URL]`: sends one LED command to
- * the broker `npm start` runs, waits for the device's state topic to
- * answer, and prints the new state. Exit 0 on an answer; 1 with a reason
- * otherwise (no broker, no answer within 3 s, an unknown command).
+ * `npm run led -- COMMAND [--broker URL]`: sends one LED command to the
+ * broker `npm start` runs, waits for the device's state topic to answer,
+ * and prints the new state. It accepts exactly what the device accepts
+ * (firmware/led's parser: on, OFF, toggle, 1, 0, true, {"state":"on"}, ...)
+ * and sends it as typed. Exit 0 on an answer; 1 with a reason otherwise
+ * (no broker, no answer within 3 s, a command the device would refuse).
  */
 import fs from "node:fs";
 import path from "node:path";
 import mqtt from "mqtt";
+import { parseLedCommand } from "firmware/led";
 import { projectRoot } from "./paths.js";
 
-const commands = ["on", "off", "toggle"];
 const answerTimeout = 3000;
 
 export interface LedCommandOptions {
@@ -24,7 +26,8 @@ export interface LedCommandOptions {
 /** Resolves with the state the device reports after the command. */
 export async function sendLedCommand(options: LedCommandOptions): Promise<string> {
 	const timeout = options.timeout ?? answerTimeout;
-	if (!commands.includes(options.command)) throw new Error(`unknown LED command "${options.command}": expected on, off or toggle`);
+	const parsed = parseLedCommand(new TextEncoder().encode(options.command));
+	if ("error" in parsed) throw new Error(`the device would refuse ${JSON.stringify(options.command)}: ${parsed.error}`);
 	const hostname = options.broker.hostname.replace(/^\[|\]$/g, "");
 	if (hostname !== "127.0.0.1" && hostname !== "::1" && hostname !== "localhost") throw new Error(`broker ${options.broker.href} is not on loopback; this tool talks to the local simulator only`);
 	const client = await mqtt.connectAsync(options.broker.href, { reconnectPeriod: 0, connectTimeout: timeout, clientId: `room1-led-${process.pid}` })
@@ -58,6 +61,10 @@ async function main(): Promise<void> {
 		if (argument === "--broker") broker = new URL(argv[++i] ?? "");
 		else if (argument.startsWith("--broker=")) broker = new URL(argument.slice(9));
 		else command = argument;
+	}
+	if (command === undefined || command === "--help" || command === "-h") {
+		console.log('usage: npm run led -- COMMAND [--broker URL]\n  COMMAND: on, off, toggle, 1, 0, true, false or {"state":...}, any case, as the device accepts');
+		process.exit(command === undefined ? 2 : 0);
 	}
 	const config = (JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as { config: Record<string, string> }).config;
 	const state = await sendLedCommand({ command: command ?? "", broker, commandTopic: config.topic_led_command!, stateTopic: config.topic_led_state! });

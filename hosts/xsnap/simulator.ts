@@ -7,6 +7,8 @@
  * effects come back as the command's reply and are applied to the board
  * (see hosts/xsnap/host.ts for the other half).
  */
+import { randomInt } from "node:crypto";
+import type { SensorOptions } from "platform";
 import { Board, type BoardSocket } from "../node/platform.js";
 import { XsWorker, type Meter } from "./worker.js";
 import { xsModuleRoot } from "./paths.js";
@@ -19,6 +21,8 @@ export interface XsSimulatorOptions {
 	/** What mc/config holds: manifest defaults overridden by flat strings. */
 	config: Record<string, string | number | boolean>;
 	moduleRoot?: string;
+	/** Seed of the firmware's backoff jitter; default: a fresh random one per run. */
+	seed?: number;
 }
 
 /** What the engine spent, summed over every command since start. */
@@ -35,6 +39,7 @@ export class XsSimulator {
 	readonly worker: XsWorker;
 	readonly usage: XsUsage = { commands: 0, compute: 0, heapSlots: 0, allocatedBytes: 0 };
 	readonly #config: Record<string, string | number | boolean>;
+	readonly #seed: number;
 	readonly #timers = new Map<number, number>();
 	readonly #sockets = new Map<number, BoardSocket>();
 	#chain: Promise<void> = Promise.resolve();
@@ -47,6 +52,7 @@ export class XsSimulator {
 	private constructor(options: XsSimulatorOptions) {
 		this.board = options.board;
 		this.#config = options.config;
+		this.#seed = options.seed ?? randomInt(0x7fffffff);
 		this.worker = new XsWorker({
 			moduleRoot: options.moduleRoot ?? xsModuleRoot,
 			onQuery: (request) => this.#answer(request),
@@ -137,7 +143,13 @@ export class XsSimulator {
 		let answer: unknown;
 		if (query.q === "config") {
 			answer = this.#config;
+		} else if (query.q === "seed") {
+			answer = { seed: this.#seed };
+		} else if (query.q === "diagnostics") {
+			// The simulated board is on loopback; the engine's heap is in the meters, not in the firmware's reach.
+			answer = { ip: "127.0.0.1" };
 		} else if (query.q === "sensor") {
+			this.board.sensor.options = query.options as SensorOptions;
 			try {
 				answer = this.board.sensor.sample();
 			} catch (error) {

@@ -1,70 +1,69 @@
 /*
  * `npm start`: the firmware on the XS host simulator.
  *
- *   npm start                                  embedded broker (aedes) on 127.0.0.1:1883
+ *   npm start                                  embedded broker (aedes) on 127.0.0.1:1883, or the broker already there
  *   npm start -- --broker mqtt://127.0.0.1:1884  an existing broker instead
  *   npm start -- sensor_interval=2000 ...      config overrides, as on the mcconfig command line
+ *   npm start -- --help                        usage
  *
- * Drive the LED from another terminal: mosquitto_pub -t control/room1/led -m on
- * Ctrl-C publishes `offline` and exits.
+ * Every mistake (an unknown argument or key, a bad value) is printed
+ * plainly, whether or not stdout is a terminal, and exits with code 2
+ * before anything starts. Drive the LED from another terminal:
+ * npm run led -- on. Ctrl-C publishes `offline` and exits.
  */
-import fs from "node:fs";
 import path from "node:path";
+import { ConfigError } from "config";
 import { Board, formatLog } from "../node/platform.js";
 import { XsSimulator } from "./simulator.js";
 import { projectRoot } from "./paths.js";
-import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
+import { chooseBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { render, type DashboardState } from "./dashboard.js";
+import {
+	defaultBrokerPort, environmentConfig, manifestConfigOf, parseStartArguments, simulatorConfig, usage, UsageError,
+} from "./start-options.js";
 
-interface StartOptions {
-	broker: URL | undefined;
-	overrides: Record<string, string>;
-}
-
-function parseArguments(argv: string[]): StartOptions {
-	let broker: URL | undefined = process.env.MQTT_URL ? new URL(process.env.MQTT_URL) : undefined;
-	const overrides: Record<string, string> = {};
-	for (let i = 0; i < argv.length; i++) {
-		const argument = argv[i]!;
-		if (argument === "--broker") broker = new URL(argv[++i] ?? "");
-		else if (argument.startsWith("--broker=")) broker = new URL(argument.slice(9));
-		else if (/^[a-z_][a-z0-9_]*=/.test(argument)) {
-			const equals = argument.indexOf("=");
-			overrides[argument.slice(0, equals)] = argument.slice(equals + 1);
-		} else throw new Error(`unknown argument "${argument}": expected --broker URL or key=value`);
-	}
-	return { broker, overrides };
-}
+/** Exit code for a usage or configuration mistake. */
+const usageExit = 2;
 
 async function main(): Promise<void> {
-	const options = parseArguments(process.argv.slice(2));
-	const manifest = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as { config: Record<string, string> };
+	const options = parseStartArguments(process.argv.slice(2), process.env);
+	if (options.help) {
+		console.log(usage);
+		process.exit(0);
+	}
+	const layers = {
+		manifest: manifestConfigOf(path.join(projectRoot, "manifest.json")),
+		local: manifestConfigOf(path.join(projectRoot, "manifest_local.json")),
+		environment: environmentConfig(process.env),
+		overrides: options.overrides,
+	};
+	// Checked before any broker starts: with the board's parts filled in as placeholders.
+	simulatorConfig({ ...layers, board: { ssid: "simulator", sensor: layers.environment.sensor ?? "simulated" } });
 
 	let broker: EmbeddedBroker | undefined;
 	let host = "127.0.0.1";
 	let port: number;
+	let note = "";
 	if (options.broker) {
 		host = options.broker.hostname.replace(/^\[|\]$/g, "");
 		port = Number(options.broker.port || 1883);
 	} else {
-		broker = await startEmbeddedBroker(1883);
-		port = broker.port;
+		const choice = await chooseBroker(defaultBrokerPort);
+		port = choice.port;
+		if (choice.kind === "embedded") broker = choice.broker;
+		else note = `a broker already listens on 127.0.0.1:${port}; using it (--broker URL names another)`;
 	}
 
-	const config: Record<string, string> = {
-		...manifest.config,
+	const config = simulatorConfig({
+		...layers,
 		// The simulated board's own parts.
-		ssid: "simulator",
-		sensor: "simulated",
-		mqtt_host: host,
-		mqtt_port: String(port),
-		...options.overrides,
-	};
+		board: { ssid: "simulator", sensor: layers.environment.sensor ?? "simulated", mqtt_host: host, mqtt_port: String(port) },
+	});
 
 	// On a terminal, a live dashboard; otherwise (a pipe, a log file, CI) plain log lines.
 	const live = process.stdout.isTTY === true && !process.env.NO_DASHBOARD;
 	const brokerUrl = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
-	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
+	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : note ? " (already running)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
 	const board = new Board({
 		print: (line) => {
 			if (!live) return console.log(line);
@@ -84,9 +83,17 @@ async function main(): Promise<void> {
 		`watch readings:  mosquitto_sub${mosquittoPort} -t '${config.topic_temperature}' -v`,
 		"Ctrl-C publishes offline and exits",
 	];
+	if (note) console.log(note);
 	if (!live) console.log(`room1 firmware on the XS host simulator; broker ${view.broker}\n${help.join("\n")}\n`);
 
 	const simulator = await XsSimulator.start({ board, config });
+	if (!(await simulator.status())) {
+		// The firmware refused to start (its own config check); it has said why.
+		if (live) for (const line of view.logs) console.error(line);
+		await simulator.close();
+		await broker?.close();
+		process.exit(usageExit);
+	}
 
 	let lastReadings = -1;
 	const redraw = async (): Promise<void> => {
@@ -115,7 +122,8 @@ async function main(): Promise<void> {
 		if (stopping) process.exit(1);
 		stopping = true;
 		if (refresh) clearInterval(refresh);
-		console.log("\nshutting down: publishing offline");
+		const connected = (await simulator.status())?.mqtt === "connected";
+		console.log(connected ? "\nshutting down: publishing offline" : "\nshutting down");
 		await simulator.shutdown();
 		const deadline = Date.now() + 3000;
 		while (!simulator.exited && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -128,6 +136,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
+	if (error instanceof UsageError || error instanceof ConfigError) {
+		for (const problem of error.problems) console.error(formatLog({ at: 0, level: "error", tag: error instanceof UsageError ? "start" : "config", message: problem }));
+		console.error("npm start -- --help shows the arguments; the README's Configuration table lists every key");
+		process.exit(usageExit);
+	}
 	console.error(formatLog({ at: 0, level: "error", tag: "start", message: error.message }));
 	process.exit(1);
 });

@@ -9,7 +9,9 @@
  *   leave us marked offline;
  * - an orderly shutdown publishes `offline` itself, then disconnects.
  * Errors (sensor faults, rejected LED commands) go to a separate events
- * topic as JSON, so the status topic stays a plain online/offline.
+ * topic as JSON, so the status topic stays a plain online/offline. How the
+ * device is (uptime, signal, heap, counters) goes, retained, to the
+ * diagnostics topic (firmware/diagnostics).
  */
 import type { FirmwareHandle, Host, LogLevel } from "platform";
 import type { FirmwareConfig } from "config";
@@ -18,18 +20,22 @@ import { WifiManager } from "firmware/wifi";
 import { Telemetry } from "firmware/telemetry";
 import { LedActuator } from "firmware/led";
 import { discoveryMessages, homeAssistantStatusTopic } from "firmware/discovery";
+import { Diagnostics } from "firmware/diagnostics";
 
 export const firmwareVersion = "0.1.0";
 
 export interface FirmwareOptions {
-	/** Random source for backoff jitter; seeded in tests. */
+	/** Random source for backoff jitter; seeded in tests. Default: the host's, else Math.random. */
 	random?: () => number;
 }
 
 export function startFirmware(host: Host, config: FirmwareConfig, options: FirmwareOptions = {}): FirmwareHandle {
 	const log = (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void => host.log(level, tag, message, fields);
 	const { topics, mqtt, sensor } = config;
+	const random = options.random ?? host.random;
 	let stopped = false;
+	// A failed attempt's reason is logged once, on the "waiting" line that says when the next one is.
+	const retryKinds = ["transport", "timeout", "refused", "protocol"];
 
 	const client = new MqttClient({
 		host,
@@ -46,7 +52,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		connackTimeout: mqtt.connackTimeout,
 		pingTimeout: mqtt.pingTimeout,
 		backoff: mqtt.backoff,
-		...(options.random ? { random: options.random } : {}),
+		...(random ? { random } : {}),
 		outbox: mqtt.outbox,
 		maxInflight: mqtt.maxInflight,
 		maxPacketSize: mqtt.maxPacketSize,
@@ -57,8 +63,11 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
 			led.publishState();
 			announce();
+			diagnostics.send();
 		},
-		onError: (kind, message) => log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind }),
+		onError: (kind, message) => {
+			if (!retryKinds.includes(kind)) log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind });
+		},
 	});
 
 	const report = (event: string, message: string, fields: Record<string, unknown>): void => {
@@ -83,7 +92,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	// Assistant restarts (its birth message), since it may have lost them.
 	const announce = (): void => {
 		if (!config.homeAssistant.discovery) return;
-		for (const { topic, payload } of discoveryMessages(config, firmwareVersion)) client.publish(topic, payload, { qos: 1, retain: true });
+		for (const { topic, payload } of discoveryMessages(config, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
 		log("info", "discovery", "announced to Home Assistant", { prefix: config.homeAssistant.prefix });
 	};
 	if (config.homeAssistant.discovery) {
@@ -100,6 +109,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		},
 		interval: sensor.interval,
 		precision: sensor.precision,
+		offset: sensor.offset,
 		deadband: sensor.deadband,
 		heartbeat: sensor.heartbeat,
 		onFault: (message, consecutive) => {
@@ -107,10 +117,37 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			report("sensor_fault", message, { consecutive, failures: telemetry.failures });
 		},
 		onRecovered: (after) => {
-			log("info", "sensor", `recovered after ${after} failed samples`);
-			report("sensor_recovered", `recovered after ${after} failed samples`, { failures: telemetry.failures });
+			const message = `recovered after ${after} failed sample${after === 1 ? "" : "s"}`;
+			log("info", "sensor", message);
+			report("sensor_recovered", message, { failures: telemetry.failures });
 		},
-		onReading: (temperature, published) => log("info", "telemetry", published ? "published" : "unchanged (dead-band)", { temperature, seq: telemetry.published }),
+		// Handed to the client is not yet on the wire: "queued" (the client's sent count says when it went).
+		onReading: (temperature, queued) => log("info", "telemetry", queued ? `reading ${telemetry.published} queued: ${temperature} °C` : `${temperature} °C unchanged (dead-band): not published`),
+	});
+
+	// The one place the firmware reads the client's counts.
+	const mqttCounts = () => {
+		const stats = client.stats;
+		return {
+			outbox: client.session.outbox.length, inflight: client.session.inflight,
+			connects: stats.connects, reconnects: stats.reconnects, sent: stats.sent, received: stats.received,
+			dropped: stats.dropped, protocolErrors: stats.protocolErrors, lastRoundTrip: stats.lastRoundTrip ?? null,
+		};
+	};
+
+	const diagnostics = new Diagnostics({
+		host,
+		version: firmwareVersion,
+		interval: config.diagnostics.interval,
+		online: () => client.state === "connected",
+		counts: () => {
+			const counts = mqttCounts();
+			return {
+				wifiReconnects: wifi.drops, mqttReconnects: counts.reconnects, readingsDropped: counts.dropped,
+				sensorFaults: telemetry.failures, commandsRejected: led.rejected,
+			};
+		},
+		publish: (payload) => client.publish(topics.diagnostics, payload, { qos: 0, retain: true }),
 	});
 
 	let mqttStarted = false;
@@ -120,11 +157,12 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		password: config.wifi.password,
 		connectTimeout: config.wifi.connectTimeout,
 		backoff: config.wifi.backoff,
-		...(options.random ? { random: options.random } : {}),
+		...(random ? { random } : {}),
 		onChange: (state, reason) => {
 			log(state === "waiting" ? "warn" : "info", "wifi", `${state}: ${reason}`);
 			if (stopped) return;
 			if (state === "connected") {
+				host.syncClock?.(config.time.sntpServer);
 				if (mqttStarted) client.resume();
 				else {
 					mqttStarted = true;
@@ -147,34 +185,31 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			if (stopped) return;
 			stopped = true;
 			telemetry.stop();
-			if (client.state === "connected") client.publish(topics.status, "offline", { qos: 1, retain: true });
+			diagnostics.stop();
+			const connected = client.state === "connected";
+			if (connected) client.publish(topics.status, "offline", { qos: 1, retain: true });
 			client.stop();
 			wifi.stop();
-			log("info", "firmware", "stopped: offline published");
+			log("info", "firmware", connected ? "stopped: offline published"
+				: client.stats.connects > 0 ? "stopped while disconnected: the broker publishes the will (offline)" : "stopped: never connected, so nothing to publish");
 			host.exit?.();
 		},
 		status(): Record<string, unknown> {
-			const stats = client.stats;
+			const counts = mqttCounts();
 			return {
 				wifi: wifi.state,
 				mqtt: client.state,
 				led: led.on ? "on" : "off",
 				temperature: telemetry.lastTemperature ?? null,
+				humidity: telemetry.lastHumidity ?? null,
 				readings: telemetry.published,
 				samples: telemetry.samples,
 				sensorFailures: telemetry.failures,
 				ledCommands: led.commands,
 				ledRejected: led.rejected,
-				outbox: client.session.outbox.length,
-				inflight: client.session.inflight,
-				connects: stats.connects,
-				reconnects: stats.reconnects,
-				sent: stats.sent,
-				received: stats.received,
-				dropped: stats.dropped,
-				protocolErrors: stats.protocolErrors,
-				lastRoundTrip: stats.lastRoundTrip ?? null,
+				...counts,
 				wifiDrops: wifi.drops,
+				diagnostics: diagnostics.sent,
 			};
 		},
 	};

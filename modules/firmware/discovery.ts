@@ -1,6 +1,8 @@
 /*
  * Home Assistant MQTT discovery: retained config messages that make the
- * device appear in Home Assistant as a temperature sensor and a light, with
+ * device appear in Home Assistant as a temperature sensor (and a humidity
+ * sensor, with an SHT3x), a light, and diagnostic entities (uptime, signal,
+ * heap, counters: `entity_category: diagnostic`, as ESPHome files them), with
  * no YAML. Each entity follows the device's availability (the status topic)
  * and carries one device block, so both show up under one device.
  *
@@ -10,6 +12,36 @@
  * documentation (https://www.home-assistant.io/integrations/mqtt/).
  */
 import type { FirmwareConfig } from "config";
+import type { HostDiagnostics, SensorKind } from "platform";
+
+/** Sensors that measure humidity too: the SHT3x, and the simulators' stand-in. */
+export const humidityKinds: readonly SensorKind[] = ["sht3x", "simulated", "simulated-faulty"];
+
+interface DiagnosticEntity {
+	/** The field in the diagnostics JSON; dots reach into an object. */
+	field: string;
+	name: string;
+	/** Only if the host reports this HostDiagnostics field. */
+	needs?: keyof HostDiagnostics;
+	device_class?: string;
+	unit?: string;
+	state_class?: string;
+}
+
+const diagnosticEntities: readonly DiagnosticEntity[] = [
+	{ field: "uptime", name: "Uptime", device_class: "duration", unit: "s", state_class: "total_increasing" },
+	{ field: "rssi", name: "Wi-Fi signal", needs: "rssi", device_class: "signal_strength", unit: "dBm", state_class: "measurement" },
+	{ field: "ip", name: "IP address", needs: "ip" },
+	{ field: "reset_reason", name: "Reset reason", needs: "resetReason" },
+	{ field: "heap.free", name: "Free heap", needs: "freeHeap", device_class: "data_size", unit: "B", state_class: "measurement" },
+	{ field: "heap.slots_used", name: "XS slots used", needs: "slotsUsed", device_class: "data_size", unit: "B", state_class: "measurement" },
+	{ field: "heap.chunks_used", name: "XS chunks used", needs: "chunksUsed", device_class: "data_size", unit: "B", state_class: "measurement" },
+	{ field: "wifi_reconnects", name: "Wi-Fi reconnects", state_class: "total_increasing" },
+	{ field: "mqtt_reconnects", name: "MQTT reconnects", state_class: "total_increasing" },
+	{ field: "readings_dropped", name: "Readings dropped", state_class: "total_increasing" },
+	{ field: "sensor_faults", name: "Sensor faults", state_class: "total_increasing" },
+	{ field: "commands_rejected", name: "Commands rejected", state_class: "total_increasing" },
+];
 
 export interface DiscoveryMessage {
 	topic: string;
@@ -26,7 +58,8 @@ export function homeAssistantStatusTopic(config: FirmwareConfig): string {
 	return `${config.homeAssistant.prefix}/status`;
 }
 
-export function discoveryMessages(config: FirmwareConfig, softwareVersion: string): DiscoveryMessage[] {
+/** `platform`: what the host reports, so only entities that will have a value are announced. */
+export function discoveryMessages(config: FirmwareConfig, softwareVersion: string, platform: HostDiagnostics = {}): DiscoveryMessage[] {
 	const { topics, homeAssistant, mqtt } = config;
 	const node = discoveryId(mqtt.clientId);
 	const device = {
@@ -37,6 +70,39 @@ export function discoveryMessages(config: FirmwareConfig, softwareVersion: strin
 		sw_version: softwareVersion,
 	};
 	const availability = { availability_topic: topics.status, payload_available: "online", payload_not_available: "offline" };
+	const humidity: DiscoveryMessage[] = humidityKinds.includes(config.sensor.kind) ? [{
+		topic: `${homeAssistant.prefix}/sensor/${node}/humidity/config`,
+		payload: JSON.stringify({
+			name: "Humidity",
+			unique_id: `${node}_humidity`,
+			device_class: "humidity",
+			state_class: "measurement",
+			unit_of_measurement: "%",
+			suggested_display_precision: 1,
+			state_topic: topics.temperature,
+			value_template: "{{ value_json.humidity }}",
+			...availability,
+			device,
+		}),
+	}] : [];
+	const diagnostics = diagnosticEntities.filter((entity) => !entity.needs || platform[entity.needs] !== undefined).map((entity): DiscoveryMessage => {
+		const id = entity.field.replace(/\./g, "_");
+		return {
+			topic: `${homeAssistant.prefix}/sensor/${node}/${id}/config`,
+			payload: JSON.stringify({
+				name: entity.name,
+				unique_id: `${node}_${id}`,
+				entity_category: "diagnostic",
+				...(entity.device_class ? { device_class: entity.device_class } : {}),
+				...(entity.state_class ? { state_class: entity.state_class } : {}),
+				...(entity.unit ? { unit_of_measurement: entity.unit } : {}),
+				state_topic: topics.diagnostics,
+				value_template: `{{ value_json.${entity.field} }}`,
+				...availability,
+				device,
+			}),
+		};
+	});
 	return [
 		{
 			topic: `${homeAssistant.prefix}/sensor/${node}/temperature/config`,
@@ -68,5 +134,7 @@ export function discoveryMessages(config: FirmwareConfig, softwareVersion: strin
 				device,
 			}),
 		},
+		...humidity,
+		...diagnostics,
 	];
 }

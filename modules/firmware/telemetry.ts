@@ -1,9 +1,12 @@
 /*
  * Telemetry: samples the temperature sensor every interval and publishes
  *
- *   {"temperature":21.53,"unit":"°C","seq":17,"ts":1795357918906,"clock":"wall"}
+ *   {"temperature":21.53,"unit":"°C","humidity":41.2,"seq":17,"ts":1795357918906,"clock":"wall"}
  *
- * - temperature: °C, rounded to the configured number of decimals;
+ * - temperature: °C, plus the calibration offset, rounded to the configured
+ *   number of decimals;
+ * - humidity: % relative humidity, one decimal, only from a sensor that has
+ *   it (SHT3x);
  * - seq: counts published readings from boot, so a gap shows a lost one;
  * - ts: epoch ms once SNTP has set the clock ("clock":"wall"), ms since
  *   boot before that ("clock":"uptime"). It is the time of the sample, so
@@ -24,6 +27,8 @@ export interface TelemetryOptions {
 	publish(payload: string): void;
 	interval: number;
 	precision: number;
+	/** Added to every temperature (calibration), °C. */
+	offset?: number;
 	/** Publish only when the reading moved this much (0: always). */
 	deadband: number;
 	/** With a dead-band, publish at least this often (ms). */
@@ -31,7 +36,8 @@ export interface TelemetryOptions {
 	/** A sample failed, or the sensor recovered. */
 	onFault(message: string, consecutive: number): void;
 	onRecovered(after: number): void;
-	onReading?(temperature: number, published: boolean): void;
+	/** A valid sample: the temperature as published ("21.10"), and whether it was handed on. */
+	onReading?(temperature: string, queued: boolean): void;
 }
 
 export class Telemetry {
@@ -42,6 +48,7 @@ export class Telemetry {
 	failures = 0;
 	consecutiveFailures = 0;
 	lastTemperature: number | undefined;
+	lastHumidity: number | undefined;
 	readonly #options: TelemetryOptions;
 	#sensor: TemperatureSensor | undefined;
 	#timer: TimerHandle | undefined;
@@ -77,9 +84,12 @@ export class Telemetry {
 		const options = this.#options;
 		this.samples++;
 		let temperature: number;
+		let humidity: number | undefined;
 		try {
 			this.#sensor ??= options.openSensor();
-			temperature = this.#sensor.sample().temperature;
+			const sample = this.#sensor.sample();
+			temperature = sample.temperature;
+			humidity = sample.humidity;
 		} catch (error) {
 			// A sensor that cannot be opened is retried from scratch next time.
 			this.#sensor = undefined;
@@ -93,21 +103,24 @@ export class Telemetry {
 			options.onRecovered(this.consecutiveFailures);
 			this.consecutiveFailures = 0;
 		}
-		const rounded = round(temperature, options.precision);
+		const rounded = round(temperature + (options.offset ?? 0), options.precision);
+		const text = rounded.toFixed(options.precision);
+		const humidityField = typeof humidity === "number" && humidity >= 0 && humidity <= 100 ? `,"humidity":${round(humidity, 1)}` : "";
+		this.lastHumidity = humidityField ? round(humidity!, 1) : undefined;
 		this.lastTemperature = rounded;
 		const now = options.host.clock.now();
 		const due = options.deadband <= 0 || this.#lastPublished === undefined ||
 			Math.abs(rounded - this.#lastPublished) >= options.deadband || now - this.#lastPublishedAt >= options.heartbeat;
 		if (!due) {
 			this.suppressed++;
-			options.onReading?.(rounded, false);
+			options.onReading?.(text, false);
 			return;
 		}
 		this.#lastPublished = rounded;
 		this.#lastPublishedAt = now;
 		const wall = options.host.clock.wallTime();
-		options.publish(`{"temperature":${rounded.toFixed(options.precision)},"unit":"°C","seq":${++this.published},"ts":${wall ?? now},"clock":"${wall === undefined ? "uptime" : "wall"}"}`);
-		options.onReading?.(rounded, true);
+		options.publish(`{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${wall ?? now},"clock":"${wall === undefined ? "uptime" : "wall"}"}`);
+		options.onReading?.(text, true);
 	}
 
 	#fault(message: string): void {

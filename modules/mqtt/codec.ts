@@ -238,6 +238,10 @@ function encodeSuback(packet: SubackPacket): Uint8Array {
 	return bytes;
 }
 
+/** PINGREQ and DISCONNECT never change: one copy each, never written to. */
+export const pingreqPacket: Uint8Array = Uint8Array.of(PacketType.Pingreq << 4, 0);
+export const disconnectPacket: Uint8Array = Uint8Array.of(PacketType.Disconnect << 4, 0);
+
 /** PUBACK, PUBREC, PUBREL (flags 0b0010), PUBCOMP, UNSUBACK: four bytes. */
 export function encodeAck(type: AckPacket["type"], packetId: number): Uint8Array {
 	return encodeAckInto(new Uint8Array(4), type, checkPacketId(packetId));

@@ -1,10 +1,15 @@
 /*
  * The MQTT session state machine (layer 3), sans-I/O in the manner of h11
  * and quinn-proto: it owns no socket and no clock. It is fed events, each
- * with the current time, and answers through `SessionEffects`: bytes to
- * send, a transport to open or close, the one time it next wants to be
- * woken, messages to deliver. One wake-up time instead of a timer per rule
- * keeps a device to a single armed timer.
+ * with the current time. Its output is pulled, as quinn-proto's
+ * poll_transmit and poll_timeout are: after each input the driver asks
+ * `transmit()` for the next packet, only while its socket has room, and
+ * `timeout()` for the one time it next wants to be woken. So nothing is
+ * written from inside its own dispatch, and what the socket cannot take yet
+ * waits here, bounded by the outbox and the in-flight window. Effects tell
+ * the driver to open or close a transport and report messages, states and
+ * errors. One wake-up time instead of a timer per rule keeps a device to a
+ * single armed timer.
  *
  * Timer rules, all measured from `now` as given:
  * - CONNACK: the transport and the CONNACK must both arrive within
@@ -18,7 +23,7 @@
  *   credentials or authorisation waits the maximum, never a tight loop.
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
-import { encode, encodeAckInto, encodePublishInto, packetTypeName, publishSize, type InboundPublish } from "mqtt/codec";
+import { disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, type InboundPublish } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
 import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
@@ -66,18 +71,16 @@ interface WildcardHandler {
 	handler: MessageHandler;
 }
 
-/** Where bytes go: the transport, attached with `attachWriter` once it opens. */
-export interface Writer {
-	/** The buffer is reused after the call returns: copy what is kept. */
-	write(bytes: Uint8Array): void;
-}
-
+/**
+ * What the session asks of its driver. None of these may call back into the
+ * session: the driver notes the request and acts once the call that raised
+ * it has returned.
+ */
 export interface SessionEffects {
-	/** Open a transport; call `transportOpened` when it is ready, with its writer attached. */
+	/** Open a transport; call `transportOpened` when it is ready. */
 	openTransport(): void;
+	/** Close it: nothing more is to be written on it. */
 	closeTransport(reason: string): void;
-	/** When to call `wake(now)` next; undefined: no timer needed. */
-	wakeAt(time: number | undefined): void;
 	/**
 	 * Every inbound message, after its subscription handlers. One message
 	 * object is reused for every delivery: copy what is kept.
@@ -147,8 +150,18 @@ interface Inflight extends QueuedPublish {
 	packetId: number;
 	/** Waiting for PUBACK/PUBREC ("publish") or PUBCOMP ("release"). */
 	phase: "publish" | "release";
+	/** Handed to the transport on this connection. */
+	sent: boolean;
+	/** When it was last handed over; -1: never, so it goes without DUP. */
 	sentAt: number;
 }
+
+/**
+ * A queued control packet: bytes, or an acknowledgement as its type and
+ * packet id in one number (type << 16 | id), so that queueing one allocates
+ * nothing and it is encoded only when the transport has room.
+ */
+type ControlPacket = Uint8Array | number;
 
 /** A topic the application publishes to, encoded once. */
 interface PreparedTopic {
@@ -183,7 +196,8 @@ export class Session {
 	#state: SessionState = "idle";
 	#now = 0;
 	#transportOpen = false;
-	#writer: Writer | undefined;
+	/** CONNECT, encoded once: the options never change. */
+	readonly #connectBytes: Uint8Array;
 
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
@@ -192,13 +206,19 @@ export class Session {
 	#lastSent = 0;
 	#lastReceived = 0;
 	#pingSentAt = -1;
-	#wake: number | undefined;
 
+	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
+	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
+	// connection (from #cursor on), then the outbox. DISCONNECT goes last, after stop().
+	#control: ControlPacket[] = [];
+	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
+	#quiet = false;
+	#birthDue = false;
+	#cursor = 0;
+	#farewell = false;
 	// Outbound QoS 1/2 in flight, in publish order.
 	#inflight: Inflight[] = [];
-	#replaying = false;
 	#birth: QueuedPublish | undefined;
-	#draining = false;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
 	#pendingUnsubscribes = new Set<number>();
@@ -234,8 +254,8 @@ export class Session {
 			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
 			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
 		});
-		// Check the CONNECT now: a bad client id or will is the application's error.
-		encode(this.#connectPacket());
+		// Encoded now, so a bad client id or will is the application's error, and only once.
+		this.#connectBytes = encode(this.#connectPacket());
 		if (options.birth) {
 			const { topic, payload, qos, retain } = options.birth;
 			const prepared = this.#prepareTopic(topic);
@@ -245,11 +265,6 @@ export class Session {
 
 	get state(): SessionState {
 		return this.#state;
-	}
-
-	/** The transport's writer; the hot path calls it directly. */
-	attachWriter(writer: Writer | undefined): void {
-		this.#writer = writer;
 	}
 
 	/** Outbound QoS 1/2 messages not yet completed. */
@@ -274,9 +289,8 @@ export class Session {
 		this.#now = now;
 		if (this.#state === "idle" || this.#state === "stopped" || this.#state === "suspended") return;
 		this.#dropTransport(reason);
-		this.#reconnectDue = -1;
+		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
 		this.#setState("suspended", reason);
-		this.#schedule();
 	}
 
 	/** The link below is back: connect at once (the backoff was for the broker, not the link). */
@@ -285,23 +299,27 @@ export class Session {
 		if (this.#state === "suspended") this.#connect();
 	}
 
-	/** Orderly end: DISCONNECT (so the broker discards the will), close, no reconnect. */
+	/**
+	 * Orderly end: what is already in flight or acknowledged goes out, then
+	 * DISCONNECT (so the broker discards the will), then the transport is
+	 * closed; no reconnect. The outbox is kept, not sent.
+	 */
 	stop(now: number): void {
 		this.#now = now;
-		if (this.#state === "connected") this.#sendBytes(Uint8Array.of(0xe0, 0));
-		this.#dropTransport("stopped by the application");
+		const connected = this.#state === "connected";
 		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
 		this.#setState("stopped", "stopped by the application");
-		this.#schedule();
+		if (connected && this.#transportOpen) this.#farewell = true;
+		else this.#dropTransport("stopped by the application");
 	}
 
-	/** The transport opened: send CONNECT. */
+	/** The transport opened: CONNECT is the first thing to go. */
 	transportOpened(now: number): void {
 		this.#now = now;
 		if (this.#state !== "connecting" || !this.#transportOpen) return;
 		this.#parser.reset();
 		this.#lastReceived = now;
-		this.#sendBytes(encode(this.#connectPacket()));
+		this.#queue(this.#connectBytes);
 	}
 
 	/** The transport failed or the peer closed it. */
@@ -309,8 +327,83 @@ export class Session {
 		this.#now = now;
 		if (!this.#transportOpen) return;
 		this.#transportOpen = false;
-		this.#writer = undefined;
+		this.#control.length = 0;
 		if (this.#state === "connecting" || this.#state === "connected") this.#retry("transport", reason, false);
+		else if (this.#state === "stopped") this.#farewell = false;
+	}
+
+	// ------------------------------------------------------------ output, pulled
+
+	/**
+	 * The next packet to write, or undefined when there is nothing (more) to
+	 * send. The driver calls it only while its socket has room, and writes
+	 * all of a packet (in slices if need be) before asking for the next, so
+	 * the bytes may be the session's reused buffers: they stay untouched
+	 * until the next call.
+	 */
+	transmit(now: number): Uint8Array | undefined {
+		this.#now = now;
+		if (!this.#transportOpen) return undefined;
+		const packet = this.#nextPacket(now);
+		if (packet !== undefined) {
+			this.#lastSent = now;
+			return packet;
+		}
+		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
+		// After stop(): everything owed went out, DISCONNECT last; now the transport can close.
+		if (this.#state === "stopped") this.#dropTransport("stopped by the application");
+		return undefined;
+	}
+
+	#nextPacket(now: number): Uint8Array | undefined {
+		const control = this.#control;
+		if (control.length > 0) {
+			const item = control.shift()!;
+			return typeof item === "number" ? encodeAckInto(this.#ack, item >> 16, item & 0xffff) : item;
+		}
+		const connected = this.#state === "connected";
+		if (!connected && !this.#farewell) return undefined;
+		const birth = this.#birth;
+		if (this.#birthDue && birth !== undefined) {
+			this.#birthDue = false;
+			if (birth.qos === 0) return this.#encodePublish(birth.topic, birth.payload, 0, birth.retain, false, 0, birth.size);
+			return this.#sendInflight(this.#addInflight({ ...birth }), now);
+		}
+		// In flight but not yet sent on this connection: replays after a reconnect, in order, then
+		// messages accepted while the window had room.
+		const inflight = this.#inflight;
+		while (this.#cursor < inflight.length) {
+			const entry = inflight[this.#cursor++]!;
+			if (!entry.sent) return this.#sendInflight(entry, now);
+		}
+		if (connected) {
+			const item = this.outbox.peek();
+			if (item !== undefined && (item.qos === 0 || inflight.length < this.options.maxInflight)) {
+				this.outbox.shift();
+				if (item.qos === 0) return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				const entry = this.#addInflight(item);
+				this.#cursor = inflight.length;
+				return this.#sendInflight(entry, now);
+			}
+			return undefined;
+		}
+		this.#farewell = false;
+		return disconnectPacket;
+	}
+
+	/** Hands an in-flight message over: its PUBLISH (DUP if it went out before), or its PUBREL. */
+	#sendInflight(entry: Inflight, now: number): Uint8Array {
+		const dup = entry.sentAt >= 0;
+		entry.sent = true;
+		entry.sentAt = now;
+		if (entry.phase === "release") return encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId);
+		if (dup) this.stats.retransmitted++;
+		return this.#encodePublish(entry.topic, entry.payload, entry.qos, entry.retain, dup, entry.packetId, entry.size);
+	}
+
+	#queue(packet: ControlPacket): void {
+		this.#control.push(packet);
+		this.#quiet = false;
 	}
 
 	/** Bytes from the transport, in any split. */
@@ -344,8 +437,6 @@ export class Session {
 		this.#now = now;
 		if (!this.#transportOpen) return;
 		this.#lastReceived = now;
-		// No re-scheduling: receiving only moves the keepalive later. Every
-		// transition that changes a deadline schedules for itself.
 		this.#parser.push(chunk);
 		if (this.#directRoutes !== undefined) this.#updateDirectLane();
 	}
@@ -355,12 +446,10 @@ export class Session {
 		this.#directOpen = this.#directRoutes !== undefined && this.#state === "connected" && this.#transportOpen && this.#parser.betweenPackets;
 	}
 
-	/** The wake-up time asked for through `wakeAt` has come. */
+	/** The time `timeout()` gave has come (or nearly: a host timer may fire a little early). */
 	wake(now: number): void {
 		this.#now = now;
-		// The host's timer is spent. Forget it, so that #schedule arms a new one even for the
-		// same time: a host timer may fire a little before its clock says it is due.
-		this.#wake = undefined;
+		this.timeoutChanged = true;
 		if (this.#connackDue >= 0 && now >= this.#connackDue) {
 			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
@@ -371,27 +460,29 @@ export class Session {
 		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			const interval = this.options.keepalive * 1000;
 			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
-				// Armed before sending: a transport may deliver the answer during send().
 				this.#pingSentAt = now;
 				this.#pingDue = now + this.options.pingTimeout;
-				this.#sendBytes(Uint8Array.of(0xc0, 0));
+				this.#queue(pingreqPacket);
 			}
 		}
-		this.#schedule();
 	}
 
 	// ------------------------------------------------------------ application calls
 
 	/**
-	 * Publishes, or queues while offline or while the in-flight window is
-	 * full. Returns false when the outbox refused the message. Throws on a
-	 * bad argument. The payload is kept by reference until sent or acked.
+	 * Takes a message to publish: in flight, or queued while offline or while
+	 * the in-flight window is full. Returns false when the outbox refused it,
+	 * true when it was taken and waits for `transmit()`. When nothing else
+	 * waits and the packet fits in `room` (the bytes the driver's socket takes
+	 * now, 0 while an input is being handled), it is returned instead, to be
+	 * written at once: the hot path, with nothing queued. Throws on a bad
+	 * argument. The payload is kept by reference until sent or acknowledged.
 	 */
-	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean): boolean {
-		this.#now = now;
+	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
 		const prepared = this.#topics.get(topic) ?? this.#prepareTopic(topic);
 		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
-		if (this.#state === "connected" && this.outbox.length === 0) {
+		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
+		if (this.#quiet && room > 128) {
 			// The hot path: a small QoS 0 message goes out of the topic's own
 			// prepared buffer, with only the header and the payload written.
 			const remaining = prepared.remainingBase + payload.length;
@@ -406,26 +497,34 @@ export class Session {
 					view = buffer.subarray(0, size);
 					prepared.views.set(size, view);
 				}
-				// #sendBytes, inlined: this path is metered to the unit.
 				this.stats.sent++;
 				this.#lastSent = now;
-				this.#writer?.write(view);
-				return true;
+				return view;
 			}
 		}
+		this.#now = now;
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		const size = publishSize(prepared.bytes.length, payload.length, qos);
 		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
-		if (this.#state === "connected" && this.outbox.length === 0) {
+		if (this.#quiet) {
 			if (qos === 0) {
-				this.#sendPublish(prepared.bytes, payload, 0, retain, false, 0, size);
-				return true;
-			}
-			if (this.#inflight.length < this.options.maxInflight) {
-				this.#startInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				if (size <= room) {
+					this.#lastSent = now;
+					return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
+				}
+			} else if (this.#inflight.length < this.options.maxInflight) {
+				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				if (size <= room) {
+					// Nothing else waits and it fits: it goes now, and the session stays quiet.
+					this.#cursor = this.#inflight.length;
+					this.#lastSent = now;
+					return this.#sendInflight(entry, now);
+				}
+				this.#quiet = false;
 				return true;
 			}
 		}
+		this.#quiet = false;
 		const accepted = this.outbox.push({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
@@ -445,8 +544,7 @@ export class Session {
 		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
 		this.#subscriptions.set(filter, { qos, granted: false });
 		if (handler !== undefined) this.#setHandler(filter, handler);
-		if (this.#state === "connected") this.#sendSubscribe([filter]);
-		this.#schedule();
+		if (this.#state === "connected") this.#queueSubscribe([filter]);
 	}
 
 	unsubscribe(now: number, filter: string): void {
@@ -458,9 +556,8 @@ export class Session {
 		if (this.#state === "connected") {
 			const packetId = this.#allocatePacketId();
 			this.#pendingUnsubscribes.add(packetId);
-			this.#sendBytes(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
+			this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
 		}
-		this.#schedule();
 	}
 
 	#setHandler(filter: string, handler: MessageHandler | undefined): void {
@@ -528,7 +625,7 @@ export class Session {
 			case PacketType.Pubrel: {
 				// Exactly once: the message was delivered at PUBLISH; now forget the id.
 				this.#inboundPending.delete(packet.packetId);
-				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubcomp, packet.packetId));
+				this.#queue((PacketType.Pubcomp << 16) | packet.packetId);
 				return;
 			}
 			case PacketType.Suback: {
@@ -553,7 +650,7 @@ export class Session {
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
 				this.#pingDue = -1;
-				this.#schedule();
+				this.timeoutChanged = true;
 				return;
 			default:
 				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
@@ -569,7 +666,7 @@ export class Session {
 			if (this.#inboundPending.has(packetId)) {
 				// A retransmission before PUBREL: acknowledged again, not delivered again.
 				this.stats.duplicatesIgnored++;
-				this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
+				this.#queue((PacketType.Pubrec << 16) | packetId);
 				return;
 			}
 			if (!this.#holdUnreleased(packetId)) return;
@@ -590,8 +687,9 @@ export class Session {
 		} catch (error) {
 			this.#handlerThrew(message.topic, error);
 		}
-		if (qos === 1) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Puback, packetId));
-		else if (qos === 2) this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrec, packetId));
+		// The acknowledgement is queued, and goes out ahead of anything a handler published.
+		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
+		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
 
 	/** An application handler's exception is reported; it never breaks the session. */
@@ -613,7 +711,7 @@ export class Session {
 			if (entry.qos !== 2) return this.#protocolError(`PUBREC for QoS ${entry.qos} message ${packetId}`);
 			if (entry.phase === "publish") this.stats.lastRoundTrip = this.#now - entry.sentAt;
 			entry.phase = "release";
-			this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrel, packetId));
+			this.#queue((PacketType.Pubrel << 16) | packetId);
 			return;
 		}
 		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
@@ -621,7 +719,7 @@ export class Session {
 		if (type === PacketType.Puback) this.stats.lastRoundTrip = this.#now - entry.sentAt;
 		if (index === 0) inflight.shift();
 		else inflight.splice(index, 1);
-		this.#drainOutbox();
+		if (index < this.#cursor) this.#cursor--;
 	}
 
 	/**
@@ -633,7 +731,7 @@ export class Session {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
 		this.stats.skipped++;
 		if (qos === 2 && !this.#holdUnreleased(packetId)) return;
-		this.#sendBytes(encodeAckInto(this.#ack, qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
+		this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
 	}
 
 	/** Remembers an inbound QoS 2 id until its PUBREL; false (and the connection closed) past the bound. */
@@ -667,20 +765,23 @@ export class Session {
 		this.#transportOpen = true;
 		this.#connackDue = this.#now + this.options.connackTimeout;
 		this.#pingDue = -1;
+		this.timeoutChanged = true;
 		this.#pingSentAt = -1;
 		this.#setState("connecting", "connecting");
 		this.#effects.openTransport();
-		this.#schedule();
 	}
 
+	/**
+	 * CONNACK accepted: what must go out is queued, in order (subscriptions
+	 * the broker lacks, the birth message, in-flight replays, the outbox),
+	 * and the application is told last, so whatever it does then (publish,
+	 * stop) simply queues behind or changes the state.
+	 */
 	#connected(sessionPresent: boolean): void {
 		this.stats.connects++;
 		if (this.stats.connects > 1) this.stats.reconnects++;
 		this.backoff.reset();
 		this.#lastSent = this.#lastReceived = this.#now;
-		this.#setState("connected", sessionPresent ? "connected, session present" : "connected, new session");
-		this.#effects.connected(sessionPresent);
-		if (this.#state !== "connected") return;
 		this.#inboundPending.clear();
 		// Subscriptions the broker does not hold for us: all of them on a new session.
 		const filters: string[] = [];
@@ -689,33 +790,22 @@ export class Session {
 			if (!subscription.granted) filters.push(filter);
 		}
 		this.#pendingSubscribes.clear();
-		if (filters.length) this.#sendSubscribe(filters);
-		const birth = this.#birth;
-		if (birth) {
-			if (birth.qos === 0) this.#sendPublish(birth.topic, birth.payload, 0, birth.retain, false, 0, birth.size);
-			else this.#startInflight({ ...birth });
-		}
+		if (filters.length) this.#queueSubscribe(filters);
+		this.#birthDue = this.#birth !== undefined;
 		if (sessionPresent) {
-			// The broker kept our session: retransmit what it has not acknowledged, in order, as DUP.
-			// A copy, and no draining meanwhile: acks may arrive during send(), and order must hold.
-			this.#replaying = true;
-			for (const entry of this.#inflight.slice()) {
-				entry.sentAt = this.#now;
-				if (entry.phase === "release") this.#sendBytes(encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId));
-				else {
-					this.stats.retransmitted++;
-					this.#sendPublish(entry.topic, entry.payload, entry.qos, entry.retain, true, entry.packetId, entry.size);
-				}
-			}
-			this.#replaying = false;
+			// The broker kept our session: what it has not acknowledged goes again, in order, as DUP.
+			for (const entry of this.#inflight) entry.sent = false;
+			this.#cursor = 0;
 		} else if (this.#inflight.length) {
 			// A new session knows nothing of them: publish them again, first in line, as new messages.
 			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish");
+			for (const entry of unfinished) entry.sentAt = -1;
 			this.#inflight = [];
+			this.#cursor = 0;
 			this.outbox.unshiftAll(unfinished);
 		}
-		this.#drainOutbox();
-		this.#schedule();
+		this.#setState("connected", sessionPresent ? "connected, session present" : "connected, new session");
+		this.#effects.connected(sessionPresent);
 	}
 
 	/** Closes the current attempt and schedules the next one. */
@@ -726,15 +816,18 @@ export class Session {
 		this.#pingSentAt = -1;
 		if (!wasConnected) this.stats.failedAttempts++;
 		this.#effects.error(kind, reason);
-		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return this.#schedule();
+		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return;
 		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
 		this.#reconnectDue = this.#now + delay;
+		this.timeoutChanged = true;
 		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
-		this.#schedule();
 	}
 
 	#dropTransport(reason: string): void {
-		this.#writer = undefined;
+		// What this connection still owed goes with it; in-flight messages wait for the next one.
+		this.#control.length = 0;
+		this.#farewell = false;
+		this.#birthDue = false;
 		this.#directOpen = false;
 		// Nothing more from this connection: not even the rest of the chunk being parsed.
 		this.#parser.halt();
@@ -747,20 +840,26 @@ export class Session {
 	#setState(state: SessionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
+		this.#quiet = false;
+		this.timeoutChanged = true;
 		this.#effects.stateChanged(state, reason);
 	}
 
-	/** Tells the host the single time the session next needs to run. */
-	#schedule(): void {
+	/**
+	 * Set when a deadline may have come nearer, appeared or gone: the driver
+	 * then asks `timeout()` again and clears it. Sending moves the keepalive
+	 * deadline only later, so a timer armed for the earlier time just wakes
+	 * the session to find nothing due yet.
+	 */
+	timeoutChanged = true;
+
+	/** The single time the session next needs `wake()`; undefined: no timer needed. */
+	timeout(): number | undefined {
 		let due = earliest(earliest(this.#connackDue, this.#pingDue), this.#reconnectDue);
 		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
 		}
-		const wake = due < 0 ? undefined : due;
-		if (wake !== this.#wake) {
-			this.#wake = wake;
-			this.#effects.wakeAt(wake);
-		}
+		return due < 0 ? undefined : due;
 	}
 
 	// ------------------------------------------------------------ sending
@@ -796,42 +895,25 @@ export class Session {
 		return buffer;
 	}
 
-	#startInflight(item: QueuedPublish): void {
+	/** A message joins the in-flight window, with the next packet id, not yet sent. */
+	#addInflight(item: QueuedPublish): Inflight {
 		const entry = item as Inflight;
 		entry.packetId = this.#allocatePacketId();
 		entry.phase = "publish";
-		entry.sentAt = this.#now;
+		entry.sent = false;
+		entry.sentAt = -1;
 		this.#inflight.push(entry);
-		this.#sendPublish(entry.topic, entry.payload, entry.qos, entry.retain, false, entry.packetId, entry.size);
+		return entry;
 	}
 
-	#drainOutbox(): void {
-		// Not re-entered: an ack that arrives while sending (a synchronous
-		// transport) would otherwise recurse once per queued message.
-		if (this.#state !== "connected" || this.#replaying || this.#draining) return;
-		this.#draining = true;
-		try {
-			for (let item = this.outbox.peek(); item; item = this.outbox.peek()) {
-				if (item.qos > 0 && this.#inflight.length >= this.options.maxInflight) return;
-				this.outbox.shift();
-				if (item.qos === 0) this.#sendPublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
-				else this.#startInflight(item);
-				if (this.#state !== "connected") return;
-			}
-		} finally {
-			this.#draining = false;
-		}
-	}
-
-	#sendPublish(topic: Uint8Array, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number, size: number): void {
+	#encodePublish(topic: Uint8Array, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number, size: number): Uint8Array {
 		let buffer = this.#scratch;
 		if (size > buffer.length) {
 			// Rare large messages get their own buffer; the scratch stays small.
 			buffer = new Uint8Array(size);
 			encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
 			this.stats.sent++;
-			this.#sendBytes(buffer);
-			return;
+			return buffer;
 		}
 		encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
 		let view = this.#views.get(size);
@@ -841,22 +923,16 @@ export class Session {
 			this.#views.set(size, view);
 		}
 		this.stats.sent++;
-		this.#sendBytes(view);
+		return view;
 	}
 
-	#sendSubscribe(filters: string[]): void {
+	#queueSubscribe(filters: string[]): void {
 		const packetId = this.#allocatePacketId();
 		this.#pendingSubscribes.set(packetId, filters);
-		this.#sendBytes(encode({
+		this.#queue(encode({
 			type: PacketType.Subscribe, packetId,
 			subscriptions: filters.map((filter) => ({ filter, qos: this.#subscriptions.get(filter)!.qos })),
 		}));
-	}
-
-	#sendBytes(bytes: Uint8Array): void {
-		if (!this.#transportOpen) return;
-		this.#lastSent = this.#now;
-		this.#writer?.write(bytes);
 	}
 
 	#allocatePacketId(): number {

@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import type { DigitalOutput, Host, LogLevel, Utf8Decoder, Utf8Encoder, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "mqtt/codec";
 import { PacketParser } from "mqtt/parser";
@@ -56,15 +56,7 @@ export class VirtualClock {
 }
 
 /** Seeded PRNG (mulberry32): the same sequence on every host. */
-export function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		let t = (state = (state + 0x6d2b79f5) | 0);
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { seededRandom } from "backoff";
 
 export interface BrokerBehaviour {
 	/** CONNACK return code; 0 accepts. */
@@ -80,18 +72,35 @@ export interface BrokerBehaviour {
 	refuseFilters: string[];
 }
 
-/** One connection from the device to the scripted broker. */
+/**
+ * One connection from the device to the scripted broker. It behaves as
+ * Moddable's sockets do: it takes at most `budget` bytes per turn (a
+ * zero-delay timer of the virtual clock), throws "would block" past it, and
+ * announces the budget again through onWritable on the next turn after a
+ * write. The broker's answers arrive on a later turn, never during write().
+ */
 export class FakeConnection implements Socket {
 	readonly options: SocketOptions;
 	readonly received: Packet[] = [];
 	open = true;
+	/** Bytes per turn. */
+	readonly budget: number;
+	/** Bytes written, and the largest number written in one turn. */
+	written = 0;
+	mostInOneTurn = 0;
+	#left = 0;
+	#refill: unknown;
+	#writing = false;
 	#queue: Uint8Array[] = [];
 	readonly #broker: FakeBroker;
+	readonly #clock: VirtualClock;
 	readonly #parser: PacketParser;
 
-	constructor(broker: FakeBroker, options: SocketOptions) {
+	constructor(broker: FakeBroker, clock: VirtualClock, options: SocketOptions, budget: number) {
 		this.#broker = broker;
+		this.#clock = clock;
 		this.options = options;
+		this.budget = budget;
 		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
 			skipped: () => {},
 			packet: (packet) => {
@@ -121,11 +130,30 @@ export class FakeConnection implements Socket {
 		return head.slice().buffer as ArrayBuffer;
 	}
 
-	write(bytes: ArrayBufferLike | ArrayBufferView): void {
-		if (!this.open) return;
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+		if (view.length > this.#left) throw new Error("would block");
+		this.#left -= view.length;
+		this.written += view.length;
+		this.mostInOneTurn = Math.max(this.mostInOneTurn, this.budget - this.#left);
+		if (this.#refill === undefined) this.#refill = this.#clock.set(() => this.announce(), 0);
+		if (!this.open) return this.#left;
 		this.#broker.bytesFromDevice += view.length;
-		this.#parser.push(view.slice());
+		this.#writing = true;
+		try {
+			this.#parser.push(view.slice());
+		} finally {
+			this.#writing = false;
+		}
+		return this.#left;
+	}
+
+	/** A new turn: the whole budget again, announced as Moddable's sockets announce it. */
+	announce(): void {
+		this.#refill = undefined;
+		if (!this.open) return;
+		this.#left = this.budget;
+		this.options.onWritable(this.budget);
 	}
 
 	close(): void {
@@ -141,13 +169,22 @@ export class FakeConnection implements Socket {
 
 	sendBytes(bytes: Uint8Array): void {
 		if (!this.open) return;
+		if (this.#writing) {
+			// An answer to what the device is writing comes on a later turn.
+			this.#clock.set(() => this.sendBytes(bytes), 0);
+			return;
+		}
 		this.#queue.push(bytes);
 		this.options.onReadable(bytes.length);
 	}
 
-	/** The broker or the network drops the connection. */
+	/** The broker or the network drops the connection (after what it sent before, if the device is writing). */
 	drop(message = "connection reset"): void {
 		if (!this.open) return;
+		if (this.#writing) {
+			this.#clock.set(() => this.drop(message), 0);
+			return;
+		}
 		this.open = false;
 		this.#broker.closed(this, false);
 		this.options.onError(message);
@@ -169,6 +206,8 @@ export class FakeBroker {
 	readonly errors: string[] = [];
 	up = true;
 	bytesFromDevice = 0;
+	/** Bytes the device's socket takes per turn: Moddable's lin socket's by default. */
+	socketBudget = simulatedSocketBudget;
 	readonly #clock: VirtualClock;
 	readonly #wills = new Map<FakeConnection, PublishPacket>();
 	#subscriptions = new Map<FakeConnection, Set<string>>();
@@ -184,12 +223,12 @@ export class FakeBroker {
 	}
 
 	connect(options: SocketOptions): FakeConnection {
-		const connection = new FakeConnection(this, options);
+		const connection = new FakeConnection(this, this.#clock, options, this.socketBudget);
 		this.connections.push(connection);
 		this.#clock.set(() => {
 			if (!connection.open) return;
 			if (!this.up) return connection.drop("connection refused");
-			options.onWritable(4096);
+			connection.announce();
 		}, 1);
 		return connection;
 	}
@@ -301,6 +340,12 @@ export class FakeHost implements Host {
 	temperature: number | (() => number) = 21.5;
 	sensorFault: "throw" | "nan" | "open" | undefined;
 	sensorOptions: SensorOptions | undefined;
+	/** % relative humidity the sensor reports with each sample; undefined: a sensor without it. */
+	humidity: number | undefined;
+	/** What the platform tells about itself; undefined: a host without diagnostics. */
+	platform: HostDiagnostics | undefined;
+	/** SNTP servers the firmware asked for, one per request. */
+	readonly clockRequests: string[] = [];
 	accessPointUp = true;
 	wifiAssociateDelay = 100;
 	#wifiListener: ((event: WifiEvent) => void) | undefined;
@@ -355,9 +400,18 @@ export class FakeHost implements Host {
 			sample: () => {
 				if (this.sensorFault === "throw") throw new Error("I2C read failed");
 				if (this.sensorFault === "nan") return { temperature: NaN };
-				return { temperature: typeof this.temperature === "function" ? this.temperature() : this.temperature };
+				const temperature = typeof this.temperature === "function" ? this.temperature() : this.temperature;
+				return this.humidity === undefined ? { temperature } : { temperature, humidity: this.humidity };
 			},
 		};
+	}
+
+	diagnostics(): HostDiagnostics {
+		return this.platform ?? {};
+	}
+
+	syncClock(server: string): void {
+		this.clockRequests.push(server);
 	}
 
 	openLed(pin: number): DigitalOutput {

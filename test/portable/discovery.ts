@@ -23,7 +23,7 @@ const schema: Record<string, { required: string[]; fields: Record<string, FieldT
 		required: ["state_topic"],
 		fields: {
 			...common, state_topic: "topic", value_template: "template", device_class: "string", state_class: "string",
-			unit_of_measurement: "string", suggested_display_precision: "integer", expire_after: "integer",
+			unit_of_measurement: "string", suggested_display_precision: "integer", expire_after: "integer", entity_category: "string",
 		},
 	},
 	light: {
@@ -34,7 +34,11 @@ const schema: Record<string, { required: string[]; fields: Record<string, FieldT
 const deviceFields: Record<string, "string" | "list"> = {
 	identifiers: "list", name: "string", model: "string", manufacturer: "string", sw_version: "string", hw_version: "string",
 };
-const sensorDeviceClasses = ["temperature"];
+const sensorDeviceClasses = ["temperature", "humidity", "duration", "signal_strength", "data_size"];
+/** Diagnostic entities whatever the host: uptime and the five counters. */
+const alwaysDiagnostic = ["uptime", "wifi_reconnects", "mqtt_reconnects", "readings_dropped", "sensor_faults", "commands_rejected"];
+/** Per announcement with a simulated sensor (it has humidity) on a host that reports nothing of itself. */
+const entities = 3 + alwaysDiagnostic.length;
 const stateClasses = ["measurement", "total", "total_increasing"];
 
 function checkType(key: string, value: unknown, type: FieldType): void {
@@ -76,8 +80,8 @@ const discoveryTopics = (host: FakeHost, prefix = "homeassistant"): string[] =>
 
 export const suite = defineSuite("Home Assistant discovery", {
 	"every field of both entities is a documented key of the right type"() {
-		const messages = discoveryMessages(config, firmwareVersion);
-		assert.equal(messages.length, 2);
+		const messages = discoveryMessages(config, firmwareVersion, { resetReason: "Power-On", rssi: -60, ip: "10.0.0.2", slotsUsed: 1, chunksUsed: 2, freeHeap: 3 });
+		assert.equal(messages.length, entities + 6);
 		for (const { topic, payload } of messages) {
 			const match = /^homeassistant\/(sensor|light)\/([a-zA-Z0-9_-]+)\/([a-zA-Z0-9_-]+)\/config$/.exec(topic);
 			assert.ok(match !== null, `discovery topic ${topic} is <prefix>/<component>/<node_id>/<object_id>/config`);
@@ -130,24 +134,57 @@ export const suite = defineSuite("Home Assistant discovery", {
 	"announces retained after the CONNACK, and again after every reconnect"() {
 		const host = boot({ ha_discovery: "true", ha_discovery_prefix: "ha" });
 		const announced = host.broker.published.filter((p) => p.topic.startsWith("ha/"));
-		assert.equal(announced.length, 2);
+		assert.equal(announced.length, entities);
 		assert.ok(announced.every((p) => p.retain && p.qos === 1), "retained, QoS 1");
 		assert.equal(host.broker.retained.size >= 2, true);
 		host.broker.current!.drop();
 		host.virtual.advance(5000);
-		assert.equal(discoveryTopics(host, "ha").length, 4);
+		assert.equal(discoveryTopics(host, "ha").length, 2 * entities);
 	},
 
 	"announces again when Home Assistant comes online, and only then"() {
 		const host = boot({ ha_discovery: "true" });
-		assert.equal(discoveryTopics(host).length, 2);
+		assert.equal(discoveryTopics(host).length, entities);
 		host.broker.deliver("homeassistant/status", "offline", 1);
 		host.broker.deliver("homeassistant/status", "onlinex", 1);
-		assert.equal(discoveryTopics(host).length, 2);
+		assert.equal(discoveryTopics(host).length, entities);
 		host.broker.deliver("homeassistant/status", "online", 1);
-		assert.equal(discoveryTopics(host).length, 4);
+		// The socket takes its budget per turn: the rest goes out on the next turns.
+		host.virtual.advance(100);
+		assert.equal(discoveryTopics(host).length, 2 * entities);
 		const config = host.broker.published.filter((p) => p.topic === "homeassistant/light/room1-sensor/led/config").map((p) => text(p.payload));
 		assert.equal(config.length, 2);
 		assert.equal(config[0], config[1]);
+	},
+
+	"humidity is announced for a sensor that has it, and not for one that has not"() {
+		const ids = (kind: string): string[] => discoveryMessages(parseConfig({ ssid: "home", sensor: kind, ha_discovery: "true" }), firmwareVersion)
+			.map((m) => JSON.parse(m.payload) as Record<string, unknown>).map((entity) => entity.unique_id as string);
+		assert.ok(ids("sht3x").includes("room1-sensor_humidity"), ids("sht3x").join());
+		assert.ok(!ids("tmp102").includes("room1-sensor_humidity"), ids("tmp102").join());
+		const humidity = discoveryMessages(parseConfig({ ssid: "home", sensor: "sht3x" }), firmwareVersion).map((m) => JSON.parse(m.payload) as Record<string, unknown>)
+			.find((entity) => entity.device_class === "humidity")!;
+		assert.equal(humidity.state_topic, "sensors/room1/temp");
+		assert.equal(humidity.value_template, "{{ value_json.humidity }}");
+		assert.equal(humidity.unit_of_measurement, "%");
+	},
+
+	"diagnostic entities: on the diagnostics topic, entity_category diagnostic, only for fields the host reports"() {
+		const bare = discoveryMessages(config, firmwareVersion, {}).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+		const diagnostic = bare.filter((entity) => entity.entity_category === "diagnostic");
+		assert.deepEqual(diagnostic.map((entity) => (entity.unique_id as string).replace("room1_sensor_1_", "")).sort(), [...alwaysDiagnostic].sort());
+		for (const entity of diagnostic) {
+			assert.equal(entity.state_topic, "sensors/room1/diagnostics");
+			assert.equal(entity.availability_topic, config.topics.status);
+		}
+		const esp32 = discoveryMessages(config, firmwareVersion, { resetReason: "Panic", rssi: -70, ip: "10.0.0.2", freeHeap: 100000 })
+			.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+		const rssi = esp32.find((entity) => entity.unique_id === "room1_sensor_1_rssi")!;
+		assert.equal(rssi.device_class, "signal_strength");
+		assert.equal(rssi.unit_of_measurement, "dBm");
+		assert.equal(rssi.value_template, "{{ value_json.rssi }}");
+		assert.equal(esp32.find((entity) => entity.unique_id === "room1_sensor_1_heap_free")!.value_template, "{{ value_json.heap.free }}");
+		assert.ok(esp32.some((entity) => entity.unique_id === "room1_sensor_1_reset_reason"));
+		assert.ok(!esp32.some((entity) => entity.unique_id === "room1_sensor_1_heap_slots_used"), "no slots entity without the figure");
 	},
 });

@@ -93,7 +93,7 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.ok(problems.includes('sensor_qos="3" must be an integer 0-2'));
 		assert.ok(problems.some((p) => p.startsWith('topic_temperature="sensors/+/temp" must be a publish topic') && p.includes("wildcards")));
 		assert.ok(problems.some((p) => p.startsWith("mqtt_tls=\"maybe\" must be true or false")));
-		assert.ok(problems.includes('sensor="bmp280" must be one of tmp102, sht3x, ds18b20, ntc, simulated'));
+		assert.ok(problems.includes('sensor="bmp280" must be one of tmp102, sht3x, ds18b20, ntc, simulated, simulated-faulty'));
 		assert.ok(problems.some((p) => p.startsWith('topic_led_command="a/#/b" must be a topic filter')));
 	},
 

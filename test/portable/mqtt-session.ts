@@ -321,6 +321,8 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		const r = rig();
 		connected(r);
 		r.client.publish("s/a", "exactly once", { qos: 2 });
+		// PUBREC comes on the next turn, PUBCOMP on the one after.
+		r.host.virtual.advance(0);
 		const types = sentTypes(r);
 		assert.ok(types.includes(PacketType.Pubrel), "PUBREL sent after PUBREC");
 		assert.equal(r.client.session.inflight, 0);

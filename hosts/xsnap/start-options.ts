@@ -1,0 +1,150 @@
+/*
+ * What `npm start` is asked to do, worked out before anything starts, so a
+ * mistake is explained at once, on a terminal or not, and ends with exit
+ * code 2 (usage), never a hang.
+ *
+ * The configuration is laid together as mcconfig would, most specific last:
+ *   manifest.json's config < manifest_local.json's config (git-ignored: the
+ *   Wi-Fi and broker secrets) < ROOM1_<KEY> environment variables < the
+ *   simulated board's own parts < key=value arguments,
+ * then checked strictly: on the simulator every key must be one of ours.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ConfigError, nearestKey, parseConfig } from "config";
+
+export const defaultBrokerPort = 1883;
+/** Environment variables that carry config keys: ROOM1_MQTT_PASSWORD=... is mqtt_password. */
+export const environmentPrefix = "ROOM1_";
+
+export const usage = `usage: npm start -- [--broker URL] [key=value ...]
+
+Runs the firmware on the XS host simulator, with a broker embedded on 127.0.0.1:${defaultBrokerPort}
+(or the broker already listening there, if one is).
+
+  --broker URL      use this broker instead, e.g. --broker mqtt://127.0.0.1:1884 (also MQTT_URL=...)
+  key=value         a configuration key, exactly as on the mcconfig command line,
+                    e.g. sensor_interval=2000 sensor=simulated-faulty
+  -h, --help, help  this text
+
+Every key, its default and what it accepts: the README's "Configuration" table
+(or modules/config.ts). Keep secrets off the command line, where npm echoes them
+and ps shows them: put them in manifest_local.json (git-ignored; see
+manifest_local.example.json) or in the environment as ROOM1_<KEY>, for example
+ROOM1_MQTT_PASSWORD=... npm start.`;
+
+export class UsageError extends Error {
+	override name = "UsageError";
+	readonly problems: readonly string[];
+	constructor(problems: string[]) {
+		super(problems.join("; "));
+		this.problems = problems;
+	}
+}
+
+export interface StartArguments {
+	help: boolean;
+	broker: URL | undefined;
+	overrides: Record<string, string>;
+}
+
+function brokerUrl(text: string, from: string): URL {
+	let url: URL;
+	try {
+		url = new URL(text);
+	} catch {
+		throw new UsageError([`${from} ${JSON.stringify(text)} is not a URL: expected mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1884`]);
+	}
+	if (url.protocol !== "mqtt:") throw new UsageError([`${from} ${JSON.stringify(text)}: only mqtt:// brokers are supported here (TLS: set mqtt_tls=true and mqtt_port)`]);
+	return url;
+}
+
+/** Parses `npm start`'s arguments; throws a UsageError naming each bad one. */
+export function parseStartArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): StartArguments {
+	let broker = env.MQTT_URL ? brokerUrl(env.MQTT_URL, "MQTT_URL") : undefined;
+	const overrides: Record<string, string> = {};
+	const problems: string[] = [];
+	let help = false;
+	for (let i = 0; i < argv.length; i++) {
+		const argument = argv[i]!;
+		try {
+			if (argument === "--help" || argument === "-h" || argument === "help") help = true;
+			else if (argument === "--broker") {
+				if (i + 1 >= argv.length) throw new UsageError(["--broker needs a URL, e.g. --broker mqtt://127.0.0.1:1884"]);
+				broker = brokerUrl(argv[++i]!, "--broker");
+			} else if (argument.startsWith("--broker=")) broker = brokerUrl(argument.slice(9), "--broker");
+			else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argument)) {
+				const equals = argument.indexOf("=");
+				overrides[argument.slice(0, equals)] = argument.slice(equals + 1);
+			} else {
+				const near = argument.startsWith("-") ? undefined : nearestKey(argument);
+				throw new UsageError([`unknown argument ${JSON.stringify(argument)}: expected --broker URL, key=value or --help${near ? ` (did you mean ${near}=...?)` : ""}`]);
+			}
+		} catch (error) {
+			if (!(error instanceof UsageError)) throw error;
+			problems.push(...error.problems);
+		}
+	}
+	if (problems.length) throw new UsageError(problems);
+	return { help, broker, overrides };
+}
+
+/** `config` of a manifest file, or {} when the file does not exist. */
+export function manifestConfigOf(file: string): Record<string, string> {
+	if (!fs.existsSync(file)) return {};
+	let manifest: { config?: Record<string, unknown> };
+	try {
+		manifest = JSON.parse(fs.readFileSync(file, "utf8")) as typeof manifest;
+	} catch (error) {
+		throw new UsageError([`${path.basename(file)} is not valid JSON: ${(error as Error).message}`]);
+	}
+	const config: Record<string, string> = {};
+	for (const [key, value] of Object.entries(manifest.config ?? {})) config[key] = String(value);
+	return config;
+}
+
+/** ROOM1_<KEY> variables as config keys (ROOM1_MQTT_PASSWORD -> mqtt_password). */
+export function environmentConfig(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+	const config: Record<string, string> = {};
+	for (const [name, value] of Object.entries(env)) {
+		if (name.startsWith(environmentPrefix) && value !== undefined) config[name.slice(environmentPrefix.length).toLowerCase()] = value;
+	}
+	return config;
+}
+
+const simulatedSensors = ["simulated", "simulated-faulty"];
+
+export interface ConfigLayers {
+	manifest: Record<string, string>;
+	local: Record<string, string>;
+	environment: Record<string, string>;
+	/** What the simulated board decides: its network name, its sensor, where its broker is. */
+	board: Record<string, string>;
+	overrides: Record<string, string>;
+}
+
+/**
+ * The simulator's mc/config, laid together and checked strictly (every key
+ * ours, every value valid). Throws a ConfigError listing every problem, each
+ * saying where the bad key came from when it was not the command line.
+ */
+export function simulatorConfig(layers: ConfigLayers): Record<string, string> {
+	const config = { ...layers.manifest, ...layers.local, ...layers.environment, ...layers.board, ...layers.overrides };
+	try {
+		parseConfig(config, { strict: true });
+		if (!simulatedSensors.includes(config.sensor ?? "")) {
+			throw new ConfigError([`sensor=${config.sensor} needs a device; the simulator offers sensor=simulated, or sensor=simulated-faulty (every 3rd sample fails)`]);
+		}
+	} catch (error) {
+		if (!(error instanceof ConfigError)) throw error;
+		const origin = (problem: string): string => {
+			const key = /^(?:unknown key )?([A-Za-z0-9_]+)/.exec(problem)?.[1] ?? "";
+			if (key in layers.overrides) return problem;
+			if (key in layers.environment) return `${problem} (from ${environmentPrefix}${key.toUpperCase()})`;
+			if (key in layers.local) return `${problem} (from manifest_local.json)`;
+			return problem;
+		};
+		throw new ConfigError(error.problems.map(origin));
+	}
+	return config;
+}

@@ -1,0 +1,263 @@
+/*
+ * Back-pressure on a virtual clock, on Node and on XS: the socket takes
+ * only its budget per turn (1,536 bytes, as Moddable's lin socket; or 1),
+ * and throws "would block" past it. Whatever the application asks, every
+ * message arrives whole and in order, nothing is lost beyond the outbox's
+ * own policy, and no write ever goes past the budget.
+ */
+import { defineSuite } from "test/lib/suite";
+import * as assert from "test/lib/assert";
+import { FakeHost, seededRandom, text } from "test/lib/fake-host";
+import { MqttClient, type ClientOptions } from "mqtt/client";
+import { PacketType, type PublishPacket } from "mqtt/packets";
+import { parseConfig } from "config";
+import { startFirmware } from "firmware/app";
+import type { FirmwareHandle } from "platform";
+
+interface Rig {
+	host: FakeHost;
+	client: MqttClient;
+	errors: string[];
+}
+
+function rig(options: Partial<ClientOptions> = {}, budget?: number): Rig {
+	const host = new FakeHost();
+	if (budget !== undefined) host.broker.socketBudget = budget;
+	const errors: string[] = [];
+	const client = new MqttClient({
+		host, address: "127.0.0.1", port: 1883, clientId: "bp", keepalive: 30, random: seededRandom(5),
+		backoff: { minimum: 500, maximum: 2000, factor: 2 },
+		onError: (kind, message) => errors.push(`${kind}: ${message}`),
+		...options,
+	});
+	return { host, client, errors };
+}
+
+/** Runs turns until nothing is left to happen within `ms`. */
+function run(r: Rig, ms = 1): void {
+	r.host.virtual.advance(ms);
+}
+
+/** The payloads the broker received on `topic`, in order. */
+function payloads(r: Rig, topic: string): string[] {
+	return r.host.broker.publishedTo(topic);
+}
+
+/** No connection ever took more than its budget in a turn, and none failed for it. */
+function assertWithinBudget(r: { host: FakeHost; errors?: string[] }): void {
+	for (const connection of r.host.broker.connections) {
+		assert.ok(connection.mostInOneTurn <= connection.budget, `${connection.mostInOneTurn} bytes in one turn, budget ${connection.budget}`);
+	}
+	const failures = (r.errors ?? []).filter((e) => /would block|transport failed/.test(e));
+	assert.deepEqual(failures, []);
+}
+
+function numbered(count: number, size: number): string[] {
+	const messages: string[] = [];
+	for (let i = 0; i < count; i++) {
+		const head = `m${i} `;
+		messages.push(head + "x".repeat(Math.max(0, size - head.length)));
+	}
+	return messages;
+}
+
+interface Device {
+	host: FakeHost;
+	firmware: FirmwareHandle;
+}
+
+function device(overrides: Record<string, string>, wifiAssociateDelay = 100): Device {
+	const host = new FakeHost();
+	host.wifiAssociateDelay = wifiAssociateDelay;
+	const config = parseConfig({ ssid: "home", sensor: "simulated", mqtt_backoff_min: "500", mqtt_backoff_max: "2000", ...overrides });
+	return { host, firmware: startFirmware(host, config, { random: seededRandom(3) }) };
+}
+
+function readingSequence(host: FakeHost): number[] {
+	return host.broker.publishedTo("sensors/room1/temp").map((payload) => (JSON.parse(payload) as { seq: number }).seq);
+}
+
+function assertConsecutive(seqs: number[], from: number, to: number): void {
+	assert.equal(seqs.length, to - from + 1, `readings ${seqs.join(",")}`);
+	seqs.forEach((seq, i) => assert.equal(seq, from + i, `reading ${i} is ${seq}`));
+}
+
+export const suite = defineSuite("back-pressure: the socket's budget per turn", {
+	"the simulated socket refuses a write past its budget with would block, and refills it next turn"() {
+		const r = rig();
+		r.client.start();
+		run(r);
+		const connection = r.host.broker.current!;
+		assert.equal(connection.budget, 1536);
+		let refills = 0;
+		const options = connection.options;
+		const onWritable = options.onWritable;
+		options.onWritable = (count) => {
+			refills++;
+			onWritable(count);
+		};
+		// The client's own writes went through; a write past what is left throws and takes nothing.
+		const written = connection.written;
+		assert.throws(() => connection.write(new Uint8Array(1537)), /would block/);
+		assert.equal(connection.written, written);
+		run(r, 0);
+		assert.equal(refills, 0, "nothing was written this turn, so nothing is announced");
+		connection.write(Uint8Array.of(0xc0, 0));
+		run(r, 0);
+		assert.equal(refills, 1, "the budget comes back on the next turn");
+	},
+
+	"Home Assistant discovery on: online, the LED state, every config and the readings taken while connecting all arrive, within the budget"() {
+		// Wi-Fi takes 3 s to come up, as a real access point may: 15 readings wait, as in mcsim.
+		const { host, firmware } = device({ ha_discovery: "true", sensor_interval: "200", sensor_qos: "0" }, 3000);
+		host.virtual.advance(3200);
+		assert.equal(firmware.status().mqtt, "connected");
+		assertWithinBudget({ host });
+		assert.equal(host.broker.connections.length, 1, "one connection: no write ever failed");
+		const topics = host.broker.published.map((packet) => packet.topic);
+		assert.equal(topics[0], "sensors/room1/status", "online goes first");
+		assert.equal(text(host.broker.retained.get("sensors/room1/status")!.payload), "online");
+		assert.equal(text(host.broker.retained.get("control/room1/led/state")!.payload), "off");
+		const configs = topics.filter((topic) => topic.startsWith("homeassistant/") && topic.endsWith("/config"));
+		// Temperature, humidity, the LED and six diagnostic entities (this host reports none of its own figures).
+		assert.equal(configs.length, 9, topics.join(" "));
+		for (const topic of configs) assert.ok(host.broker.retained.get(topic)!.payload.length > 300, `${topic} whole`);
+		const seqs = readingSequence(host);
+		assertConsecutive(seqs, 1, seqs.length);
+		assert.ok(seqs.length >= 15, `${seqs.length} readings`);
+		// The first turn after CONNACK had more to write than the budget: it took several.
+		assert.ok(host.broker.current!.written > 1536, `${host.broker.current!.written} bytes written`);
+	},
+
+	"a QoS 0 backlog of 100 messages taken through an outage is delivered in order after it, a budget at a time"() {
+		const r = rig();
+		r.client.start();
+		run(r);
+		r.host.broker.setUp(false);
+		const messages = numbered(100, 80);
+		for (const message of messages) assert.equal(r.client.publish("s/t", message), true);
+		run(r, 3000);
+		assert.equal(r.client.state, "waiting");
+		r.host.broker.setUp(true);
+		run(r, 3000);
+		assert.equal(r.client.state, "connected");
+		assert.deepEqual(payloads(r, "s/t"), messages);
+		assert.equal(r.client.stats.dropped, 0);
+		assertWithinBudget(r);
+		assert.ok(r.host.broker.current!.written > 3 * 1536, "the backlog took several turns");
+	},
+
+	"the firmware at sensor_qos=0, a reading every 200 ms, through a 10 s broker outage: no reading lost, all in order"() {
+		const { host, firmware } = device({ sensor_interval: "200", sensor_qos: "0" });
+		host.virtual.advance(2000);
+		assert.equal(firmware.status().mqtt, "connected");
+		host.broker.setUp(false);
+		host.virtual.advance(10_000);
+		host.broker.setUp(true);
+		host.virtual.advance(3000);
+		const status = firmware.status();
+		assert.equal(status.mqtt, "connected");
+		assert.equal(status.dropped, 0);
+		const seqs = readingSequence(host);
+		assertConsecutive(seqs, 1, status.readings as number);
+		assert.ok(seqs.length >= 70, `${seqs.length} readings`);
+		assertWithinBudget({ host });
+	},
+
+	"a burst of 1,000 publishes from the API: all in order when the outbox can hold them, at QoS 0 and at QoS 1"() {
+		for (const qos of [0, 1] as const) {
+			const r = rig({ outbox: { maxMessages: 1000, maxBytes: 1 << 20, policy: "drop-oldest" } });
+			r.client.start();
+			run(r);
+			const messages = numbered(1000, 40);
+			for (const message of messages) assert.equal(r.client.publish("s/burst", message, { qos }), true);
+			run(r, 100);
+			assert.deepEqual(payloads(r, "s/burst"), messages, `QoS ${qos}`);
+			assert.equal(r.client.stats.dropped, 0);
+			assert.equal(r.client.session.outbox.length, 0);
+			assert.equal(r.client.session.inflight, 0);
+			assertWithinBudget(r);
+		}
+	},
+
+	"a burst of 1,000 publishes past the default outbox: what fit the budget, then the newest 100, in order; the rest counted as dropped"() {
+		const r = rig();
+		r.client.start();
+		run(r);
+		const messages = numbered(1000, 40);
+		for (const message of messages) r.client.publish("s/burst", message);
+		run(r, 100);
+		const received = payloads(r, "s/burst");
+		const dropped = r.client.stats.dropped;
+		assert.equal(received.length + dropped, 1000);
+		assert.deepEqual(received.slice(-100), messages.slice(-100), "the newest 100 survive");
+		const direct = received.length - 100;
+		assert.ok(direct > 0 && direct * 46 <= 1536, `${direct} written at once within the budget`);
+		assert.deepEqual(received.slice(0, direct), messages.slice(0, direct), "the first ones in order");
+		assertWithinBudget(r);
+	},
+
+	"a 4 KB retained payload goes out in slices and arrives whole, ahead of what was published after it"() {
+		for (const qos of [0, 1] as const) {
+			const r = rig();
+			r.client.start();
+			run(r);
+			const big = new Uint8Array(4096);
+			for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+			assert.equal(r.client.publish("s/big", big, { qos, retain: true }), true);
+			r.client.publish("s/after", "after", { qos });
+			run(r, 10);
+			const retained = r.host.broker.retained.get("s/big")!;
+			assert.deepEqual(Array.from(retained.payload), Array.from(big), `QoS ${qos}`);
+			const topics = r.host.broker.published.map((packet) => packet.topic);
+			assert.deepEqual(topics, ["s/big", "s/after"]);
+			assertWithinBudget(r);
+		}
+	},
+
+	"a budget of 1 byte per turn: connect, subscribe, publish at every QoS, take a command and answer it, all in order"() {
+		const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true }, birth: { topic: "s/status", payload: "online", qos: 1, retain: true } }, 1);
+		const handled: string[] = [];
+		r.client.subscribe("c/led", 1, (message) => {
+			handled.push(text(message.payload));
+			r.client.publish("c/led/state", message.payload, { qos: 1, retain: true });
+		});
+		for (let i = 0; i < 5; i++) r.client.publish("s/t", `early ${i}`, { qos: 1 });
+		r.client.start();
+		run(r, 100);
+		assert.equal(r.client.state, "connected");
+		const messages = numbered(20, 30);
+		messages.forEach((message, i) => r.client.publish("s/t", message, { qos: (i % 3) as 0 | 1 | 2 }));
+		r.host.broker.deliver("c/led", "on", 1);
+		run(r, 100);
+		assert.deepEqual(handled, ["on"]);
+		assert.deepEqual(payloads(r, "s/t"), [...[0, 1, 2, 3, 4].map((i) => `early ${i}`), ...messages]);
+		assert.deepEqual(payloads(r, "c/led/state"), ["on"]);
+		assert.equal(payloads(r, "s/status")[0], "online");
+		const connection = r.host.broker.current!;
+		assert.equal(connection.mostInOneTurn, 1);
+		// The command's PUBACK went out before the state its handler published.
+		const sent = connection.received;
+		const puback = sent.findIndex((packet) => packet.type === PacketType.Puback);
+		const state = sent.findIndex((packet) => packet.type === PacketType.Publish && (packet as PublishPacket).topic === "c/led/state");
+		assert.ok(puback >= 0 && puback < state, `PUBACK at ${puback}, state at ${state}`);
+		assert.equal(r.client.session.inflight, 0);
+		assertWithinBudget(r);
+		assert.equal(r.host.broker.connections.length, 1);
+	},
+
+	"an acknowledgement owed for a command goes out before anything its handler publishes"() {
+		const r = rig();
+		r.client.subscribe("c/x", 1, () => {
+			r.client.publish("s/reply", "reply", { qos: 0 });
+		});
+		r.client.start();
+		run(r);
+		r.host.broker.deliver("c/x", "go", 1);
+		run(r, 0);
+		const types = r.host.broker.current!.received.map((packet) => packet.type);
+		const puback = types.indexOf(PacketType.Puback);
+		const reply = types.lastIndexOf(PacketType.Publish);
+		assert.ok(puback >= 0 && puback < reply, types.join(","));
+	},
+});

@@ -1,15 +1,16 @@
 /*
- * Wires configuration, a host and the firmware together; nothing else.
+ * Wires configuration, a host and the device (firmware, stored settings,
+ * web page) together; nothing else.
  * Moddable runs this module's default export at start-up.
  */
 import config from "mc/config";
 import { host } from "host";
-import { ConfigError, parseConfig } from "config";
-import { startFirmware } from "firmware/app";
+import { ConfigError } from "config";
+import { startDevice } from "web/device";
 
 export default function main(): void {
 	try {
-		startFirmware(host, parseConfig(config));
+		startDevice(host, config);
 	} catch (error) {
 		const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
 		for (const problem of problems) host.log("error", "config", problem);

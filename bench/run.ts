@@ -13,6 +13,7 @@ import { engineBench } from "./engine.js";
 import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";
 import { moddableRam } from "./moddable-ram.js";
 import { median, missed, round, type Figure } from "./figures.js";
+import { webFigures } from "./web.js";
 
 const figures: Figure[] = [];
 
@@ -43,6 +44,28 @@ async function bridge(): Promise<void> {
 		trips.push(performance.now() - t0);
 	}
 	record({ name: "XS bridge: round trip of one event, Node -> XS -> Node (median of 2000)", value: round(median(trips) * 1000, 1), unit: "us" });
+	await runner.close();
+}
+
+/**
+ * XS metered cost of the operations bench/xs modules export as `benches`
+ * (the web page's requests), in the XS host simulator's engine: the
+ * `xsnap-worker`, XS 13.3 with mxDebug. The firmware's MQTT paths are
+ * metered on release engines by xsPaths.
+ */
+async function xsMeters(): Promise<void> {
+	const names = JSON.parse(fs.readFileSync(path.join(projectRoot, "build", "js", "modules.json"), "utf8")) as Record<string, string>;
+	const runner = await XsRunner.start();
+	for (const module of Object.keys(names).filter((name) => name.startsWith("bench/xs/")).sort()) {
+		const namespace = await import(module) as { benches?: Record<string, unknown>; targets?: Record<string, number> };
+		for (const name of Object.keys(namespace.benches ?? {})) {
+			const count = 1000;
+			const compute = await runner.meter(module, name, count);
+			const target = namespace.targets?.[name];
+			record({ name: `XS metered (xsnap-worker, XS 13.3): ${name}`, value: round(compute / count, 1), unit: "units/op", ...(target !== undefined ? { target } : {}) });
+			record({ name: `XS slots allocated (xsnap-worker, XS 13.3): ${name}`, value: round(await runner.slotsPerRun(module, name, 200), 1), unit: "slots/op" });
+		}
+	}
 	await runner.close();
 }
 
@@ -127,6 +150,8 @@ async function sdkRam(): Promise<string | undefined> {
 console.log(`room1 firmware benchmarks on ${os.cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`);
 await bridge();
 const engines = xsPaths();
+await xsMeters();
+await webFigures(record);
 const bytecodeSkipped = bytecode();
 const ramSkipped = await sdkRam();
 await systemBenches(record);

@@ -96,6 +96,9 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "ha_discovery_prefix", default: "homeassistant", meaning: "Home Assistant's discovery prefix; its birth message is awaited on <prefix>/status", kind: topic },
 	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
 	{ key: "sntp_server", default: "pool.ntp.org", meaning: "time server (SNTP) that sets the device's wall clock", kind: { type: "hostname" } },
+	{ key: "http_enabled", default: "true", meaning: "serve the web page and its JSON API", kind: boolean },
+	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; the simulators serve on a free loopback port and print it)", kind: integer(0, 65535) },
+	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page (empty: anyone on the network)", kind: text(true, true) },
 ];
 
 export interface FirmwareConfig {
@@ -117,6 +120,7 @@ export interface FirmwareConfig {
 	homeAssistant: { discovery: boolean; prefix: string; deviceName: string };
 	diagnostics: { interval: number };
 	time: { sntpServer: string };
+	http: { enabled: boolean; port: number; password: string };
 }
 
 export class ConfigError extends Error {
@@ -281,6 +285,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
+		if (string("mqtt_password") && !string("mqtt_username")) problems.push("mqtt_password needs mqtt_username: MQTT 3.1.1 sends no password without a user name");
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const interval = number("diagnostics_interval");
 		if (interval > 0 && interval < 1000) problems.push(`diagnostics_interval=${interval} must be 0 (off) or at least 1000 ms`);
@@ -321,6 +326,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		homeAssistant: { discovery: flag("ha_discovery"), prefix: string("ha_discovery_prefix"), deviceName: string("device_name") },
 		diagnostics: { interval: number("diagnostics_interval") },
 		time: { sntpServer: string("sntp_server") },
+		http: { enabled: flag("http_enabled"), port: number("http_port"), password: string("http_password") },
 	};
 	return deepFreeze(config);
 }

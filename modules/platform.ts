@@ -149,6 +149,34 @@ export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
 	shutdown(): void;
 	status(): Record<string, unknown>;
+	/** Drives the LED as an MQTT command would (the state topic follows). */
+	setLed?(on: boolean): void;
+}
+
+/** The callbacks of an accepted connection: an ECMA-419 TCP socket built `from` a listener. */
+export type SocketCallbacks = Pick<SocketOptions, "onReadable" | "onWritable" | "onError">;
+
+/** ECMA-419 `embedded:io/socket/listener`, reduced to what a server needs. */
+export interface ListenOptions {
+	/** 0 asks for any free port (simulators); `Listener.port` says which. */
+	port: number;
+	/** One call per accepted connection; `accept` must be called at once. */
+	onConnection(accept: (callbacks: SocketCallbacks) => Socket): void;
+}
+
+export interface Listener {
+	readonly port: number;
+	close(): void;
+}
+
+/**
+ * Settings kept across restarts (Moddable `preference` on a device): one
+ * text, written whole, so a setting is never half-saved.
+ */
+export interface SettingsStorage {
+	load(): string | undefined;
+	save(text: string): void;
+	clear(): void;
 }
 
 export interface Host {
@@ -177,6 +205,10 @@ export interface Host {
 	openSensor(options: SensorOptions): TemperatureSensor;
 	/** Creates the LED output on the given pin. */
 	openLed(pin: number): DigitalOutput;
+	/** Optional: accepts TCP connections (the web page); hosts that cannot listen leave it out. */
+	listen?(options: ListenOptions): Listener;
+	/** Optional: flash for settings changed at run time. */
+	readonly settings?: SettingsStorage;
 	/** Hands the host the running firmware, so it can stop it or show its status. */
 	attach?(firmware: FirmwareHandle): void;
 	/** Called once the firmware has shut down in an orderly way. */

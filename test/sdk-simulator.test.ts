@@ -34,6 +34,8 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 		broker = await Mosquitto.start();
 		const app = await buildSimulatorApp(moddable, {
 			ssid: "sim",
+			// Any free port: port 80 would collide with other simulators on this computer.
+			http_port: "0",
 			mqtt_host: "127.0.0.1",
 			mqtt_port: String(broker.port),
 			mqtt_client_id: `${prefix}-device`,

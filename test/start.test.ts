@@ -72,7 +72,7 @@ describe("npm start: a newcomer's mistakes", function () {
 		for (const flag of ["--help", "-h", "help"]) {
 			const run = await runStart([flag]);
 			assert.equal(run.code, 0, flag);
-			assert.match(run.stdout, /usage: npm start -- \[--broker URL\] \[key=value \.\.\.\]/);
+			assert.match(run.stdout, /usage: npm start -- \[--broker URL\] \[--flash FILE\] \[key=value \.\.\.\]/);
 			assert.match(run.stdout, /Configuration" table/);
 			assert.match(run.stdout, /manifest_local\.json/);
 			assert.match(run.stdout, /ROOM1_MQTT_PASSWORD/);
@@ -83,7 +83,7 @@ describe("npm start: a newcomer's mistakes", function () {
 		const run = await runStart(["--broker", "notaurl", "mqtt_prot"]);
 		assert.equal(run.code, 2);
 		assert.match(run.stderr, /--broker "notaurl" is not a URL: expected mqtt:\/\/HOST:PORT/);
-		assert.match(run.stderr, /unknown argument "mqtt_prot": expected --broker URL, key=value or --help \(did you mean mqtt_port=\.\.\.\?\)/);
+		assert.match(run.stderr, /unknown argument "mqtt_prot": expected --broker URL, --flash FILE, key=value or --help \(did you mean mqtt_port=\.\.\.\?\)/);
 	});
 
 	it("an environment variable is a config key, checked like one and named in its error", async function () {
@@ -104,6 +104,9 @@ describe("npm start: a newcomer's mistakes", function () {
 		assert.equal(parsed.broker?.port, "1999");
 		assert.deepEqual(parsed.overrides, { sensor_interval: "2000", mqtt_password: "a=b" });
 		assert.throws(() => parseStartArguments(["--broker"]), /--broker needs a URL/);
+		assert.equal(parseStartArguments(["--flash", "/tmp/f.json"]).flash, "/tmp/f.json");
+		assert.equal(parseStartArguments([]).flash, undefined);
+		assert.throws(() => parseStartArguments(["--flash"]), /--flash needs a file name/);
 		assert.throws(() => parseStartArguments(["--broker", "http://x"]), /only mqtt:\/\/ brokers/);
 		assert.throws(() => parseStartArguments([], { MQTT_URL: "nope" }), (error: unknown) => error instanceof UsageError && /MQTT_URL "nope" is not a URL/.test(error.message));
 		try {

@@ -27,6 +27,8 @@ import TextEncoder from "text/encoder";
 import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
+import { listen } from "host/listener";
+import { preferenceStorage } from "host/settings";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -118,6 +120,8 @@ export const host: Host = {
 		}));
 	},
 	openSocket,
+	listen,
+	settings: preferenceStorage("room1"),
 	openSensor(options: SensorOptions): TemperatureSensor {
 		switch (options.kind) {
 			case "tmp102":

@@ -4,8 +4,9 @@
  * path for tests and debugging; the XS host simulator runs the same
  * modules on the real engine against the same board.
  */
-import type { DigitalOutput, Host, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
+import { acceptedSocket } from "./accepted-socket.js";
 
 interface NodeTimer {
 	id: number;
@@ -97,5 +98,10 @@ export function createNodeHost(board: Board, name = "node"): Host {
 		openLed(pin: number): DigitalOutput {
 			return { write: (value: 0 | 1) => board.led.write(pin, value) };
 		},
+		listen(options: ListenOptions): Listener {
+			const listener = board.listen(options.port, (connection) => options.onConnection((callbacks) => acceptedSocket(connection, callbacks)));
+			return { port: listener.port, close: () => board.unlisten(listener) };
+		},
+		settings: board.flash,
 	};
 }

@@ -13,6 +13,8 @@ import { EventEmitter } from "node:events";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
+import { BoardListener, type AcceptedConnection } from "./listener.js";
+import { BoardFlash } from "./flash.js";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
 export interface BoardTime {
@@ -133,6 +135,12 @@ export function resetSocket(socket: net.Socket): void {
 	else socket.resetAndDestroy();
 }
 
+/** Ends a connection in order (FIN after what was written), and frees it if the peer never answers. */
+export function endSocket(socket: net.Socket): void {
+	socket.end();
+	setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 /**
  * A TCP (or TLS) connection of the board. Like Moddable's lin socket, it
  * announces its writable budget through onWritable(budget) once connected,
@@ -188,8 +196,7 @@ export class BoardSocket {
 	close(): void {
 		this.#closed = true;
 		if (this.#refill !== undefined) clearImmediate(this.#refill);
-		this.#socket.end();
-		setTimeout(() => this.#socket.destroy(), 1000).unref();
+		endSocket(this.#socket);
 	}
 
 	/** Abrupt loss, as a power cut or a dead access point: nothing more is sent. */
@@ -345,6 +352,8 @@ export interface BoardOptions {
 	logLimit?: number;
 	/** Bytes a socket takes per turn of the event loop; default Moddable's lin 1,536. */
 	socketBudget?: number;
+	/** Where the board's flash (stored settings) lives; default: memory only. */
+	flashFile?: string;
 }
 
 export class Board {
@@ -354,6 +363,8 @@ export class Board {
 	readonly led = new BoardLed();
 	readonly logs: LogRecord[] = [];
 	readonly sockets = new Set<BoardSocket>();
+	readonly flash: BoardFlash;
+	readonly listeners = new Set<BoardListener>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
 	readonly socketBudget: number;
@@ -365,6 +376,19 @@ export class Board {
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
 		this.#print = options.print;
 		this.#logLimit = options.logLimit ?? 10000;
+		this.flash = new BoardFlash(options.flashFile);
+	}
+
+	/** Serves the device's `port` on a free loopback port, printed once listening. */
+	listen(port: number, onConnection: (connection: AcceptedConnection) => void): BoardListener {
+		const listener = new BoardListener(port, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }));
+		this.listeners.add(listener);
+		return listener;
+	}
+
+	unlisten(listener: BoardListener): void {
+		this.listeners.delete(listener);
+		listener.close();
 	}
 
 	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -396,5 +420,7 @@ export class Board {
 	powerOff(): void {
 		for (const socket of this.sockets) socket.destroy();
 		this.sockets.clear();
+		for (const listener of this.listeners) listener.close();
+		this.listeners.clear();
 	}
 }

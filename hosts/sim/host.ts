@@ -17,6 +17,9 @@ import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
 import { seededRandom } from "backoff";
 import { SimulatedSensor } from "firmware/simulated-sensor";
+import { listen } from "host/listener";
+import { preferenceStorage } from "host/settings";
+import config from "mc/config";
 
 function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
 	trace(formatLogLine(level, tag, message, fields) + "\n");
@@ -71,6 +74,9 @@ export const host: Host = {
 		},
 	},
 	openSocket,
+	listen,
+	// One preferences file serves every simulator on the computer: a domain per device identity.
+	settings: preferenceStorage(`room1-${String((config as Record<string, unknown>).mqtt_client_id ?? "")}`),
 	openSensor(options: SensorOptions): TemperatureSensor {
 		const faulty = options.kind === "simulated-faulty";
 		if (!faulty && options.kind !== "simulated") log("warn", "board", `sensor=${options.kind}: the simulator has no ${options.kind}; simulating one (sensor=simulated says so, sensor=simulated-faulty adds faults)`);

@@ -9,13 +9,14 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
 
 type Event =
 	| { k: "boot" }
 	| { k: "timer"; id: number }
+	| { k: "accept"; listener: number; id: number }
 	| { k: "readable"; id: number; data: string }
 	| { k: "writable"; id: number; count: number }
 	| { k: "error"; id: number; message: string }
@@ -35,6 +36,7 @@ let ops: Op[] = [];
 let nextId = 1;
 const timers = new Map<number, () => void>();
 const sockets = new Map<number, XsSocket>();
+const listeners = new Map<number, ListenOptions>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
 let random: Random | undefined;
@@ -58,16 +60,18 @@ function fromLatin1(text: string): Uint8Array {
 }
 
 class XsSocket implements Socket {
-	readonly id = nextId++;
+	readonly id: number;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
 	/** Bytes it takes until the next onWritable. */
 	budget = 0;
 
-	constructor(options: SocketOptions) {
+	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
+	constructor(options: SocketOptions, accepted?: number) {
+		this.id = accepted ?? nextId++;
 		this.options = options;
 		sockets.set(this.id, this);
-		ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
+		if (accepted === undefined) ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
 	}
 
 	read(count?: number): ArrayBuffer | undefined {
@@ -109,6 +113,11 @@ function dispatch(event: Event): void {
 				timers.delete(event.id);
 				callback();
 			}
+			break;
+		}
+		case "accept": {
+			const id = event.id;
+			listeners.get(event.listener)?.onConnection((callbacks) => new XsSocket({ address: "", port: 0, ...callbacks }, id));
 			break;
 		}
 		case "readable": {
@@ -244,6 +253,26 @@ export const host: Host = {
 				ops.push(["led", pin, value]);
 			},
 		};
+	},
+	listen(options: ListenOptions): Listener {
+		const id = nextId++;
+		listeners.set(id, options);
+		ops.push(["listen", id, options.port]);
+		return {
+			port: options.port,
+			close(): void {
+				if (listeners.delete(id)) ops.push(["unlisten", id]);
+			},
+		};
+	},
+	settings: {
+		load: () => (query({ q: "flash" }) as { text: string | null }).text ?? undefined,
+		save(text: string): void {
+			ops.push(["flash.save", text]);
+		},
+		clear(): void {
+			ops.push(["flash.clear"]);
+		},
 	},
 	attach(handle: FirmwareHandle): void {
 		firmware = handle;

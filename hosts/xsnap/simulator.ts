@@ -10,6 +10,7 @@
 import { randomInt } from "node:crypto";
 import type { SensorOptions } from "platform";
 import { Board, type BoardSocket } from "../node/platform.js";
+import type { AcceptedConnection, BoardListener } from "../node/listener.js";
 import { XsWorker, type Meter } from "./worker.js";
 import { xsModuleRoot } from "./paths.js";
 
@@ -42,6 +43,10 @@ export class XsSimulator {
 	readonly #seed: number;
 	readonly #timers = new Map<number, number>();
 	readonly #sockets = new Map<number, BoardSocket>();
+	readonly #accepted = new Map<number, AcceptedConnection>();
+	readonly #listeners = new Map<number, BoardListener>();
+	/** Ids for accepted connections, apart from the ones the engine gives the sockets it opens. */
+	#nextAccepted = 1_000_000;
 	#chain: Promise<void> = Promise.resolve();
 	#inFlight = 0;
 	#status: unknown;
@@ -128,6 +133,10 @@ export class XsSimulator {
 		this.#timers.clear();
 		for (const socket of this.#sockets.values()) this.board.closeSocket(socket);
 		this.#sockets.clear();
+		for (const listener of this.#listeners.values()) this.board.unlisten(listener);
+		this.#listeners.clear();
+		for (const connection of this.#accepted.values()) connection.close(true);
+		this.#accepted.clear();
 		await this.worker.close();
 	}
 
@@ -143,6 +152,8 @@ export class XsSimulator {
 		let answer: unknown;
 		if (query.q === "config") {
 			answer = this.#config;
+		} else if (query.q === "flash") {
+			answer = { text: this.board.flash.load() ?? null };
 		} else if (query.q === "seed") {
 			answer = { seed: this.#seed };
 		} else if (query.q === "diagnostics") {
@@ -159,6 +170,31 @@ export class XsSimulator {
 			answer = { error: `unknown query ${query.q}` };
 		}
 		return new TextEncoder().encode(JSON.stringify(answer));
+	}
+
+	#listen(listenerId: number, port: number): void {
+		this.#listeners.set(listenerId, this.board.listen(port, (connection) => {
+			const id = this.#nextAccepted++;
+			this.#accepted.set(id, connection);
+			void this.send({ k: "accept", listener: listenerId, id });
+			connection.attach({
+				onReadable: (bytes) => void this.send({ k: "readable", id, data: Buffer.from(bytes).toString("latin1") }),
+				onWritable: (count) => void this.send({ k: "writable", id, count }),
+				onError: (message) => {
+					this.#accepted.delete(id);
+					void this.send({ k: "error", id, message });
+				},
+			});
+		}));
+	}
+
+	/** A write past the announced budget is the firmware's bug: logged as the device would fail, not thrown here. */
+	#writeAccepted(id: number, data: string): void {
+		try {
+			this.#accepted.get(id)?.write(Buffer.from(data, "latin1"));
+		} catch (error) {
+			this.board.log("error", "xs", `socket ${id}: ${(error as Error).message}`);
+		}
 	}
 
 	#apply(ops: Op[]): void {
@@ -197,13 +233,31 @@ export class XsSimulator {
 				}
 				case "write":
 					this.#sockets.get(op[1] as number)?.write(Buffer.from(op[2] as string, "latin1"));
+					this.#writeAccepted(op[1] as number, op[2] as string);
 					break;
 				case "close": {
 					const socket = this.#sockets.get(op[1] as number);
 					if (socket) this.board.closeSocket(socket);
 					this.#sockets.delete(op[1] as number);
+					this.#accepted.get(op[1] as number)?.close();
+					this.#accepted.delete(op[1] as number);
 					break;
 				}
+				case "listen":
+					this.#listen(op[1] as number, op[2] as number);
+					break;
+				case "unlisten": {
+					const listener = this.#listeners.get(op[1] as number);
+					if (listener) this.board.unlisten(listener);
+					this.#listeners.delete(op[1] as number);
+					break;
+				}
+				case "flash.save":
+					this.board.flash.save(op[1] as string);
+					break;
+				case "flash.clear":
+					this.board.flash.clear();
+					break;
 				case "wifi.connect":
 					this.board.wifi.connect(op[1] as string, (event) => void this.send({ k: "wifi", event }));
 					break;

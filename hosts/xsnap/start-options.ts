@@ -17,12 +17,13 @@ export const defaultBrokerPort = 1883;
 /** Environment variables that carry config keys: ROOM1_MQTT_PASSWORD=... is mqtt_password. */
 export const environmentPrefix = "ROOM1_";
 
-export const usage = `usage: npm start -- [--broker URL] [key=value ...]
+export const usage = `usage: npm start -- [--broker URL] [--flash FILE] [key=value ...]
 
 Runs the firmware on the XS host simulator, with a broker embedded on 127.0.0.1:${defaultBrokerPort}
 (or the broker already listening there, if one is).
 
   --broker URL      use this broker instead, e.g. --broker mqtt://127.0.0.1:1884 (also MQTT_URL=...)
+  --flash FILE      where settings saved from the web page are kept (default .sim-flash.json)
   key=value         a configuration key, exactly as on the mcconfig command line,
                     e.g. sensor_interval=2000 sensor=simulated-faulty
   -h, --help, help  this text
@@ -46,6 +47,8 @@ export interface StartArguments {
 	help: boolean;
 	broker: URL | undefined;
 	overrides: Record<string, string>;
+	/** The simulated board's flash file, for settings from the web page; undefined: the default. */
+	flash: string | undefined;
 }
 
 function brokerUrl(text: string, from: string): URL {
@@ -65,11 +68,15 @@ export function parseStartArguments(argv: readonly string[], env: Readonly<Recor
 	const overrides: Record<string, string> = {};
 	const problems: string[] = [];
 	let help = false;
+	let flash: string | undefined;
 	for (let i = 0; i < argv.length; i++) {
 		const argument = argv[i]!;
 		try {
 			if (argument === "--help" || argument === "-h" || argument === "help") help = true;
-			else if (argument === "--broker") {
+			else if (argument === "--flash") {
+				if (i + 1 >= argv.length) throw new UsageError(["--flash needs a file name, e.g. --flash /tmp/room1-flash.json"]);
+				flash = argv[++i]!;
+			} else if (argument === "--broker") {
 				if (i + 1 >= argv.length) throw new UsageError(["--broker needs a URL, e.g. --broker mqtt://127.0.0.1:1884"]);
 				broker = brokerUrl(argv[++i]!, "--broker");
 			} else if (argument.startsWith("--broker=")) broker = brokerUrl(argument.slice(9), "--broker");
@@ -78,7 +85,7 @@ export function parseStartArguments(argv: readonly string[], env: Readonly<Recor
 				overrides[argument.slice(0, equals)] = argument.slice(equals + 1);
 			} else {
 				const near = argument.startsWith("-") ? undefined : nearestKey(argument);
-				throw new UsageError([`unknown argument ${JSON.stringify(argument)}: expected --broker URL, key=value or --help${near ? ` (did you mean ${near}=...?)` : ""}`]);
+				throw new UsageError([`unknown argument ${JSON.stringify(argument)}: expected --broker URL, --flash FILE, key=value or --help${near ? ` (did you mean ${near}=...?)` : ""}`]);
 			}
 		} catch (error) {
 			if (!(error instanceof UsageError)) throw error;
@@ -86,7 +93,7 @@ export function parseStartArguments(argv: readonly string[], env: Readonly<Recor
 		}
 	}
 	if (problems.length) throw new UsageError(problems);
-	return { help, broker, overrides };
+	return { help, broker, overrides, flash };
 }
 
 /** `config` of a manifest file, or {} when the file does not exist. */

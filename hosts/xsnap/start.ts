@@ -4,7 +4,10 @@
  *   npm start                                  embedded broker (aedes) on 127.0.0.1:1883, or the broker already there
  *   npm start -- --broker mqtt://127.0.0.1:1884  an existing broker instead
  *   npm start -- sensor_interval=2000 ...      config overrides, as on the mcconfig command line
+ *   npm start -- --flash FILE                  where settings saved from the web page live (default .sim-flash.json)
  *   npm start -- --help                        usage
+ *
+ * The web page is served on a free loopback port, printed at start.
  *
  * Every mistake (an unknown argument or key, a bad value) is printed
  * plainly, whether or not stdout is a terminal, and exits with code 2
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
 	const brokerUrl = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
 	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : note ? " (already running)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
 	const board = new Board({
+		flashFile: path.resolve(options.flash ?? path.join(projectRoot, ".sim-flash.json")),
 		print: (line) => {
 			if (!live) return console.log(line);
 			view.logs.push(line);
@@ -93,6 +97,11 @@ async function main(): Promise<void> {
 		await simulator.close();
 		await broker?.close();
 		process.exit(usageExit);
+	}
+	const page = await webPage(board);
+	if (page) {
+		help.unshift(`web page:        ${page}`);
+		if (!live) console.log(`web page: ${page}`);
 	}
 
 	let lastReadings = -1;
@@ -133,6 +142,16 @@ async function main(): Promise<void> {
 	};
 	process.on("SIGINT", () => void stop());
 	process.on("SIGTERM", () => void stop());
+}
+
+/** The page's address once the firmware listens; undefined with http_enabled=false. */
+async function webPage(board: Board): Promise<string | undefined> {
+	for (let waited = 0; waited < 2000; waited += 20) {
+		const url = [...board.listeners].find((listener) => listener.url)?.url;
+		if (url) return url;
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+	return undefined;
 }
 
 main().catch((error: Error) => {

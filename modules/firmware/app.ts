@@ -194,6 +194,9 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 				: client.stats.connects > 0 ? "stopped while disconnected: the broker publishes the will (offline)" : "stopped: never connected, so nothing to publish");
 			host.exit?.();
 		},
+		setLed(on: boolean): void {
+			led.set(on);
+		},
 		status(): Record<string, unknown> {
 			const counts = mqttCounts();
 			return {

@@ -106,9 +106,14 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
 	return text;
 }
 
+// apply() puts every argument on the XS stack: 512 slots in the desktop
+// simulator, so a 1,024-byte chunk aborted it ("JavaScript stack overflow",
+// seen with a browser's 700-byte request head).
+const asciiChunk = 128;
+
 function asciiString(bytes: Uint8Array, start: number, end: number): string {
-	if (end - start <= 1024) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+	if (end - start <= asciiChunk) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
 	let text = "";
-	for (let i = start; i < end; i += 1024) text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 1024)) as unknown as number[]);
+	for (let i = start; i < end; i += asciiChunk) text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + asciiChunk)) as unknown as number[]);
 	return text;
 }

@@ -1,0 +1,55 @@
+/*
+ * The web page's listener on both Moddable SDK hosts: ECMA-419
+ * `embedded:io/socket/listener`, each accepted connection an ECMA-419 TCP
+ * socket built `from` it (as Moddable's examples/io/listener/httpserver
+ * does). On lin the SDK binds every interface, whatever address is asked.
+ */
+import Listener from "embedded:io/socket/listener";
+import TCP from "embedded:io/socket/tcp";
+import type { ListenOptions, Listener as HostListener, SocketCallbacks } from "platform";
+
+export function listen(options: ListenOptions): HostListener {
+	const listener: Listener = new Listener({
+		port: options.port,
+		onReadable(count: number): void {
+			for (let i = 0; i < count; i++) {
+				const from = listener.read();
+				if (!from) return;
+				// A throw here would abort XS: the server guards its own callbacks, this guards the accept.
+				try {
+					options.onConnection((callbacks: SocketCallbacks) => {
+						// What the socket takes now: the last onWritable count, less what was written since.
+						let budget = 0;
+						const socket = new TCP({
+							from, format: "buffer", nodelay: true,
+							onReadable: (bytes: number) => callbacks.onReadable(bytes),
+							onWritable: (bytes: number) => {
+								budget = bytes;
+								callbacks.onWritable(bytes);
+							},
+							onError: () => callbacks.onError("connection lost"),
+						});
+						return {
+							read: () => socket.read() as ArrayBuffer | undefined,
+							write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
+								const left: unknown = socket.write(bytes as ArrayBuffer);
+								budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
+								return budget;
+							},
+							close: () => socket.close(),
+						};
+					});
+				} catch (error) {
+					trace(`http: accept failed: ${(error as Error).message}\n`);
+					(from as unknown as { close(): void }).close();
+				}
+			}
+		},
+	});
+	return {
+		get port(): number {
+			return listener.port;
+		},
+		close: () => (listener as unknown as { close(): void }).close(),
+	};
+}

@@ -1,0 +1,101 @@
+/*
+ * The simulated board's listening sockets. A device serves on its own port
+ * (80); the board forwards it from a free loopback port of the computer, as
+ * a NAT would, so that any number of simulated boards and test runs can
+ * serve at once. Accepted connections keep lin's writable budget: 1,536
+ * bytes announced, and announced again once the bytes have left, so a
+ * server that writes past it fails here as it would in mcsim.
+ */
+import net from "node:net";
+import { endSocket, resetSocket } from "./platform.js";
+
+export const writableBudget = 1536;
+
+export interface AcceptedEvents {
+	onReadable(bytes: Uint8Array): void;
+	onWritable(count: number): void;
+	onError(message: string): void;
+}
+
+export class AcceptedConnection {
+	readonly #socket: net.Socket;
+	#events: AcceptedEvents | undefined;
+	#budget = writableBudget;
+	#closed = false;
+
+	constructor(socket: net.Socket) {
+		this.#socket = socket;
+		socket.setNoDelay(true);
+		socket.on("error", () => {});
+		socket.on("close", () => this.#fail("connection closed by peer"));
+	}
+
+	/** Starts delivering events; the first announces the writable budget. */
+	attach(events: AcceptedEvents): void {
+		this.#events = events;
+		this.#socket.on("data", (data: Buffer) => {
+			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+		});
+		setImmediate(() => {
+			if (!this.#closed) events.onWritable(this.#budget);
+		});
+	}
+
+	/** Returns the budget left, as ECMA-419 sockets do. */
+	write(bytes: Uint8Array): number {
+		if (this.#closed) return 0;
+		if (bytes.length > this.#budget) throw new Error(`would block: ${bytes.length} bytes written, ${this.#budget} announced`);
+		this.#budget -= bytes.length;
+		this.#socket.write(bytes, () => {
+			this.#budget += bytes.length;
+			if (!this.#closed) this.#events?.onWritable(this.#budget);
+		});
+		return this.#budget;
+	}
+
+	/** `abrupt`: a reset, as when the simulator stops; otherwise what was written still goes out. */
+	close(abrupt = false): void {
+		this.#closed = true;
+		(abrupt ? resetSocket : endSocket)(this.#socket);
+	}
+
+	#fail(message: string): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#events?.onError(message);
+	}
+}
+
+export class BoardListener {
+	/** The device's own port, as its firmware asked. */
+	readonly port: number;
+	readonly #server: net.Server;
+	readonly #connections = new Set<AcceptedConnection>();
+	#address: string | undefined;
+
+	constructor(port: number, onConnection: (connection: AcceptedConnection) => void, onListening: (url: string) => void) {
+		this.port = port;
+		this.#server = net.createServer((socket) => {
+			const connection = new AcceptedConnection(socket);
+			this.#connections.add(connection);
+			socket.on("close", () => this.#connections.delete(connection));
+			onConnection(connection);
+		});
+		this.#server.listen(0, "127.0.0.1", () => {
+			const { port: forwarded } = this.#server.address() as net.AddressInfo;
+			this.#address = `http://127.0.0.1:${forwarded}/`;
+			onListening(this.#address);
+		});
+	}
+
+	/** Where the computer reaches the device's port; undefined until listening. */
+	get url(): string | undefined {
+		return this.#address;
+	}
+
+	close(): void {
+		this.#server.close();
+		for (const connection of this.#connections) connection.close(true);
+		this.#connections.clear();
+	}
+}

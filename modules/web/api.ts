@@ -1,0 +1,124 @@
+/*
+ * The web page's routes, as a pure function from a request to a response:
+ *
+ *   GET  /               the page (gzip)
+ *   GET  /api/status     live state and diagnostics
+ *   POST /api/led        {"on": true|false} or {"state": "on"|"off"|"toggle"}
+ *   GET  /api/settings   every editable setting, its value and where it comes from
+ *   POST /api/settings   {key: value, ...}; null forgets a stored value
+ *   POST /api/settings/reset   factory reset
+ *
+ * Changes (LED, settings) need the http_password when one is set (HTTP
+ * Basic, any user name); so does reading the settings. A change must come
+ * as application/json, which a cross-site HTML form cannot send. Every
+ * refusal is a 4xx whose JSON body says why, and leaves the device as it was.
+ */
+import { decodeUtf8 } from "mqtt/utf8";
+import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from "web/http";
+import { pageGzipBase64 } from "web/page";
+import { decodeBase64 } from "web/base64";
+import type { SettingView, UpdateResult } from "web/settings";
+
+export interface DeviceApi {
+	status(): Record<string, unknown>;
+	setLed(command: "on" | "off" | "toggle"): boolean;
+	settings(): { persistent: boolean; problem: string | undefined; values: SettingView[] };
+	updateSettings(changes: unknown): UpdateResult;
+	factoryReset(): void;
+	/** The password changes need; empty for none. Read per request, so a new one applies at once. */
+	password(): string;
+}
+
+type Handler = (request: HttpRequest, api: DeviceApi) => HttpResponse;
+
+interface Route {
+	method: string;
+	/** A change: needs the password and a JSON body. */
+	guarded: boolean;
+	handle: Handler;
+}
+
+const routes: Record<string, Route[]> = {
+	"/": [{ method: "GET", guarded: false, handle: page }],
+	"/api/status": [{ method: "GET", guarded: false, handle: (_request, api) => jsonResponse(200, api.status()) }],
+	"/api/led": [{ method: "POST", guarded: true, handle: led }],
+	"/api/settings": [
+		{ method: "GET", guarded: true, handle: (_request, api) => jsonResponse(200, api.settings()) },
+		{ method: "POST", guarded: true, handle: settings },
+	],
+	"/api/settings/reset": [{ method: "POST", guarded: true, handle: (_request, api) => (api.factoryReset(), jsonResponse(200, { reset: true, restarting: ["wifi", "mqtt"] })) }],
+};
+
+export function route(request: HttpRequest, api: DeviceApi): HttpResponse {
+	const candidates = routes[request.path];
+	if (!candidates || !Object.prototype.hasOwnProperty.call(routes, request.path)) return errorResponse(404, `no such path: ${request.path.slice(0, 64)}`);
+	const match = candidates.find((candidate) => candidate.method === request.method || (request.method === "HEAD" && candidate.method === "GET"));
+	if (!match) {
+		const allowed = candidates.map((candidate) => candidate.method).join(", ");
+		return errorResponse(405, `${request.method} is not allowed on ${request.path}; use ${allowed}`, [["Allow", allowed]]);
+	}
+	if (match.guarded) {
+		const password = api.password();
+		if (password && !authorized(request.headers.authorization, password)) {
+			return errorResponse(401, "this device has a password (http_password): sign in to change it", [["WWW-Authenticate", 'Basic realm="room1", charset="UTF-8"']]);
+		}
+		if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) {
+			return errorResponse(415, "send the body as Content-Type: application/json");
+		}
+	}
+	const response = match.handle(request, api);
+	return request.method === "HEAD" ? { ...response, body: new Uint8Array(0) } : response;
+}
+
+function page(request: HttpRequest): HttpResponse {
+	const gzip = /\bgzip\b/.test(request.headers["accept-encoding"] ?? "");
+	if (!gzip) return errorResponse(406, "the page is stored compressed: the client must accept gzip (curl --compressed)");
+	return {
+		status: 200,
+		headers: [["Content-Type", "text/html; charset=utf-8"], ["Content-Encoding", "gzip"], ["Cache-Control", "no-cache"], ["X-Frame-Options", "DENY"]],
+		body: decodeBase64(pageGzipBase64),
+	};
+}
+
+/** The body as JSON, or the 400 that says why it is not. */
+function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
+	const text = decodeUtf8(request.body, 0, request.body.length);
+	if (text === undefined) return errorResponse(400, "the body is not valid UTF-8");
+	try {
+		return { value: JSON.parse(text) as unknown };
+	} catch (error) {
+		return errorResponse(400, `malformed JSON: ${(error as Error).message}`);
+	}
+}
+
+function led(request: HttpRequest, api: DeviceApi): HttpResponse {
+	const body = jsonBody(request);
+	if (!("value" in body)) return body;
+	const value = body.value as { on?: unknown; state?: unknown } | null;
+	let command: "on" | "off" | "toggle" | undefined;
+	if (value && typeof value === "object" && typeof value.on === "boolean") command = value.on ? "on" : "off";
+	else if (value && typeof value === "object" && (value.state === "on" || value.state === "off" || value.state === "toggle")) command = value.state;
+	if (!command) return errorResponse(422, 'expected {"on": true|false} or {"state": "on"|"off"|"toggle"}');
+	return jsonResponse(200, { led: api.setLed(command) ? "on" : "off" });
+}
+
+function settings(request: HttpRequest, api: DeviceApi): HttpResponse {
+	const body = jsonBody(request);
+	if (!("value" in body)) return body;
+	const result = api.updateSettings(body.value);
+	if (!result.ok) return jsonResponse(422, { error: "settings not saved", errors: result.errors });
+	return jsonResponse(200, { saved: true, restarting: ["wifi", "mqtt"] });
+}
+
+/** HTTP Basic with any user name; compared in time that does not depend on where they differ. */
+function authorized(header: string | undefined, password: string): boolean {
+	const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? "");
+	if (!match) return false;
+	const bytes = decodeBase64(match[1]!);
+	const credentials = decodeUtf8(bytes, 0, bytes.length);
+	if (credentials === undefined) return false;
+	const given = credentials.slice(credentials.indexOf(":") + 1);
+	let difference = given.length ^ password.length;
+	for (let i = 0; i < password.length; i++) difference |= password.charCodeAt(i) ^ given.charCodeAt(i % Math.max(1, given.length));
+	return difference === 0 && credentials.includes(":");
+}

@@ -1,0 +1,253 @@
+/*
+ * One HTTP/1.1 exchange on one connection, sans I/O (as h11 does it): bytes
+ * and the time go in, a parsed request (or the 4xx that ends it) comes out,
+ * the response goes back in, and the driver pulls the bytes to send within
+ * the budget its socket announced. A device with 30 KB of heap cannot let a
+ * client decide how much it stores or how long it waits, so the head, the
+ * body and the time per request are all bounded, and every violation is
+ * answered with a 4xx that says why. One request per connection
+ * (`Connection: close`): the page makes a handful of requests a second at
+ * most, and a closed connection is a freed socket.
+ */
+import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+
+export interface HttpLimits {
+	/** Most bytes in the request line and headers. */
+	maxHead: number;
+	/** Most bytes in a request body. */
+	maxBody: number;
+	/** ms from the first byte (or accept) to a complete request. */
+	requestTimeout: number;
+}
+
+export const defaultLimits: HttpLimits = { maxHead: 2048, maxBody: 4096, requestTimeout: 10000 };
+
+export interface HttpRequest {
+	method: string;
+	/** The path without its query string. */
+	path: string;
+	query: string;
+	/** Header names in lower case; a repeated header keeps its last value. */
+	headers: Record<string, string>;
+	body: Uint8Array;
+}
+
+export interface HttpResponse {
+	status: number;
+	/** Extra headers; Content-Length and Connection are added. */
+	headers?: readonly (readonly [string, string])[];
+	body?: Uint8Array | string;
+}
+
+/** A request that cannot be served, with the status and the reason sent back. */
+export interface HttpRejection {
+	status: number;
+	reason: string;
+}
+
+const enum State {
+	Head,
+	Body,
+	/** A request (or rejection) is ready for the driver. */
+	Ready,
+	/** The driver is building the response. */
+	Handling,
+	Sending,
+	Done,
+}
+
+const reasons: Record<number, string> = {
+	200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 406: "Not Acceptable",
+	405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
+	415: "Unsupported Media Type", 422: "Unprocessable Content", 431: "Request Header Fields Too Large",
+	503: "Service Unavailable", 505: "HTTP Version Not Supported",
+};
+
+const methodPattern = /^[A-Z]{1,10}$/;
+const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export class HttpConnection {
+	readonly #limits: HttpLimits;
+	#state = State.Head;
+	#head = new Uint8Array(0);
+	#request: HttpRequest | undefined;
+	#rejection: HttpRejection | undefined;
+	#body: Uint8Array | undefined;
+	#bodyFilled = 0;
+	/** The response's head, then its body, sent without joining them (the page is kilobytes). */
+	#output: Uint8Array[] = [];
+	#sent = 0;
+	#deadline: number;
+
+	constructor(now: number, limits: HttpLimits = defaultLimits) {
+		this.#limits = limits;
+		this.#deadline = now + limits.requestTimeout;
+	}
+
+	/** Bytes from the client. Anything after a complete request is ignored. */
+	receive(bytes: Uint8Array): void {
+		if (this.#state === State.Head) this.#receiveHead(bytes);
+		else if (this.#state === State.Body) this.#receiveBody(bytes, 0);
+	}
+
+	/** The time passed: a request still incomplete at its deadline is answered 408. */
+	handleTimeout(now: number): void {
+		if ((this.#state === State.Head || this.#state === State.Body) && now >= this.#deadline) {
+			this.#reject(408, `the request was not complete within ${this.#limits.requestTimeout} ms`);
+		}
+	}
+
+	/** When handleTimeout must next be called; undefined once the request is complete. */
+	pollTimeout(): number | undefined {
+		return this.#state === State.Head || this.#state === State.Body ? this.#deadline : undefined;
+	}
+
+	/**
+	 * The complete request, once, for the driver to answer with respond().
+	 * A rejection is answered here already; the driver only sends it.
+	 */
+	pollRequest(): HttpRequest | HttpRejection | undefined {
+		if (this.#state !== State.Ready) return undefined;
+		if (this.#rejection) {
+			const rejection = this.#rejection;
+			this.#queue(errorResponse(rejection.status, rejection.reason));
+			return rejection;
+		}
+		this.#state = State.Handling;
+		return this.#request;
+	}
+
+	respond(response: HttpResponse): void {
+		if (this.#state !== State.Handling) throw new Error("no request is waiting for a response");
+		this.#queue(response);
+	}
+
+	/** The next bytes to send, at most `budget` of them; undefined when there are none. */
+	pollTransmit(budget: number): Uint8Array | undefined {
+		if (this.#state !== State.Sending || budget <= 0) return undefined;
+		const part = this.#output[0]!;
+		const end = Math.min(part.length, this.#sent + budget);
+		const chunk = part.subarray(this.#sent, end);
+		this.#sent = end;
+		if (end === part.length) {
+			this.#output.shift();
+			this.#sent = 0;
+			if (!this.#output.length) this.#state = State.Done;
+		}
+		return chunk;
+	}
+
+	/** The whole response has been handed out: the driver closes the socket. */
+	get done(): boolean {
+		return this.#state === State.Done;
+	}
+
+	/** Nothing has arrived that forms a request yet (for shedding idle connections). */
+	get idle(): boolean {
+		return this.#state === State.Head && this.#head.length === 0;
+	}
+
+	#receiveHead(bytes: Uint8Array): void {
+		const previous = this.#head.length;
+		const joined = new Uint8Array(previous + bytes.length);
+		joined.set(this.#head);
+		joined.set(bytes, previous);
+		// Search from just before the new bytes: the blank line may straddle the two.
+		const end = findBlankLine(joined, Math.max(0, previous - 3));
+		if (end < 0) {
+			if (joined.length > this.#limits.maxHead) this.#reject(431, `the request head is longer than ${this.#limits.maxHead} bytes`);
+			else this.#head = joined;
+			return;
+		}
+		if (end > this.#limits.maxHead) return this.#reject(431, `the request head is longer than ${this.#limits.maxHead} bytes`);
+		this.#head = new Uint8Array(0);
+		const problem = this.#parseHead(joined, end);
+		if (problem) return this.#reject(problem.status, problem.reason);
+		this.#receiveBody(joined, end + 4);
+	}
+
+	#parseHead(bytes: Uint8Array, end: number): HttpRejection | undefined {
+		const text = decodeUtf8(bytes, 0, end);
+		if (text === undefined) return { status: 400, reason: "the request head is not valid UTF-8" };
+		const lines = text.split("\r\n");
+		const requestLine = lines[0]!.split(" ");
+		if (requestLine.length !== 3) return { status: 400, reason: "malformed request line" };
+		const [method, target, version] = requestLine as [string, string, string];
+		if (!methodPattern.test(method)) return { status: 400, reason: "malformed method" };
+		if (!target.startsWith("/")) return { status: 400, reason: "the request target must be a path" };
+		if (version !== "HTTP/1.1" && version !== "HTTP/1.0") return { status: 505, reason: `${version.slice(0, 16)} is not supported; use HTTP/1.1` };
+		const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+		for (let i = 1; i < lines.length; i++) {
+			const line = lines[i]!;
+			const colon = line.indexOf(":");
+			if (colon <= 0 || !headerNamePattern.test(line.slice(0, colon))) return { status: 400, reason: `malformed header line ${i}` };
+			headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+		}
+		if (headers["transfer-encoding"] !== undefined) return { status: 411, reason: "chunked bodies are not accepted; send Content-Length" };
+		const lengthText = headers["content-length"];
+		let length = 0;
+		if (lengthText !== undefined) {
+			if (!/^\d{1,10}$/.test(lengthText)) return { status: 400, reason: "malformed Content-Length" };
+			length = Number(lengthText);
+		}
+		if (length > this.#limits.maxBody) return { status: 413, reason: `the body is ${length} bytes; at most ${this.#limits.maxBody} are accepted` };
+		const query = target.indexOf("?");
+		this.#request = {
+			method,
+			path: query < 0 ? target : target.slice(0, query),
+			query: query < 0 ? "" : target.slice(query + 1),
+			headers,
+			body: new Uint8Array(0),
+		};
+		this.#body = new Uint8Array(length);
+		this.#bodyFilled = 0;
+		this.#state = State.Body;
+		return undefined;
+	}
+
+	#receiveBody(bytes: Uint8Array, start: number): void {
+		const body = this.#body!;
+		const take = Math.min(body.length - this.#bodyFilled, bytes.length - start);
+		body.set(bytes.subarray(start, start + take), this.#bodyFilled);
+		this.#bodyFilled += take;
+		if (this.#bodyFilled === body.length) {
+			this.#request!.body = body;
+			this.#body = undefined;
+			this.#state = State.Ready;
+		}
+	}
+
+	#reject(status: number, reason: string): void {
+		this.#head = new Uint8Array(0);
+		this.#body = undefined;
+		this.#rejection = { status, reason };
+		this.#state = State.Ready;
+	}
+
+	#queue(response: HttpResponse): void {
+		const body = typeof response.body === "string" ? encodeUtf8(response.body) : response.body ?? new Uint8Array(0);
+		let head = `HTTP/1.1 ${response.status} ${reasons[response.status] ?? "Status"}\r\n`;
+		for (const [name, value] of response.headers ?? []) head += `${name}: ${value}\r\n`;
+		head += `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+		this.#output = body.length ? [encodeUtf8(head), body] : [encodeUtf8(head)];
+		this.#sent = 0;
+		this.#state = State.Sending;
+	}
+}
+
+/** A JSON error body, {"error": reason}, which the page shows as it is. */
+export function errorResponse(status: number, reason: string, headers: readonly (readonly [string, string])[] = []): HttpResponse {
+	return { status, headers: [["Content-Type", "application/json"], ["Cache-Control", "no-store"], ...headers], body: JSON.stringify({ error: reason }) };
+}
+
+export function jsonResponse(status: number, value: unknown): HttpResponse {
+	return { status, headers: [["Content-Type", "application/json"], ["Cache-Control", "no-store"]], body: JSON.stringify(value) };
+}
+
+/** Index of the CRLFCRLF that ends the head, searching from `from`; -1 if absent. */
+function findBlankLine(bytes: Uint8Array, from: number): number {
+	for (let i = from; i + 3 < bytes.length; i++) {
+		if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
+	}
+	return -1;
+}

@@ -1,0 +1,133 @@
+/*
+ * A FakeHost that can listen: test clients connect on the virtual clock,
+ * with lin's writable budget (1,536 bytes, announced again a millisecond
+ * after each write, as the event loop's next poll does), and a flash kept
+ * in memory, so the web server's scenarios run on Node and inside XS.
+ */
+import type { ListenOptions, Listener, Socket, SocketCallbacks, SettingsStorage } from "platform";
+import { FakeHost, concat, text } from "test/lib/fake-host";
+
+export const writableBudget = 1536;
+
+export class MemoryFlash implements SettingsStorage {
+	text: string | undefined;
+	saves = 0;
+	load(): string | undefined {
+		return this.text;
+	}
+	save(value: string): void {
+		this.text = value;
+		this.saves++;
+	}
+	clear(): void {
+		this.text = undefined;
+	}
+}
+
+export class FakeClient {
+	readonly #host: WebHost;
+	readonly #received: Uint8Array[] = [];
+	#callbacks: SocketCallbacks | undefined;
+	#incoming: Uint8Array[] = [];
+	#budget = writableBudget;
+	/** The server closed this connection. */
+	closed = false;
+	/** Bytes the server wrote past the budget it was given (on Moddable, a throw). */
+	overruns = 0;
+
+	constructor(host: WebHost) {
+		this.#host = host;
+	}
+
+	accept(callbacks: SocketCallbacks): Socket {
+		this.#callbacks = callbacks;
+		this.#host.virtual.set(() => this.#callbacks?.onWritable(this.#budget), 0);
+		return {
+			read: (count?: number): ArrayBuffer | undefined => {
+				const all = concat(this.#incoming);
+				if (!all.length) return undefined;
+				const take = Math.min(count ?? all.length, all.length);
+				this.#incoming = take < all.length ? [all.slice(take)] : [];
+				return all.slice(0, take).buffer as ArrayBuffer;
+			},
+			write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
+				const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+				if (view.length > this.#budget) this.overruns++;
+				this.#budget -= view.length;
+				this.#received.push(view.slice());
+				this.#host.virtual.set(() => {
+					this.#budget = writableBudget;
+					if (!this.closed) this.#callbacks?.onWritable(this.#budget);
+				}, 1);
+				return this.#budget;
+			},
+			close: (): void => {
+				this.closed = true;
+			},
+		};
+	}
+
+	send(data: string | Uint8Array): void {
+		if (this.closed) return;
+		const bytes = typeof data === "string" ? Uint8Array.from(data, (c) => c.charCodeAt(0)) : data;
+		this.#incoming.push(bytes);
+		this.#callbacks?.onReadable(bytes.length);
+	}
+
+	/** Everything the server sent, as Latin-1 text. */
+	get response(): string {
+		return text(concat(this.#received));
+	}
+
+	get bytes(): Uint8Array {
+		return concat(this.#received);
+	}
+
+	get status(): number {
+		return Number(/^HTTP\/1\.1 (\d{3}) /.exec(this.response)?.[1] ?? 0);
+	}
+
+	/** The body parsed as JSON. */
+	get json(): Record<string, unknown> {
+		const response = this.response;
+		return JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
+	}
+
+	header(name: string): string | undefined {
+		const response = this.response;
+		const head = response.slice(0, response.indexOf("\r\n\r\n"));
+		const line = head.split("\r\n").find((candidate) => candidate.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+		return line?.slice(line.indexOf(":") + 1).trim();
+	}
+}
+
+export class WebHost extends FakeHost {
+	readonly settings = new MemoryFlash();
+	listening: ListenOptions | undefined;
+	listenerClosed = false;
+
+	listen(options: ListenOptions): Listener {
+		this.listening = options;
+		return { port: options.port || 8080, close: () => void (this.listenerClosed = true) };
+	}
+
+	/** A new client connection; the server sees it at once. */
+	connect(): FakeClient {
+		const client = new FakeClient(this);
+		this.listening!.onConnection((callbacks) => client.accept(callbacks));
+		return client;
+	}
+
+	/** One whole request, answered within `ms` of virtual time. */
+	request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, ms = 20): FakeClient {
+		const client = this.connect();
+		const payload = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+		const all: Record<string, string> = { Host: "device", ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers };
+		let head = `${method} ${path} HTTP/1.1\r\n`;
+		for (const name of Object.keys(all)) head += `${name}: ${all[name]}\r\n`;
+		head += `Content-Length: ${payload.length}\r\n\r\n`;
+		client.send(head + payload);
+		this.virtual.advance(ms);
+		return client;
+	}
+}

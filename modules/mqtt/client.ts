@@ -22,7 +22,7 @@
  *   client.start();
  *   client.publish("sensors/room1/temp", '{"temperature":21.5}', { qos: 1 });
  */
-import type { Host, Socket, TimerHandle, TlsOptions } from "platform";
+import type { Host, Socket, TimerHandle, TlsOptions, Utf8Encoder } from "platform";
 import type { QoS, Will } from "mqtt/packets";
 import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats } from "mqtt/session";
 import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
@@ -117,6 +117,8 @@ export class MqttClient {
 	readonly session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
+	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
+	readonly #payloadEncoder: Utf8Encoder;
 	readonly #wakeCallback: () => void;
 	#socket: Socket | undefined;
 	/** onWritable has been seen on the current socket: it is connected. */
@@ -146,6 +148,7 @@ export class MqttClient {
 	constructor(options: ClientOptions) {
 		this.#options = options;
 		const host = this.#host = options.host;
+		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
@@ -263,7 +266,7 @@ export class MqttClient {
 	 * Throws on a bad topic, QoS or payload.
 	 */
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
-		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+		const bytes = typeof payload === "string" ? this.#payloadEncoder.encode(payload) : payload;
 		const now = this.#host.clock.now();
 		const taken = options === undefined ? this.session.publish(now, topic, bytes, 0, false, this.#room)
 			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)

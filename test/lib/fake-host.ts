@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
+import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
 
@@ -351,6 +351,8 @@ export class FakeHost implements Host {
 	exited = false;
 	/** The native UTF-8 decoder every real host has; set undefined (before any client) to test without one. */
 	utf8: Utf8Decoder | undefined = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => Utf8Decoder }).TextDecoder("utf-8", { ignoreBOM: true });
+	/** The native UTF-8 encoder every real host has; set undefined (before any client) to test the JS fallback. */
+	utf8Encoder: Utf8Encoder | undefined = new (globalThis as unknown as { TextEncoder: new () => Utf8Encoder }).TextEncoder();
 
 	readonly clock = {
 		now: (): number => this.virtual.now,

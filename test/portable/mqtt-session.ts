@@ -775,6 +775,31 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.deepEqual(calls.slice(3), ["plain false c/led"]);
 	},
 
+	"encodes a string payload with the host's native encoder, and keeps MQTT's string rules for topics"() {
+		const native = new FakeHost();
+		const encoded: string[] = [];
+		const encoder = native.utf8Encoder!;
+		native.utf8Encoder = { encode: (text) => (encoded.push(text), encoder.encode(text)) };
+		const r = rig({ host: native });
+		connected(r);
+		r.client.publish("s/t", '{"t":"21.5 °C"}', { qos: 1 });
+		assert.deepEqual(encoded, ['{"t":"21.5 °C"}']);
+		assert.equal(hex(r.host.broker.published[0]!.payload), hex(encodeUtf8('{"t":"21.5 °C"}')));
+		// Topics still go through the codec's checked encoder, which refuses what MQTT calls malformed.
+		assert.throws(() => r.client.publish("s/\ud800", "x"), /lone surrogate/);
+		assert.throws(() => r.client.publish("s/\u0000", "x"), /U\+0000/);
+		assert.equal(r.host.broker.published.length, 1);
+
+		// Without a native encoder the JS one serves, with the same bytes, and refuses a lone surrogate.
+		const plain = new FakeHost();
+		plain.utf8Encoder = undefined;
+		const fallback = rig({ host: plain });
+		connected(fallback);
+		fallback.client.publish("s/t", '{"t":"21.5 °C"}', { qos: 1 });
+		assert.equal(hex(fallback.host.broker.published[0]!.payload), hex(encodeUtf8('{"t":"21.5 °C"}')));
+		assert.throws(() => fallback.client.publish("s/t", "a\ud800"), /lone surrogate/);
+	},
+
 	"never reads the rest of a split packet as a packet of its own"() {
 		// The second chunk is, byte for byte, a whole QoS 0 PUBLISH on a direct topic; it is the payload of the first.
 		const r = laneRig();

@@ -5,6 +5,8 @@ export interface Figure {
 	unit: string;
 	/** A ceiling the figure must stay at or under, where one is set. */
 	target?: number;
+	/** A floor the figure must reach, where one is set (ratios). */
+	minimum?: number;
 	/** What the figure is set against, when it is a comparison. */
 	note?: string;
 }
@@ -21,4 +23,9 @@ export function median(values: number[]): number {
 export function round(value: number, digits = 2): number {
 	const scale = 10 ** digits;
 	return Math.round(value * scale) / scale;
+}
+
+/** Whether a figure misses the ceiling or floor it was given. */
+export function missed(figure: Figure): boolean {
+	return (figure.target !== undefined && figure.value > figure.target) || (figure.minimum !== undefined && figure.value < figure.minimum);
 }

@@ -140,7 +140,7 @@ async function throughput(broker: Mosquitto, record: Record): Promise<void> {
 		for (let i = 0; i < count; i++) client.publish("bench/throughput", payload, { qos });
 		// QoS 0 is done when a QoS 1 publish behind it is acknowledged: the broker handles a connection's packets in order.
 		if (qos === 0) client.publish("bench/throughput", payload, { qos: 1 });
-		await until(() => client.session.inflight === 0 && client.session.outbox.length === 0, 60_000, "our acknowledgements");
+		await until(() => client.inflight === 0 && client.queued === 0, 60_000, "our acknowledgements");
 		const elapsed = performance.now() - t0;
 		client.stop();
 		return count / (elapsed / 1000);

@@ -131,6 +131,19 @@ export interface Utf8Decoder {
 }
 
 /**
+ * A native UTF-8 encoder: TextEncoder's `encode` (Moddable's "text/encoder",
+ * XS's built-in, Node's). Used for payloads only, which MQTT puts no rules
+ * on; topics and client ids keep MQTT's string rules and go through the
+ * codec's checked encoder. A JS encoder costs XS about 88 units a
+ * character; a native one is one call. A payload string should be
+ * well-formed: for a lone surrogate, Node's gives U+FFFD and Moddable's
+ * (XS's) its three-byte CESU-8 form.
+ */
+export interface Utf8Encoder {
+	encode(text: string): Uint8Array;
+}
+
+/**
  * What the platform knows about itself, for the diagnostics message. Each
  * field is present only where the platform exposes it (Moddable's `Net`,
  * `instrumentation`, the ESP32's reset reason).
@@ -203,6 +216,8 @@ export interface Host {
 	readonly utf8?: Utf8Decoder;
 	/** Looks a name up (IPv4 A record), without blocking. */
 	resolve(options: ResolveOptions): void;
+	/** Optional: the platform's native UTF-8 encoder, for string payloads. */
+	readonly utf8Encoder?: Utf8Encoder;
 	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */
 	openSocket(options: SocketOptions): Socket;
 	/** Creates the configured temperature sensor; throws if it cannot. */

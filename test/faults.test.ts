@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { Board, type RealTime, type LogRecord } from "../hosts/node/platform.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
-import { encode } from "mqtt/codec";
+import { encode } from "test/lib/broker-codec";
 import { PacketType } from "mqtt/packets";
 import { Mosquitto } from "./support/mosquitto.js";
 import { FaultProxy } from "./support/fault-proxy.js";

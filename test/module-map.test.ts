@@ -111,7 +111,8 @@ function tsconfigPaths(file: string): Map<string, string> {
 	const paths = config.compilerOptions.paths as Record<string, string[]>;
 	const map = new Map<string, string>();
 	for (const [key, [target]] of Object.entries(paths)) {
-		if (key.startsWith("test/")) continue;
+		// Test and bench modules are built beside the firmware's (scripts/build.mjs), never shipped.
+		if (key.startsWith("test/") || key.startsWith("bench/")) continue;
 		const relative = target!.replace(/^\.\//, "").replace(/(\.d)?\.ts$/, "");
 		if (!key.includes("*")) {
 			map.set(key, relative);

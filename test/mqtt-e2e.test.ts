@@ -59,7 +59,7 @@ describe("MQTT client end to end against mosquitto", function () {
 			assert.equal(client.publish(`e2e/out/${qos}`, `hello ${qos}`, { qos }), true);
 			await waitFor(() => got.length === 1);
 			assert.deepEqual(got, [{ topic: `e2e/out/${qos}`, payload: `hello ${qos}`, qos }]);
-			if (qos > 0) await waitFor(() => client.session.inflight === 0);
+			if (qos > 0) await waitFor(() => client.inflight === 0);
 		});
 
 		it(`receives a QoS ${qos} publish from another client`, async function () {
@@ -81,7 +81,7 @@ describe("MQTT client end to end against mosquitto", function () {
 		client.start();
 		await waitFor(() => client.state === "connected");
 		client.publish("e2e/retained", "kept", { qos: 1, retain: true });
-		await waitFor(() => client.session.inflight === 0);
+		await waitFor(() => client.inflight === 0);
 		const late: boolean[] = [];
 		other.on("message", (_topic, _payload, packet) => late.push(packet.retain));
 		await other.subscribeAsync("e2e/retained", { qos: 1 });

@@ -5,7 +5,7 @@
  * stay bounded.
  */
 import assert from "node:assert/strict";
-import { encode } from "mqtt/codec";
+import { encode } from "test/lib/broker-codec";
 import { PacketParser } from "mqtt/parser";
 import { PacketType } from "mqtt/packets";
 import { MqttClient } from "mqtt/client";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
-import { decode, encode } from "mqtt/codec";
+import { decode, encode } from "test/lib/broker-codec";
 import { PacketType, type Packet } from "mqtt/packets";
 import { samplePackets } from "test/portable/mqtt-codec";
 

@@ -23,6 +23,7 @@ import Net from "net";
 import Instrumentation from "instrumentation";
 import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
+import TextEncoder from "text/encoder";
 import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
@@ -82,6 +83,7 @@ function diagnostics(): HostDiagnostics {
 export const host: Host = {
 	name: "esp32",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	clock: {
 		now: () => Time.ticks,
 		wallTime: () => {

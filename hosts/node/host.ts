@@ -70,6 +70,7 @@ export function createNodeHost(board: Board, name = "node"): Host {
 	return {
 		name,
 		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+		utf8Encoder: new TextEncoder(),
 		// The simulated board sits on loopback.
 		diagnostics: () => ({ ip: "127.0.0.1" }),
 		clock: {

@@ -9,6 +9,7 @@ import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
+import TextEncoder from "text/encoder";
 import Net from "net";
 import Instrumentation from "instrumentation";
 import type { DigitalOutput, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
@@ -37,6 +38,7 @@ function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | u
 export const host: Host = {
 	name: "simulator",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
 	// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
 	random: seededRandom(Date.now() % 4294967296),

@@ -212,6 +212,7 @@ globalThis.handleCommand = (request: ArrayBuffer): ArrayBuffer | undefined => {
 export const host: Host = {
 	name: "xsnap",
 	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+	utf8Encoder: new TextEncoder(),
 	// xsnap's Math.random is never seeded: every run would back off identically. Node supplies a seed.
 	random(): number {
 		random ??= seededRandom((query({ q: "seed" }) as { seed: number }).seed);

@@ -81,7 +81,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	const led = new LedActuator({
 		output: host.openLed(config.led.pin),
 		activeLow: config.led.activeLow,
-		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true }),
+		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true, supersede: true }),
 		onChange: (on) => log("info", "led", on ? "on" : "off", { pin: config.led.pin }),
 		onRejected: (reason, quote) => {
 			log("warn", "led", `rejected command: ${reason}`, { payload: quote });
@@ -131,7 +131,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	const mqttCounts = () => {
 		const stats = client.stats;
 		return {
-			outbox: client.session.outbox.length, inflight: client.session.inflight,
+			outbox: client.queued, inflight: client.inflight,
 			connects: stats.connects, reconnects: stats.reconnects, sent: stats.sent, received: stats.received,
 			dropped: stats.dropped, protocolErrors: stats.protocolErrors, lastRoundTrip: stats.lastRoundTrip ?? null,
 		};

@@ -11,22 +11,40 @@
  * Nothing is written while the session is handling an input: a publish
  * from a message handler waits until the handler's input is done.
  *
+ * It also supervises: the session handles one connection at a time, and
+ * the client decides when to open the next one (exponential backoff with
+ * full jitter; a refusal for bad credentials or authorisation waits the
+ * maximum, never a tight loop), and suspends while the network is down.
+ *
  *   const client = new MqttClient({ host, address: "127.0.0.1", port: 1883, clientId: "room1",
  *     onMessage(message) { ... } });
  *   client.subscribe("control/room1/led", 1);
  *   client.start();
  *   client.publish("sensors/room1/temp", '{"temperature":21.5}', { qos: 1 });
  */
-import type { Host, Socket, TimerHandle, TlsOptions } from "platform";
+import type { Host, Socket, TimerHandle, TlsOptions, Utf8Encoder } from "platform";
 import type { QoS, Will } from "mqtt/packets";
-import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionState, type SessionStats } from "mqtt/session";
-import type { OutboxOptions } from "mqtt/outbox";
-import type { BackoffOptions } from "backoff";
+import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats } from "mqtt/session";
+import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
+import { Backoff, type BackoffOptions } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
 import { BrokerAddress } from "net/resolution";
 import { Connector } from "net/connector";
 
-export type { InboundMessage, MessageHandler, SessionState, SessionStats };
+export type { InboundMessage, MessageHandler, PublishOutcome, SessionStats };
+
+export type SessionState =
+	/** Not started. */
+	| "idle"
+	/** Transport opening, CONNECT sent, waiting for CONNACK. */
+	| "connecting"
+	| "connected"
+	/** Between attempts, waiting out the backoff. */
+	| "waiting"
+	/** The link below (Wi-Fi) is down: no attempts until resumed. */
+	| "suspended"
+	/** DISCONNECT sent after stop(); no more attempts. */
+	| "stopped";
 
 
 export interface ClientOptions {
@@ -52,6 +70,12 @@ export interface ClientOptions {
 	pingTimeout?: number;
 	/** Default: 1 s, doubling, to 60 s. */
 	backoff?: Partial<BackoffOptions>;
+	/**
+	 * Default true: reconnect after every failure, with the backoff. False:
+	 * one connection at a time, and the application decides; after a
+	 * failure the state is "idle" and `start()` connects again.
+	 */
+	reconnect?: boolean;
 	/** Default Math.random; inject a seeded one for reproducible tests. */
 	random?: () => number;
 	/** Default 100 messages, 16 KiB, drop-oldest. */
@@ -79,12 +103,28 @@ export interface ClientOptions {
 export interface PublishOptions {
 	qos?: QoS;
 	retain?: boolean;
+	/**
+	 * Last value wins: the message is a state (an LED's on/off), and a newer
+	 * one to the same topic replaces it while it still waits in the outbox,
+	 * so a burst of changes takes one place and never evicts other messages.
+	 * Once written, it keeps its QoS flow.
+	 */
+	supersede?: boolean;
+	/**
+	 * Told, once, what became of the message: "written" (QoS 0, handed to
+	 * the socket), "acknowledged" (QoS 1 PUBACK, QoS 2 PUBCOMP), "dropped"
+	 * (by the outbox's policy), "superseded" (by a newer value), or
+	 * "abandoned" (still waiting or in flight at stop()).
+	 */
+	onOutcome?: (outcome: PublishOutcome) => void;
 }
 
 export class MqttClient {
 	readonly session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
+	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
+	readonly #payloadEncoder: Utf8Encoder;
 	readonly #wakeCallback: () => void;
 	readonly #connector: Connector;
 	#socket: Socket | undefined;
@@ -99,13 +139,23 @@ export class MqttClient {
 	#pendingOffset = 0;
 	/** An input is being handled: output waits until it is done. */
 	#busy = false;
-	#openWanted = false;
+	/** What the application asked for: a connection kept up, none for now (suspended), or none (stopped). */
+	#wanted: "none" | "up" | "suspended" = "none";
+	#state: SessionState = "idle";
+	/** When to open the next connection; -1: not waiting. */
+	#reconnectDue = -1;
+	/** The reconnect or end time changed: the timer must be armed again. */
+	#reconnectChanged = false;
+	/** After end(): when to stop even if messages are still in flight; -1: not ending. */
+	#endDue = -1;
+	readonly backoff: Backoff;
 	#timer: TimerHandle | undefined;
 	#timerDue: number | undefined;
 
 	constructor(options: ClientOptions) {
 		this.#options = options;
 		const host = this.#host = options.host;
+		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
 		this.#connector = new Connector(host, new BrokerAddress(options.address, { servers: options.dns?.servers ?? [], timeout: options.dns?.timeout ?? 5000 }));
@@ -113,13 +163,17 @@ export class MqttClient {
 			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
 		};
 		this.#wakeCallback = () => {
-			// The timer is spent: forget it, so the same time is armed again if the session still wants it
+			// The timer is spent: forget it, so the same time is armed again if it is still wanted
 			// (a host timer may fire a little before its clock says it is due).
 			this.#timer = this.#timerDue = undefined;
+			this.#reconnectChanged = true;
 			const outer = this.#begin();
-			this.session.wake(host.clock.now());
+			const now = host.clock.now();
+			if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) this.#connect(now);
+			else this.session.wake(now);
 			this.#done(outer);
 		};
+		this.backoff = new Backoff({ minimum: 1000, maximum: 60000, factor: 2, ...options.backoff }, options.random ?? Math.random);
 		this.session = new Session({
 			clientId: options.clientId,
 			cleanSession: options.cleanSession ?? false,
@@ -130,8 +184,6 @@ export class MqttClient {
 			birth: message(options.birth),
 			connackTimeout: options.connackTimeout ?? 10000,
 			pingTimeout: options.pingTimeout ?? 5000,
-			backoff: { minimum: 1000, maximum: 60000, factor: 2, ...options.backoff },
-			random: options.random ?? Math.random,
 			outbox: { maxMessages: 100, maxBytes: 16384, policy: "drop-oldest", ...options.outbox },
 			maxInflight: options.maxInflight ?? 10,
 			maxInboundPending: options.maxInboundPending ?? 32,
@@ -140,19 +192,22 @@ export class MqttClient {
 			oversize: options.oversize ?? "skip",
 			utf8: host.utf8,
 		}, {
-			openTransport: () => {
-				this.#openWanted = true;
-			},
 			closeTransport: () => this.#close(),
+			failed: (kind, reason, atMaximum) => this.#failed(kind, reason, atMaximum),
 			...(options.onMessage ? { deliver: options.onMessage } : {}),
-			stateChanged: (state, reason) => options.onStateChange?.(state, reason),
-			connected: (sessionPresent) => options.onConnect?.({ sessionPresent }),
+			stateChanged: (state, reason) => {
+				if (state === "connecting" || state === "connected") this.#setState(state, reason);
+			},
+			connected: (sessionPresent) => {
+				this.backoff.reset();
+				options.onConnect?.({ sessionPresent });
+			},
 			error: (kind, message) => options.onError?.(kind, message),
 		});
 	}
 
 	get state(): SessionState {
-		return this.session.state;
+		return this.#state;
 	}
 
 	get stats(): Readonly<SessionStats> {
@@ -161,28 +216,55 @@ export class MqttClient {
 
 	/** Connects, and keeps reconnecting from then on. */
 	start(): void {
+		if (this.#wanted !== "none") return;
 		const outer = this.#begin();
-		this.session.start(this.#host.clock.now());
+		this.#wanted = "up";
+		this.#connect(this.#host.clock.now());
 		this.#done(outer);
 	}
 
 	/** Orderly: DISCONNECT, close, no reconnect. The broker discards the will. */
 	stop(): void {
 		const outer = this.#begin();
-		this.session.stop(this.#host.clock.now());
+		this.#wanted = "none";
+		this.#endDue = -1;
+		this.#setReconnect(-1);
+		this.session.disconnect(this.#host.clock.now());
+		this.#setState("stopped", "stopped by the application");
+		this.session.abandonAll();
 		this.#done(outer);
+	}
+
+	/**
+	 * Orderly end that lets the QoS 1/2 messages in flight complete, for up
+	 * to `timeout` ms, then stops as `stop()` does (DISCONNECT, no will).
+	 * What is still in flight then is abandoned; the outbox is kept.
+	 */
+	end(timeout = 5000): void {
+		if (this.#state !== "connected" || this.session.inflight === 0) return this.stop();
+		this.#wanted = "none";
+		this.#endDue = this.#host.clock.now() + timeout;
+		this.#reconnectChanged = true;
+		if (!this.#busy) this.#flush(this.#host.clock.now());
 	}
 
 	/** The network under us is gone (Wi-Fi dropped): close and wait for resume(). */
 	suspend(reason = "network down"): void {
+		if (this.#wanted !== "up") return;
 		const outer = this.#begin();
-		this.session.suspend(this.#host.clock.now(), reason);
+		this.#wanted = "suspended";
+		this.#setReconnect(-1);
+		this.session.abort(this.#host.clock.now(), reason);
+		this.#setState("suspended", reason);
 		this.#done(outer);
 	}
 
 	resume(): void {
+		// The backoff was for the broker, not the link: connect at once.
+		if (this.#wanted !== "suspended") return;
 		const outer = this.#begin();
-		this.session.resume(this.#host.clock.now());
+		this.#wanted = "up";
+		this.#connect(this.#host.clock.now());
 		this.#done(outer);
 	}
 
@@ -192,9 +274,11 @@ export class MqttClient {
 	 * Throws on a bad topic, QoS or payload.
 	 */
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
-		const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+		const bytes = typeof payload === "string" ? this.#payloadEncoder.encode(payload) : payload;
 		const now = this.#host.clock.now();
-		const taken = this.session.publish(now, topic, bytes, options?.qos ?? 0, options?.retain ?? false, this.#room);
+		const taken = options === undefined ? this.session.publish(now, topic, bytes, 0, false, this.#room)
+			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)
+			: this.session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
 		if (typeof taken === "object") {
 			// The hot path: the session had nothing waiting, and the packet fits the budget.
 			this.#budget = this.#room = this.#socket!.write(taken);
@@ -204,17 +288,43 @@ export class MqttClient {
 		return taken;
 	}
 
-	/** Subscribes (again after every reconnect that needs it); `handler` gets the matching messages. */
-	subscribe(filter: string, qos: QoS, handler?: MessageHandler): void {
+	/** A publish with options the hot path does without. */
+	#publishWith(now: number, topic: string, bytes: Uint8Array, options: PublishOptions): Uint8Array | boolean {
+		const onOutcome = options.onOutcome;
+		if (onOutcome !== undefined && typeof onOutcome !== "function") throw new TypeError("onOutcome must be a function");
+		return this.session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, onOutcome);
+	}
+
+	/**
+	 * Subscribes (again after every reconnect that needs it); `handler` gets
+	 * the matching messages; `onResult` the broker's first answer: the
+	 * granted QoS (0-2), or 0x80 if it refused.
+	 */
+	subscribe(filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		const now = this.#host.clock.now();
-		this.session.subscribe(now, filter, qos, handler);
+		this.session.subscribe(now, filter, qos, handler, onResult);
 		if (!this.#busy) this.#flush(now);
 	}
 
-	unsubscribe(filter: string): void {
+	/**
+	 * Unsubscribes, now or once connected, even from a filter not subscribed
+	 * here (a persistent session may hold it from an earlier boot);
+	 * `onDone` is told when the broker's UNSUBACK arrives.
+	 */
+	unsubscribe(filter: string, onDone?: () => void): void {
 		const now = this.#host.clock.now();
-		this.session.unsubscribe(now, filter);
+		this.session.unsubscribe(now, filter, onDone);
 		if (!this.#busy) this.#flush(now);
+	}
+
+	/** Messages waiting in the outbox. */
+	get queued(): number {
+		return this.session.outbox.length;
+	}
+
+	/** Outbound QoS 1/2 messages not yet completed. */
+	get inflight(): number {
+		return this.session.inflight;
 	}
 
 	/** An input begins: nothing is written until #done. A nested one (an API call from a handler) only queues. */
@@ -236,13 +346,11 @@ export class MqttClient {
 		if (this.#busy) return;
 		this.#busy = true;
 		this.#room = 0;
-		if (this.#openWanted) {
-			this.#openWanted = false;
-			this.#open();
-		}
 		this.#pump(now);
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
+		// end(): done when nothing is in flight any more, the time is up, or the connection is gone.
+		if (this.#endDue >= 0 && (this.session.inflight === 0 || now >= this.#endDue || this.#state !== "connected")) return this.stop();
 		this.#arm();
 	}
 
@@ -373,7 +481,6 @@ export class MqttClient {
 		this.#socket = undefined;
 		this.#pending = undefined;
 		this.#budget = this.#room = 0;
-		this.#openWanted = false;
 		this.#connector.cancel();
 		// Given up before it connected (no CONNACK in time): the address may be stale.
 		if (socket && !this.#socketReady) this.#connector.connectionFailed();
@@ -384,11 +491,48 @@ export class MqttClient {
 		}
 	}
 
+	/** A new connection: the session starts one, and the socket opens. */
+	#connect(now: number): void {
+		this.#setReconnect(-1);
+		this.session.connect(now);
+		this.#open();
+	}
+
+	/** A connection failed: report it and, if one is still wanted, try again after the backoff. */
+	#failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
+		this.#options.onError?.(kind, reason);
+		// Ending: the connection is gone, so there is nothing left to wait for.
+		if (this.#endDue >= 0) this.#endDue = 0;
+		if (this.#wanted !== "up") return;
+		if (this.#options.reconnect === false) {
+			this.#wanted = "none";
+			this.#setState("idle", reason);
+			return;
+		}
+		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
+		this.#setReconnect(this.#host.clock.now() + delay);
+		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
+	}
+
+	#setReconnect(due: number): void {
+		if (due === this.#reconnectDue) return;
+		this.#reconnectDue = due;
+		this.#reconnectChanged = true;
+	}
+
+	#setState(state: SessionState, reason: string): void {
+		if (this.#state === state) return;
+		this.#state = state;
+		this.#options.onStateChange?.(state, reason);
+	}
+
 	#arm(): void {
 		const session = this.session;
-		if (!session.timeoutChanged) return;
-		session.timeoutChanged = false;
-		const due = session.timeout();
+		if (!session.timeoutChanged && !this.#reconnectChanged) return;
+		session.timeoutChanged = this.#reconnectChanged = false;
+		const sessionDue = session.timeout();
+		const reconnect = this.#reconnectDue >= 0 ? this.#reconnectDue : this.#endDue;
+		const due = reconnect < 0 ? sessionDue : sessionDue === undefined || reconnect < sessionDue ? reconnect : sessionDue;
 		if (due === this.#timerDue) return;
 		const timers = this.#host.timers;
 		if (this.#timer !== undefined) timers.clear(this.#timer);

@@ -114,6 +114,20 @@ export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload
 	return total;
 }
 
+/**
+ * A buffer for small QoS 0 PUBLISHes on one topic (remaining length under
+ * 128): the topic and its length in place, room for a payload. Each
+ * message writes only byte 0 (0x30, | 1 if retained), byte 1 (the
+ * remaining length) and its payload at 4 + the topic's length.
+ */
+export function smallPublishBuffer(topic: Uint8Array): Uint8Array {
+	const buffer = new Uint8Array(2 + 127);
+	buffer[2] = topic.length >> 8;
+	buffer[3] = topic.length & 0xff;
+	buffer.set(topic, 4);
+	return buffer;
+}
+
 function frame(type: number, flags: number, remaining: number): { bytes: Uint8Array; offset: number } {
 	checkRemaining(remaining, "packet");
 	const bytes = new Uint8Array(1 + varintLength(remaining) + remaining);
@@ -226,18 +240,6 @@ function encodeUnsubscribe(packet: UnsubscribePacket): Uint8Array {
 	return bytes;
 }
 
-function encodeSuback(packet: SubackPacket): Uint8Array {
-	const id = checkPacketId(packet.packetId);
-	for (const code of packet.returnCodes) {
-		if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) throw new RangeError(`SUBACK return code must be 0, 1, 2 or 0x80, got ${code}`);
-	}
-	const { bytes, offset } = frame(PacketType.Suback, 0, 2 + packet.returnCodes.length);
-	bytes[offset] = id >> 8;
-	bytes[offset + 1] = id & 0xff;
-	bytes.set(packet.returnCodes, offset + 2);
-	return bytes;
-}
-
 /** PINGREQ and DISCONNECT never change: one copy each, never written to. */
 export const pingreqPacket: Uint8Array = Uint8Array.of(PacketType.Pingreq << 4, 0);
 export const disconnectPacket: Uint8Array = Uint8Array.of(PacketType.Disconnect << 4, 0);
@@ -255,16 +257,15 @@ export function encodeAckInto(target: Uint8Array, type: number, packetId: number
 	return target;
 }
 
-/** Encodes any packet; throws a TypeError or RangeError naming a bad field. */
+/**
+ * Encodes any packet a client sends; throws a TypeError or RangeError
+ * naming a bad field. The broker's packets (CONNACK, SUBACK, PINGRESP) are
+ * encoded by the tests' broker (test/lib/broker-codec), not on the device.
+ */
 export function encode(packet: Packet): Uint8Array {
 	switch (packet.type) {
 		case PacketType.Connect:
 			return encodeConnect(packet);
-		case PacketType.Connack: {
-			const code = packet.returnCode;
-			if (!Number.isInteger(code) || code < 0 || code > 255) throw new RangeError(`CONNACK return code must be 0-255, got ${code}`);
-			return Uint8Array.of(0x20, 2, packet.sessionPresent ? 1 : 0, code);
-		}
 		case PacketType.Publish:
 			return encodePublish(packet);
 		case PacketType.Puback:
@@ -275,16 +276,14 @@ export function encode(packet: Packet): Uint8Array {
 			return encodeAck(packet.type, packet.packetId);
 		case PacketType.Subscribe:
 			return encodeSubscribe(packet);
-		case PacketType.Suback:
-			return encodeSuback(packet);
 		case PacketType.Unsubscribe:
 			return encodeUnsubscribe(packet);
 		case PacketType.Pingreq:
-		case PacketType.Pingresp:
+			return pingreqPacket;
 		case PacketType.Disconnect:
-			return Uint8Array.of(packet.type << 4, 0);
+			return disconnectPacket;
 		default:
-			throw new TypeError(`unknown packet type ${String((packet as { type: unknown }).type)}`);
+			throw new TypeError(`a client does not send packet type ${String((packet as { type: unknown }).type)}`);
 	}
 }
 
@@ -311,9 +310,9 @@ export function checkFixedHeader(first: number): string | undefined {
 }
 
 /**
- * Decodes one packet body: `first` is the fixed header's first byte and
- * bytes[start, end) the remaining length. Returns the packet, or the broken
- * rule as a string. A PUBLISH payload is a view into `bytes`, not a copy.
+ * Decodes one packet body a client receives, other than PUBLISH: `first`
+ * is the fixed header's first byte and bytes[start, end) the remaining
+ * length. Returns the packet, or the broken rule as a string.
  */
 export function decodePacket(first: number, bytes: Uint8Array, start: number, end: number): Packet | string {
 	const headerProblem = checkFixedHeader(first);
@@ -322,7 +321,8 @@ export function decodePacket(first: number, bytes: Uint8Array, start: number, en
 	const length = end - start;
 	switch (type) {
 		case PacketType.Publish:
-			return decodePublish(first, bytes, start, end);
+			// The parser decodes PUBLISH itself, into its reused record (decodePublishInto).
+			return "PUBLISH is decoded by decodePublishInto";
 		case PacketType.Puback:
 		case PacketType.Pubrec:
 		case PacketType.Pubrel:
@@ -360,11 +360,10 @@ export function decodePacket(first: number, bytes: Uint8Array, start: number, en
 			if (length !== 0) return `${typeNames[type]} remaining length must be 0, got ${length}`;
 			return { type } as Packet;
 		case PacketType.Connect:
-			return decodeConnect(bytes, start, end);
 		case PacketType.Subscribe:
-			return decodeSubscribe(bytes, start, end);
 		case PacketType.Unsubscribe:
-			return decodeUnsubscribe(bytes, start, end);
+			// Only a client sends these; the tests' broker decodes them (test/lib/broker-codec).
+			return `a client must not receive ${typeNames[type]}`;
 	}
 	return `packet type ${type} is reserved`;
 }
@@ -473,125 +472,3 @@ function checkTopicName(topic: string | undefined, bytes: Uint8Array, start: num
 	return undefined;
 }
 
-function decodePublish(first: number, bytes: Uint8Array, start: number, end: number): PublishPacket | string {
-	const fields = inboundPublishRecord();
-	const problem = decodePublishInto(first, bytes, start, end, undefined, fields);
-	if (problem !== undefined) return problem;
-	const packet: PublishPacket = { type: PacketType.Publish, topic: fields.topic, payload: fields.payload, qos: fields.qos, retain: fields.retain, dup: fields.dup };
-	if (fields.qos > 0) packet.packetId = fields.packetId;
-	return packet;
-}
-
-/** Reads a length-prefixed field; returns [end offset] or a problem. */
-function fieldEnd(bytes: Uint8Array, offset: number, end: number): number {
-	if (offset + 2 > end) return -1;
-	const fieldEnd = offset + 2 + ((bytes[offset]! << 8) | bytes[offset + 1]!);
-	return fieldEnd > end ? -1 : fieldEnd;
-}
-
-function decodeConnect(bytes: Uint8Array, start: number, end: number): ConnectPacket | string {
-	const nameEnd = fieldEnd(bytes, start, end);
-	if (nameEnd < 0 || decodeUtf8(bytes, start + 2, nameEnd) !== "MQTT") return "CONNECT protocol name must be MQTT";
-	if (nameEnd + 4 > end) return "CONNECT variable header is truncated";
-	if (bytes[nameEnd] !== 4) return `CONNECT protocol level ${bytes[nameEnd]} is not 4 (3.1.1)`;
-	const flags = bytes[nameEnd + 1]!;
-	if (flags & 1) return "CONNECT reserved flag must be 0";
-	const keepalive = (bytes[nameEnd + 2]! << 8) | bytes[nameEnd + 3]!;
-	let offset = nameEnd + 4;
-	const readString = (what: string): string => {
-		const stop = fieldEnd(bytes, offset, end);
-		if (stop < 0) throw `CONNECT ${what} runs past the packet`;
-		const text = decodeUtf8(bytes, offset + 2, stop);
-		if (text === undefined) throw `CONNECT ${what} is not valid UTF-8`;
-		offset = stop;
-		return text;
-	};
-	const readBinary = (what: string): Uint8Array => {
-		const stop = fieldEnd(bytes, offset, end);
-		if (stop < 0) throw `CONNECT ${what} runs past the packet`;
-		const value = bytes.slice(offset + 2, stop);
-		offset = stop;
-		return value;
-	};
-	try {
-		const packet: ConnectPacket = { type: PacketType.Connect, clientId: readString("client id"), cleanSession: (flags & 2) !== 0, keepalive };
-		const willQoS = (flags >> 3) & 3;
-		if (flags & 4) {
-			if (willQoS === 3) return "CONNECT will QoS must not be 3";
-			const topic = readString("will topic");
-			packet.will = { topic, payload: readBinary("will payload"), qos: willQoS as QoS, retain: (flags & 0x20) !== 0 };
-		} else if (willQoS !== 0 || flags & 0x20) {
-			return "CONNECT will QoS and retain must be 0 without a will";
-		}
-		if (flags & 0x80) packet.username = readString("user name");
-		if (flags & 0x40) {
-			if (!(flags & 0x80)) return "CONNECT password flag needs the user name flag";
-			packet.password = readBinary("password");
-		}
-		if (offset !== end) return "CONNECT has bytes after its payload";
-		return packet;
-	} catch (problem) {
-		return problem as string;
-	}
-}
-
-function decodeSubscribe(bytes: Uint8Array, start: number, end: number): SubscribePacket | string {
-	if (end - start < 2) return "SUBSCRIBE is too short for a packet id";
-	const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
-	if (packetId === 0) return "SUBSCRIBE packet id must not be 0";
-	const subscriptions: SubscribePacket["subscriptions"] = [];
-	let offset = start + 2;
-	while (offset < end) {
-		const stop = fieldEnd(bytes, offset, end);
-		if (stop < 0 || stop >= end) return "SUBSCRIBE topic filter runs past the packet";
-		const filter = decodeUtf8(bytes, offset + 2, stop);
-		if (filter === undefined) return "SUBSCRIBE topic filter is not valid UTF-8";
-		const problem = validateTopicFilter(filter);
-		if (problem) return `SUBSCRIBE ${problem}`;
-		const qos = bytes[stop]!;
-		if (qos > 2) return "SUBSCRIBE requested QoS must be 0, 1 or 2";
-		subscriptions.push({ filter, qos: qos as QoS });
-		offset = stop + 1;
-	}
-	if (subscriptions.length === 0) return "SUBSCRIBE must carry at least one topic filter";
-	return { type: PacketType.Subscribe, packetId, subscriptions };
-}
-
-function decodeUnsubscribe(bytes: Uint8Array, start: number, end: number): UnsubscribePacket | string {
-	if (end - start < 2) return "UNSUBSCRIBE is too short for a packet id";
-	const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
-	if (packetId === 0) return "UNSUBSCRIBE packet id must not be 0";
-	const filters: string[] = [];
-	let offset = start + 2;
-	while (offset < end) {
-		const stop = fieldEnd(bytes, offset, end);
-		if (stop < 0) return "UNSUBSCRIBE topic filter runs past the packet";
-		const filter = decodeUtf8(bytes, offset + 2, stop);
-		if (filter === undefined) return "UNSUBSCRIBE topic filter is not valid UTF-8";
-		const problem = validateTopicFilter(filter);
-		if (problem) return `UNSUBSCRIBE ${problem}`;
-		filters.push(filter);
-		offset = stop;
-	}
-	if (filters.length === 0) return "UNSUBSCRIBE must carry at least one topic filter";
-	return { type: PacketType.Unsubscribe, packetId, filters };
-}
-
-/**
- * Decodes one whole packet (fixed header included) from `bytes`; for tests
- * and tools. Returns the packet, or the broken rule.
- */
-export function decode(bytes: Uint8Array): Packet | string {
-	if (bytes.length < 2) return "packet is shorter than a fixed header";
-	let remaining = 0, multiplier = 1, offset = 1;
-	for (;;) {
-		if (offset >= bytes.length) return "remaining length is truncated";
-		if (offset > 4) return "remaining length takes more than 4 bytes";
-		const byte = bytes[offset++]!;
-		remaining += (byte & 0x7f) * multiplier;
-		multiplier *= 128;
-		if (!(byte & 0x80)) break;
-	}
-	if (offset + remaining !== bytes.length) return `remaining length ${remaining} does not match the ${bytes.length - offset} bytes given`;
-	return decodePacket(bytes[0]!, bytes, offset, bytes.length);
-}

@@ -4,8 +4,21 @@
  * bytes, because an unbounded queue is how esp-mqtt devices run out of
  * memory during a long broker outage. When full, it either drops the
  * oldest message or rejects the new one, and counts what it lost.
+ *
+ * A message marked `supersede` is a state, not an event (an LED's on/off):
+ * only its latest value matters. It replaces an earlier superseding message
+ * to the same topic that is still waiting here (last value wins), so a
+ * burst of state changes costs one place and never evicts a reading.
+ * Messages already handed to the session keep their QoS flow.
  */
 export type OutboxPolicy = "drop-oldest" | "reject-new";
+
+/**
+ * What became of a published message: written to the socket (QoS 0),
+ * acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP), dropped by the outbox's
+ * policy, replaced by a newer value (supersede), or abandoned at stop.
+ */
+export type PublishOutcome = "written" | "acknowledged" | "dropped" | "superseded" | "abandoned";
 
 export interface OutboxOptions {
 	maxMessages: number;
@@ -22,6 +35,22 @@ export interface QueuedPublish {
 	retain: boolean;
 	/** Encoded size, which is what the byte limit counts. */
 	size: number;
+	/** A newer message to the same topic replaces this one while it waits. */
+	supersede?: boolean;
+	/** Told the message's outcome, once. */
+	onOutcome?: ((outcome: PublishOutcome) => void) | undefined;
+}
+
+/** Tells a message's callback its outcome, once; a callback that throws is the application's, and is swallowed here. */
+export function settle(item: QueuedPublish, outcome: PublishOutcome): void {
+	const onOutcome = item.onOutcome;
+	if (onOutcome === undefined) return;
+	item.onOutcome = undefined;
+	try {
+		onOutcome(outcome);
+	} catch {
+		// An application callback may not break the client.
+	}
 }
 
 export class Outbox {
@@ -30,6 +59,8 @@ export class Outbox {
 	droppedOldest = 0;
 	/** Messages refused because the outbox was full (reject-new). */
 	rejectedNew = 0;
+	/** Messages replaced by a newer value for their topic, by design: not a loss. */
+	superseded = 0;
 	#items: (QueuedPublish | undefined)[] = [];
 	#head = 0;
 	#bytes = 0;
@@ -53,20 +84,43 @@ export class Outbox {
 		const { maxMessages, maxBytes, policy } = this.options;
 		if (item.size > maxBytes) {
 			this.rejectedNew++;
+			settle(item, "dropped");
 			return false;
 		}
+		if (item.supersede) this.#supersede(item.topicText);
 		while (this.length >= maxMessages || this.#bytes + item.size > maxBytes) {
 			if (policy === "reject-new") {
 				this.rejectedNew++;
+				settle(item, "dropped");
 				return false;
 			}
-			this.shift();
+			const dropped = this.shift();
 			this.droppedOldest++;
+			if (dropped !== undefined) settle(dropped, "dropped");
 		}
 		this.#items.push(item);
 		this.#bytes += item.size;
 		this.length++;
 		return true;
+	}
+
+	/** Removes the waiting superseding message to `topic`, if there is one (there is never more than one). */
+	#supersede(topic: string): void {
+		const items = this.#items;
+		for (let i = this.#head; i < items.length; i++) {
+			const item = items[i];
+			if (item !== undefined && item.supersede && item.topicText === topic) {
+				if (i === this.#head) this.shift();
+				else {
+					items.splice(i, 1);
+					this.#bytes -= item.size;
+					this.length--;
+				}
+				this.superseded++;
+				settle(item, "superseded");
+				return;
+			}
+		}
 	}
 
 	peek(): QueuedPublish | undefined {
@@ -85,6 +139,14 @@ export class Outbox {
 			this.#head = 0;
 		}
 		return item;
+	}
+
+	/** Every message waiting, oldest first. */
+	*[Symbol.iterator](): IterableIterator<QueuedPublish> {
+		for (let i = this.#head; i < this.#items.length; i++) {
+			const item = this.#items[i];
+			if (item !== undefined) yield item;
+		}
 	}
 
 	/** Puts messages back at the front, in order (in-flight messages after a clean session). */

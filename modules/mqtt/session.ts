@@ -19,57 +19,37 @@
  *   publishes QoS 0 still learns that its link died); no PINGRESP within
  *   `pingTimeout` closes the link. A dead link is therefore seen within
  *   keepalive + pingTimeout, whatever the traffic.
- * - Reconnect: exponential backoff with full jitter; a refusal for bad
- *   credentials or authorisation waits the maximum, never a tight loop.
+ *
+ * It keeps the session's state across connections (in-flight messages,
+ * subscriptions, the outbox), but one connection at a time: when one
+ * fails it says so (`failed`), and when to try again is the driver's
+ * business, as lwmqtt and quinn-proto leave it (mqtt/client supervises).
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
-import { disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, type InboundPublish } from "mqtt/codec";
+import {
+	disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
+} from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
-import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
 import { encodeUtf8 } from "mqtt/utf8";
-import { Outbox, type OutboxOptions, type QueuedPublish } from "mqtt/outbox";
-import { Backoff, type BackoffOptions, type Random } from "backoff";
+import { Outbox, settle, type OutboxOptions, type PublishOutcome, type QueuedPublish } from "mqtt/outbox";
 import type { Utf8Decoder } from "platform";
 
-export type SessionState =
-	/** Not started, or stopped for good. */
+/** The one connection's state. */
+export type ConnectionState =
+	/** No connection. */
 	| "idle"
 	/** Transport opening, CONNECT sent, waiting for CONNACK. */
 	| "connecting"
 	| "connected"
-	/** Between attempts, waiting out the backoff. */
-	| "waiting"
-	/** The link below (Wi-Fi) is down: no attempts until resumed. */
-	| "suspended"
-	/** DISCONNECT sent after stop(); no more attempts. */
-	| "stopped";
+	/** After disconnect(): what is owed goes out, DISCONNECT last, then the transport closes. */
+	| "closing";
 
 /** What went wrong, for logs and counters. */
 export type SessionErrorKind = "protocol" | "oversize" | "refused" | "timeout" | "transport" | "subscription" | "limit" | "handler";
 
-export interface InboundMessage {
-	topic: string;
-	/** Valid during the delivery call only: copy it to keep it. */
-	payload: Uint8Array;
-	qos: QoS;
-	retain: boolean;
-	dup: boolean;
-}
-
-/** Receives the messages of one subscription. */
-export type MessageHandler = (message: InboundMessage) => void;
-
-/** An exact topic the direct lane delivers: its handler, and the message it is handed each time. */
-interface DirectRoute {
-	handler: MessageHandler;
-	message: InboundMessage;
-}
-
-/** A handler for a filter with wildcards, matched level by level. */
-interface WildcardHandler {
-	filter: string;
-	handler: MessageHandler;
-}
+export type { InboundMessage, MessageHandler };
 
 /**
  * What the session asks of its driver. None of these may call back into the
@@ -77,16 +57,20 @@ interface WildcardHandler {
  * it has returned.
  */
 export interface SessionEffects {
-	/** Open a transport; call `transportOpened` when it is ready. */
-	openTransport(): void;
-	/** Close it: nothing more is to be written on it. */
+	/** Close the transport: nothing more is to be written on it. */
 	closeTransport(reason: string): void;
+	/**
+	 * The connection failed (refused, timed out, a protocol error, the
+	 * transport lost) and is closed. `atMaximum`: retrying soon cannot help
+	 * (bad credentials, not authorised).
+	 */
+	failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void;
 	/**
 	 * Every inbound message, after its subscription handlers. One message
 	 * object is reused for every delivery: copy what is kept.
 	 */
 	deliver?(message: InboundMessage): void;
-	stateChanged(state: SessionState, reason: string): void;
+	stateChanged(state: ConnectionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
 	error(kind: SessionErrorKind, message: string): void;
 }
@@ -108,8 +92,6 @@ export interface SessionOptions {
 	connackTimeout: number;
 	/** ms to wait for PINGRESP. */
 	pingTimeout: number;
-	backoff: BackoffOptions;
-	random: Random;
 	outbox: OutboxOptions;
 	/** Outbound QoS 1/2 messages awaiting acknowledgement at once. */
 	maxInflight: number;
@@ -170,30 +152,41 @@ interface PreparedTopic {
 	remainingBase: number;
 	/** Made on the first small QoS 0 publish: header and topic already in place. */
 	buffer: Uint8Array | undefined;
-	/** Views of `buffer` by packet size, so writing needs no new view. */
-	views: Map<number, Uint8Array>;
+	/** Views of `buffer` by packet size, so writing needs no new view: an array, whose index costs less than a Map's get. */
+	views: (Uint8Array | undefined)[];
 }
 
 interface SubscriptionState {
 	qos: QoS;
 	/** The broker granted it on this session. */
 	granted: boolean;
+	/** Told the first SUBACK's code for it: the granted QoS, or 0x80 if refused. */
+	onResult?: ((code: number) => void) | undefined;
 }
 
 const topicCacheSize = 16;
-const noPayload = new Uint8Array(0);
 
 export class Session {
 	readonly options: SessionOptions;
 	readonly outbox: Outbox;
-	readonly backoff: Backoff;
 	readonly stats: SessionStats = {
 		connects: 0, reconnects: 0, failedAttempts: 0, sent: 0, retransmitted: 0, received: 0, duplicatesIgnored: 0, skipped: 0,
 		dropped: 0, protocolErrors: 0, lastRoundTrip: undefined,
 	};
+	// The hot paths' fields first.
+	// The direct lane (see `receive`): connected, and the parser holds no partial packet.
+	#directOpen = false;
+	// Its exact topics whose handler is a message's only recipient; undefined when none.
+	#directRoutes: Map<string, DirectRoute> | undefined;
+	// Topics the application publishes to, encoded once.
+	#topics = new Map<string, PreparedTopic>();
+	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
+	#quiet = false;
+	#lastSent = 0;
+	#lastReceived = 0;
 	readonly #effects: SessionEffects;
 	readonly #parser: PacketParser;
-	#state: SessionState = "idle";
+	#state: ConnectionState = "idle";
 	#now = 0;
 	#transportOpen = false;
 	/** CONNECT, encoded once: the options never change. */
@@ -202,17 +195,12 @@ export class Session {
 	// Deadlines (ms on the caller's clock); -1 is "not armed".
 	#connackDue = -1;
 	#pingDue = -1;
-	#reconnectDue = -1;
-	#lastSent = 0;
-	#lastReceived = 0;
 	#pingSentAt = -1;
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
 	// connection (from #cursor on), then the outbox. DISCONNECT goes last, after stop().
 	#control: ControlPacket[] = [];
-	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
-	#quiet = false;
 	#birthDue = false;
 	#cursor = 0;
 	#farewell = false;
@@ -221,23 +209,21 @@ export class Session {
 	#birth: QueuedPublish | undefined;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
-	#pendingUnsubscribes = new Set<number>();
+	#pendingUnsubscribes = new Map<number, (() => void) | undefined>();
+	// Filters to unsubscribe from at the next CONNACK: asked for while offline.
+	#unsubscribeOnConnect = new Map<string, (() => void) | undefined>();
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	#inboundPending = new Set<number>();
 	#subscriptions = new Map<string, SubscriptionState>();
-	// Exact filters are found by one lookup; only wildcard filters are tested in turn.
-	#exactHandlers = new Map<string, MessageHandler>();
-	#wildcardHandlers: WildcardHandler[] = [];
-	// The direct lane (see `receive`): exact topics whose handler is a message's only recipient; undefined when none.
-	#directRoutes: Map<string, DirectRoute> | undefined;
-	// Connected, and the parser holds no partial packet: the direct lane may be taken.
-	#directOpen = false;
+	readonly #routes: Routes;
 
-	// Hot-path reuse: prepared topics, one scratch buffer, views of it by length.
-	#topics = new Map<string, PreparedTopic>();
+	// One scratch buffer for other packets, and views of it by length.
 	#scratch = new Uint8Array(256);
 	#views = new Map<number, Uint8Array>();
 	#ack = new Uint8Array(4);
+	/** Inside publishWith. */
+	#superseding = false;
+	#onOutcome: ((outcome: PublishOutcome) => void) | undefined;
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
 		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
@@ -247,13 +233,15 @@ export class Session {
 		this.options = options;
 		this.#effects = effects;
 		this.outbox = new Outbox(options.outbox);
-		this.backoff = new Backoff(options.backoff, options.random);
+		this.#routes = new Routes(effects.deliver);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
 			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
 			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
 		});
+		// A broker may give a client with no id a session, but never keeps it (MQTT-3.1.3-7, -8).
+		if (options.clientId === "" && !options.cleanSession) throw new TypeError("an empty client id needs a clean session (cleanSession true): a broker keeps no session for a client without an id");
 		// Encoded now, so a bad client id or will is the application's error, and only once.
 		this.#connectBytes = encode(this.#connectPacket());
 		if (options.birth) {
@@ -263,7 +251,7 @@ export class Session {
 		}
 	}
 
-	get state(): SessionState {
+	get state(): ConnectionState {
 		return this.#state;
 	}
 
@@ -278,39 +266,40 @@ export class Session {
 
 	// ------------------------------------------------------------ events in
 
-	/** Begin connecting; from now on the session owns reconnection. */
-	start(now: number): void {
+	/** A new connection begins: the driver opens a transport and calls `transportOpened`. */
+	connect(now: number): void {
 		this.#now = now;
-		if (this.#state === "idle" || this.#state === "stopped") this.#connect();
+		this.#dropTransport("reconnecting");
+		this.#transportOpen = true;
+		this.#connackDue = now + this.options.connackTimeout;
+		this.#pingDue = -1;
+		this.#pingSentAt = -1;
+		this.timeoutChanged = true;
+		this.#setState("connecting", "connecting");
 	}
 
-	/** The link below went away (Wi-Fi lost): close, and make no attempts until resumed. */
-	suspend(now: number, reason: string): void {
+	/** The connection is dropped at once, without DISCONNECT (the link below went away). */
+	abort(now: number, reason: string): void {
 		this.#now = now;
-		if (this.#state === "idle" || this.#state === "stopped" || this.#state === "suspended") return;
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
-		this.#setState("suspended", reason);
-	}
-
-	/** The link below is back: connect at once (the backoff was for the broker, not the link). */
-	resume(now: number): void {
-		this.#now = now;
-		if (this.#state === "suspended") this.#connect();
+		this.#connackDue = this.#pingDue = -1;
+		this.#setState("idle", reason);
 	}
 
 	/**
 	 * Orderly end: what is already in flight or acknowledged goes out, then
 	 * DISCONNECT (so the broker discards the will), then the transport is
-	 * closed; no reconnect. The outbox is kept, not sent.
+	 * closed. The outbox is kept, not sent.
 	 */
-	stop(now: number): void {
+	disconnect(now: number): void {
 		this.#now = now;
-		const connected = this.#state === "connected";
-		this.#connackDue = this.#pingDue = this.#reconnectDue = -1;
-		this.#setState("stopped", "stopped by the application");
-		if (connected && this.#transportOpen) this.#farewell = true;
-		else this.#dropTransport("stopped by the application");
+		this.#connackDue = this.#pingDue = -1;
+		if (this.#state === "connected" && this.#transportOpen) {
+			this.#farewell = true;
+			this.#setState("closing", "disconnecting");
+		} else {
+			this.abort(now, "disconnected by the application");
+		}
 	}
 
 	/** The transport opened: CONNECT is the first thing to go. */
@@ -328,8 +317,8 @@ export class Session {
 		if (!this.#transportOpen) return;
 		this.#transportOpen = false;
 		this.#control.length = 0;
-		if (this.#state === "connecting" || this.#state === "connected") this.#retry("transport", reason, false);
-		else if (this.#state === "stopped") this.#farewell = false;
+		if (this.#state === "connecting" || this.#state === "connected") this.#fail("transport", reason, false);
+		else this.abort(now, reason);
 	}
 
 	// ------------------------------------------------------------ output, pulled
@@ -350,8 +339,8 @@ export class Session {
 			return packet;
 		}
 		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
-		// After stop(): everything owed went out, DISCONNECT last; now the transport can close.
-		if (this.#state === "stopped") this.#dropTransport("stopped by the application");
+		// After disconnect(): everything owed went out, DISCONNECT last; now the transport can close.
+		if (this.#state === "closing") this.abort(now, "disconnected by the application");
 		return undefined;
 	}
 
@@ -380,7 +369,10 @@ export class Session {
 			const item = this.outbox.peek();
 			if (item !== undefined && (item.qos === 0 || inflight.length < this.options.maxInflight)) {
 				this.outbox.shift();
-				if (item.qos === 0) return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				if (item.qos === 0) {
+					if (item.onOutcome !== undefined) settle(item, "written");
+					return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
+				}
 				const entry = this.#addInflight(item);
 				this.#cursor = inflight.length;
 				return this.#sendInflight(entry, now);
@@ -417,7 +409,7 @@ export class Session {
 		// two are held to the same results by test/portable/mqtt-session.ts.
 		if (this.#directOpen && chunk[0] === 0x30 && chunk[1] === length - 2 && length < 130) {
 			// The whole packet is decoded in one native call, and the topic with its length
-			// prefix is cut out of the text and looked up: #findDirectRoutes says why a hit
+			// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
 			// means these very bytes. Nothing here reads #now, so it is left to the layered path.
 			const topicEnd = chunk[3]! + 4;
 			const route = this.#directRoutes!.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
@@ -451,12 +443,9 @@ export class Session {
 		this.#now = now;
 		this.timeoutChanged = true;
 		if (this.#connackDue >= 0 && now >= this.#connackDue) {
-			this.#retry("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+			this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
-			this.#retry("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
-		} else if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) {
-			this.#reconnectDue = -1;
-			this.#connect();
+			this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
 		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			const interval = this.options.keepalive * 1000;
 			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
@@ -487,16 +476,14 @@ export class Session {
 			// prepared buffer, with only the header and the payload written.
 			const remaining = prepared.remainingBase + payload.length;
 			if (qos === 0 && remaining < 128) {
-				const buffer = prepared.buffer ?? this.#prepareBuffer(prepared);
+				const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+				// The two bytes smallPublishBuffer leaves to each message: inlined, as a call would cost more.
 				buffer[0] = retain ? 0x31 : 0x30;
 				buffer[1] = remaining;
 				buffer.set(payload, prepared.remainingBase + 2);
 				const size = remaining + 2;
-				let view = prepared.views.get(size);
-				if (view === undefined) {
-					view = buffer.subarray(0, size);
-					prepared.views.set(size, view);
-				}
+				let view = prepared.views[size];
+				if (view === undefined) view = prepared.views[size] = buffer.subarray(0, size);
 				this.stats.sent++;
 				this.#lastSent = now;
 				return view;
@@ -514,6 +501,7 @@ export class Session {
 				}
 			} else if (this.#inflight.length < this.options.maxInflight) {
 				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
 				if (size <= room) {
 					// Nothing else waits and it fits: it goes now, and the session stays quiet.
 					this.#cursor = this.#inflight.length;
@@ -525,82 +513,87 @@ export class Session {
 			}
 		}
 		this.#quiet = false;
-		const accepted = this.outbox.push({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+		const item: QueuedPublish = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size };
+		if (this.#superseding) item.supersede = true;
+		if (this.#onOutcome !== undefined) item.onOutcome = this.#onOutcome;
+		const accepted = this.outbox.push(item);
 		this.stats.dropped = this.outbox.droppedOldest + this.outbox.rejectedNew;
 		if (!accepted) this.#effects.error("limit", `outbox full (${this.outbox.length} messages, ${this.outbox.bytes} bytes): rejected a publish to ${topic}`);
 		return accepted;
 	}
 
 	/**
+	 * `publish` with options the hot path does without, so that it pays
+	 * nothing for them. `supersede`: a state rather than an event, last value
+	 * wins (see mqtt/outbox). `onOutcome`: told what became of the message;
+	 * a QoS 0 packet returned to be written at once is "written" (the caller
+	 * writes it next, within the room it gave).
+	 */
+	publishWith(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number, supersede: boolean, onOutcome: ((outcome: PublishOutcome) => void) | undefined): Uint8Array | boolean {
+		this.#superseding = supersede;
+		this.#onOutcome = onOutcome;
+		let taken: Uint8Array | boolean;
+		try {
+			taken = this.publish(now, topic, payload, qos, retain, room);
+		} finally {
+			this.#superseding = false;
+			this.#onOutcome = undefined;
+		}
+		if (onOutcome !== undefined && qos === 0 && typeof taken === "object") settle({ onOutcome } as QueuedPublish, "written");
+		return taken;
+	}
+
+	/** Stopped: every message waiting or in flight is told it was abandoned (they are kept for a later start). */
+	abandonAll(): void {
+		for (const entry of this.#inflight) settle(entry, "abandoned");
+		for (const item of this.outbox) settle(item, "abandoned");
+	}
+
+	/**
 	 * Subscribes now or at the next CONNACK, and again after any reconnect
 	 * that lost the session. `handler`, if given, receives the matching
-	 * messages (replacing any handler the filter had).
+	 * messages (replacing any handler the filter had); `onResult` the
+	 * broker's answer: the granted QoS, or 0x80 if it refused.
 	 */
-	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler): void {
+	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
-		this.#subscriptions.set(filter, { qos, granted: false });
+		this.#subscriptions.set(filter, { qos, granted: false, onResult });
+		this.#unsubscribeOnConnect.delete(filter);
 		if (handler !== undefined) this.#setHandler(filter, handler);
 		if (this.#state === "connected") this.#queueSubscribe([filter]);
 	}
 
-	unsubscribe(now: number, filter: string): void {
+	/**
+	 * Unsubscribes now, or at the next CONNACK if offline. It goes to the
+	 * broker even for a filter not subscribed here: a persistent session may
+	 * hold it from an earlier boot. `onDone` is told of the UNSUBACK.
+	 */
+	unsubscribe(now: number, filter: string, onDone?: () => void): void {
 		this.#now = now;
 		const problem = validateTopicFilter(filter);
 		if (problem) throw new TypeError(problem);
 		this.#setHandler(filter, undefined);
-		if (!this.#subscriptions.delete(filter)) return;
-		if (this.#state === "connected") {
-			const packetId = this.#allocatePacketId();
-			this.#pendingUnsubscribes.add(packetId);
-			this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
-		}
+		this.#subscriptions.delete(filter);
+		if (this.#state === "connected") this.#queueUnsubscribe(filter, onDone);
+		else this.#unsubscribeOnConnect.set(filter, onDone);
+	}
+
+	#queueUnsubscribe(filter: string, onDone: (() => void) | undefined): void {
+		const packetId = this.#allocatePacketId();
+		this.#pendingUnsubscribes.set(packetId, onDone);
+		this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
 	}
 
 	#setHandler(filter: string, handler: MessageHandler | undefined): void {
-		if (!filter.includes("+") && !filter.includes("#")) {
-			if (handler) this.#exactHandlers.set(filter, handler);
-			else this.#exactHandlers.delete(filter);
-		} else {
-			const index = this.#wildcardHandlers.findIndex((entry) => entry.filter === filter);
-			if (!handler) {
-				if (index >= 0) this.#wildcardHandlers.splice(index, 1);
-			} else if (index >= 0) {
-				this.#wildcardHandlers[index]!.handler = handler;
-			} else {
-				this.#wildcardHandlers.push({ filter, handler });
-			}
-		}
-		this.#directRoutes = this.#findDirectRoutes();
+		this.#routes.set(filter, handler);
+		// The lane needs the host's native decoder to read a topic in one call.
+		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = this.options;
+		this.#directRoutes = utf8 ? this.#routes.directRoutes({ maxTopicBytes, maxPacketSize }) : undefined;
 		this.#updateDirectLane();
-	}
-
-	/**
-	 * The topics the direct lane in `receive` may take: an exact filter whose
-	 * handler is the only recipient (no wildcard handler matches it, no
-	 * `deliver` hook), within our limits, so that the layered path would
-	 * deliver it unchecked. Each is keyed by the text of its bytes in the
-	 * packet: the topic length (two bytes, 0 and the length) and the topic.
-	 * Only ASCII topics of up to 125 bytes: every one of those bytes is one
-	 * character, and so is each header byte before them, so text that equals
-	 * a key was decoded from exactly the key's bytes at exactly that place,
-	 * and the topic ends inside the packet.
-	 */
-	#findDirectRoutes(): Map<string, DirectRoute> | undefined {
-		const routes = new Map<string, DirectRoute>();
-		const { maxTopicBytes = 65535, maxPacketSize } = this.options;
-		// The lane needs the host's native decoder, and takes bodies up to 127 bytes: every
-		// one must be within the packet limit.
-		if (this.#effects.deliver || !this.options.utf8 || maxPacketSize < 2 + 127) return undefined;
-		for (const [topic, handler] of this.#exactHandlers) {
-			if (!/^[\x01-\x7f]{1,125}$/.test(topic) || topic.length > maxTopicBytes) continue;
-			if (this.#wildcardHandlers.some((entry) => topicMatches(entry.filter, topic))) continue;
-			routes.set(`\u0000${String.fromCharCode(topic.length)}${topic}`, { handler, message: directMessageRecord(topic) });
-		}
-		return routes.size > 0 ? routes : undefined;
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -614,7 +607,7 @@ export class Session {
 					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
 					// Bad credentials or not authorised: retrying soon cannot help.
 					const atMaximum = packet.returnCode === 4 || packet.returnCode === 5;
-					return this.#retry("refused", `broker refused the connection: ${name} (${packet.returnCode})`, atMaximum);
+					return this.#fail("refused", `broker refused the connection: ${name} (${packet.returnCode})`, atMaximum);
 				}
 				return this.#connected(packet.sessionPresent);
 			}
@@ -640,12 +633,20 @@ export class Session {
 					} else if (subscription) {
 						subscription.granted = true;
 					}
+					const onResult = subscription?.onResult;
+					if (onResult !== undefined) {
+						subscription!.onResult = undefined;
+						this.#report(onResult, code ?? 0x80, filter);
+					}
 				});
 				return;
 			}
-			case PacketType.Unsuback:
+			case PacketType.Unsuback: {
+				const onDone = this.#pendingUnsubscribes.get(packet.packetId);
 				this.#pendingUnsubscribes.delete(packet.packetId);
+				if (onDone !== undefined) this.#report(onDone, 0, "UNSUBACK");
 				return;
+			}
 			case PacketType.Pingresp:
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
@@ -672,18 +673,9 @@ export class Session {
 			if (!this.#holdUnreleased(packetId)) return;
 		}
 		this.stats.received++;
-		// The exact filter's handler, then matching wildcard handlers in
-		// subscription order, then `deliver`. An application handler's
-		// exception is reported; it never breaks the session.
+		// An application handler's exception is reported; it never breaks the session.
 		try {
-			const exact = this.#exactHandlers.get(message.topic);
-			if (exact !== undefined) exact(message);
-			const wildcards = this.#wildcardHandlers;
-			for (let i = 0; i < wildcards.length; i++) {
-				const entry = wildcards[i]!;
-				if (topicMatches(entry.filter, message.topic)) entry.handler(message);
-			}
-			if (this.#effects.deliver) this.#effects.deliver(message);
+			this.#routes.dispatch(message);
 		} catch (error) {
 			this.#handlerThrew(message.topic, error);
 		}
@@ -691,6 +683,15 @@ export class Session {
 		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
 		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
+
+	/** Calls an application's result callback; its exception is reported, never breaks the session. */
+	#report<T>(callback: (value: T) => void, value: T, what: string): void {
+		try {
+			callback(value);
+		} catch (error) {
+			this.#effects.error("handler", `${what} result callback threw: ${(error as Error)?.message ?? String(error)}`);
+		}
+	}
 
 	/** An application handler's exception is reported; it never breaks the session. */
 	#handlerThrew(topic: string, error: unknown): void {
@@ -720,6 +721,7 @@ export class Session {
 		if (index === 0) inflight.shift();
 		else inflight.splice(index, 1);
 		if (index < this.#cursor) this.#cursor--;
+		if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
 	}
 
 	/**
@@ -755,21 +757,10 @@ export class Session {
 
 	#protocolError(rule: string): void {
 		this.stats.protocolErrors++;
-		this.#retry("protocol", `protocol error: ${rule}`, false);
+		this.#fail("protocol", `protocol error: ${rule}`, false);
 	}
 
 	// ------------------------------------------------------------ transitions
-
-	#connect(): void {
-		this.#dropTransport("reconnecting");
-		this.#transportOpen = true;
-		this.#connackDue = this.#now + this.options.connackTimeout;
-		this.#pingDue = -1;
-		this.timeoutChanged = true;
-		this.#pingSentAt = -1;
-		this.#setState("connecting", "connecting");
-		this.#effects.openTransport();
-	}
 
 	/**
 	 * CONNACK accepted: what must go out is queued, in order (subscriptions
@@ -780,9 +771,10 @@ export class Session {
 	#connected(sessionPresent: boolean): void {
 		this.stats.connects++;
 		if (this.stats.connects > 1) this.stats.reconnects++;
-		this.backoff.reset();
 		this.#lastSent = this.#lastReceived = this.#now;
-		this.#inboundPending.clear();
+		// Inbound QoS 2 ids awaiting PUBREL: a resumed session resends those PUBLISHes with DUP, and they
+		// must not be delivered again (MQTT 4.3.3); only a new session forgets them.
+		if (!sessionPresent) this.#inboundPending.clear();
 		// Subscriptions the broker does not hold for us: all of them on a new session.
 		const filters: string[] = [];
 		for (const [filter, subscription] of this.#subscriptions) {
@@ -791,14 +783,21 @@ export class Session {
 		}
 		this.#pendingSubscribes.clear();
 		if (filters.length) this.#queueSubscribe(filters);
-		this.#birthDue = this.#birth !== undefined;
+		for (const [filter, onDone] of this.#unsubscribeOnConnect) this.#queueUnsubscribe(filter, onDone);
+		this.#unsubscribeOnConnect.clear();
+		// The birth message goes once per CONNACK. An earlier connection's, still unacknowledged,
+		// is sent again in a resumed session (its flow must complete) and serves as this one's;
+		// a new session drops it and sends a fresh one.
+		const birth = this.#birth;
+		const isBirth = (entry: Inflight): boolean => birth !== undefined && entry.payload === birth.payload && entry.topic === birth.topic;
+		this.#birthDue = birth !== undefined && !(sessionPresent && this.#inflight.some(isBirth));
 		if (sessionPresent) {
 			// The broker kept our session: what it has not acknowledged goes again, in order, as DUP.
 			for (const entry of this.#inflight) entry.sent = false;
 			this.#cursor = 0;
 		} else if (this.#inflight.length) {
 			// A new session knows nothing of them: publish them again, first in line, as new messages.
-			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish");
+			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish" && !isBirth(entry));
 			for (const entry of unfinished) entry.sentAt = -1;
 			this.#inflight = [];
 			this.#cursor = 0;
@@ -808,19 +807,15 @@ export class Session {
 		this.#effects.connected(sessionPresent);
 	}
 
-	/** Closes the current attempt and schedules the next one. */
-	#retry(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
+	/** The connection failed: closed, counted, and the driver told (it decides when to try again). */
+	#fail(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		const wasConnected = this.#state === "connected";
 		this.#dropTransport(reason);
 		this.#connackDue = this.#pingDue = -1;
 		this.#pingSentAt = -1;
 		if (!wasConnected) this.stats.failedAttempts++;
-		this.#effects.error(kind, reason);
-		if (this.#state === "stopped" || this.#state === "suspended" || this.#state === "idle") return;
-		const delay = atMaximum ? this.backoff.nextAtMaximum() : this.backoff.next();
-		this.#reconnectDue = this.#now + delay;
-		this.timeoutChanged = true;
-		this.#setState("waiting", `${reason}; retrying in ${delay} ms`);
+		this.#setState("idle", reason);
+		this.#effects.failed(kind, reason, atMaximum);
 	}
 
 	#dropTransport(reason: string): void {
@@ -837,7 +832,7 @@ export class Session {
 		}
 	}
 
-	#setState(state: SessionState, reason: string): void {
+	#setState(state: ConnectionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
 		this.#quiet = false;
@@ -855,7 +850,7 @@ export class Session {
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
-		let due = earliest(earliest(this.#connackDue, this.#pingDue), this.#reconnectDue);
+		let due = earliest(this.#connackDue, this.#pingDue);
 		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
 			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
 		}
@@ -878,21 +873,10 @@ export class Session {
 		const problem = validateTopicName(topic);
 		if (problem) throw new TypeError(problem);
 		const bytes = encodeUtf8(topic);
-		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: new Map() };
+		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: [] };
 		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
 		this.#topics.set(topic, prepared);
 		return prepared;
-	}
-
-	/** A buffer holding the topic ready to go, with room for a payload up to the 1-byte-length limit. */
-	#prepareBuffer(prepared: PreparedTopic): Uint8Array {
-		const { bytes } = prepared;
-		const buffer = new Uint8Array(2 + 127);
-		buffer[2] = bytes.length >> 8;
-		buffer[3] = bytes.length & 0xff;
-		buffer.set(bytes, 4);
-		prepared.buffer = buffer;
-		return buffer;
 	}
 
 	/** A message joins the in-flight window, with the next packet id, not yet sent. */
@@ -955,19 +939,6 @@ export class Session {
 		for (const entry of inflight) if (entry.packetId === id) return true;
 		return false;
 	}
-}
-
-/**
- * The message the direct lane hands over for one topic: reused like the
- * layered path's, only its payload changes, and it is always QoS 0, not
- * retained, not a duplicate. Everything but the payload is read-only, so a
- * handler that writes to it cannot mislead the next delivery.
- */
-function directMessageRecord(topic: string): InboundMessage {
-	const message = { payload: noPayload } as InboundMessage;
-	const fixed = (value: unknown) => ({ value, enumerable: true });
-	Object.defineProperties(message, { topic: fixed(topic), qos: fixed(0), retain: fixed(false), dup: fixed(false) });
-	return message;
 }
 
 /** The earlier of two deadlines, where -1 means "none". */

@@ -4,10 +4,9 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
+import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
-import { encode } from "mqtt/codec";
-import { PacketParser } from "mqtt/parser";
+import { PacketReader, encode } from "test/lib/broker-codec";
 
 interface VirtualTimer {
 	id: number;
@@ -94,28 +93,22 @@ export class FakeConnection implements Socket {
 	#queue: Uint8Array[] = [];
 	readonly #broker: FakeBroker;
 	readonly #clock: VirtualClock;
-	readonly #parser: PacketParser;
+	readonly #reader: PacketReader;
 
 	constructor(broker: FakeBroker, clock: VirtualClock, options: SocketOptions, budget: number) {
 		this.#broker = broker;
 		this.#clock = clock;
 		this.options = options;
 		this.budget = budget;
-		this.#parser = new PacketParser({ maxPacketSize: 1 << 20, oversize: "close" }, {
-			skipped: () => {},
-			packet: (packet) => {
-				this.received.push(packet);
-				broker.handle(this, packet);
-			},
-			publish: ({ topic, payload, qos, retain, dup, packetId }) => {
-				// Payload views are only valid during the call.
-				const packet: PublishPacket = { type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) };
-				this.received.push(packet);
-				broker.handle(this, packet);
-			},
-			error: (rule) => {
-				broker.errors.push(rule);
-			},
+		this.#reader = new PacketReader((packet) => {
+			if (typeof packet === "string") {
+				broker.errors.push(packet);
+				return;
+			}
+			// A PUBLISH's payload is a view of the bytes read: keep a copy.
+			const kept = packet.type === PacketType.Publish ? { ...packet, payload: packet.payload.slice() } : packet;
+			this.received.push(kept);
+			broker.handle(this, kept);
 		});
 	}
 
@@ -141,7 +134,7 @@ export class FakeConnection implements Socket {
 		this.#broker.bytesFromDevice += view.length;
 		this.#writing = true;
 		try {
-			this.#parser.push(view.slice());
+			this.#reader.push(view);
 		} finally {
 			this.#writing = false;
 		}
@@ -256,6 +249,10 @@ export class FakeBroker {
 			case PacketType.Pubrel:
 				connection.sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId });
 				return;
+			case PacketType.Unsubscribe:
+				for (const filter of packet.filters) this.#subscriptions.get(connection)?.delete(filter);
+				connection.sendPacket({ type: PacketType.Unsuback, packetId: packet.packetId });
+				return;
 			case PacketType.Pingreq:
 				if (!b.silentPings) connection.sendPacket({ type: PacketType.Pingresp });
 				return;
@@ -354,6 +351,8 @@ export class FakeHost implements Host {
 	exited = false;
 	/** The native UTF-8 decoder every real host has; set undefined (before any client) to test without one. */
 	utf8: Utf8Decoder | undefined = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => Utf8Decoder }).TextDecoder("utf-8", { ignoreBOM: true });
+	/** The native UTF-8 encoder every real host has; set undefined (before any client) to test the JS fallback. */
+	utf8Encoder: Utf8Encoder | undefined = new (globalThis as unknown as { TextEncoder: new () => Utf8Encoder }).TextEncoder();
 
 	readonly clock = {
 		now: (): number => this.virtual.now,

@@ -7,7 +7,8 @@ import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { concat, seededRandom } from "test/lib/fake-host";
 import { PacketType, type Packet } from "mqtt/packets";
-import { decode, encode, packetTypeName, varintLength } from "mqtt/codec";
+import { packetTypeName, varintLength } from "mqtt/codec";
+import { decode, encode } from "test/lib/broker-codec";
 import { PacketParser } from "mqtt/parser";
 import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
 import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
@@ -178,7 +179,8 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 	},
 
 	"parses any split of a packet stream, down to single bytes"() {
-		const packets = samplePackets().filter((p) => p.type !== PacketType.Connect || true);
+		// What a client receives: the device's parser has no decoder for a client's own packets.
+		const packets = samplePackets().filter((p) => p.type !== PacketType.Connect && p.type !== PacketType.Subscribe && p.type !== PacketType.Unsubscribe);
 		const stream = concat(packets.map(encode));
 		const random = seededRandom(42);
 		for (let round = 0; round < 40; round++) {
@@ -191,6 +193,14 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 			}
 			assert.deepEqual(errors, []);
 			assert.deepEqual(parsed, packets, `round ${round}`);
+		}
+	},
+
+	"refuses a packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE): the broker half of the codec is not on the device"() {
+		for (const packet of samplePackets().filter((p) => p.type === PacketType.Connect || p.type === PacketType.Subscribe || p.type === PacketType.Unsubscribe)) {
+			const { parser, errors } = collect();
+			parser.push(encode(packet));
+			assert.deepEqual(errors, [`fatal: a client must not receive ${packetTypeName(packet.type)}`]);
 		}
 	},
 

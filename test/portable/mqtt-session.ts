@@ -8,7 +8,7 @@ import * as assert from "test/lib/assert";
 import { FakeHost, concat, hex, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
-import { encode } from "mqtt/codec";
+import { encode } from "test/lib/broker-codec";
 import { encodeUtf8 } from "mqtt/utf8";
 
 interface Rig {
@@ -263,11 +263,11 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		r.host.broker.up = false;
 		r.client.start();
 		r.host.virtual.advance(20000);
-		assert.ok(r.client.session.backoff.attempt > 2);
+		assert.ok(r.client.backoff.attempt > 2);
 		r.host.broker.up = true;
 		r.host.virtual.advance(60000);
 		assert.equal(r.client.state, "connected");
-		assert.equal(r.client.session.backoff.attempt, 0);
+		assert.equal(r.client.backoff.attempt, 0);
 	},
 
 	"resubscribes when the broker has no session, not when it has one"() {
@@ -313,7 +313,7 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		const resent = r.host.broker.published.slice(3);
 		assert.deepEqual(resent.map((p) => [text(p.payload), p.dup, p.qos]), [["one", true, 1], ["two", true, 2], ["three", true, 1]]);
 		assert.deepEqual(resent.map((p) => p.packetId), r.host.broker.published.slice(0, 3).map((p) => p.packetId));
-		assert.equal(r.client.session.inflight, 0);
+		assert.equal(r.client.inflight, 0);
 		assert.equal(r.client.stats.retransmitted, 3);
 	},
 
@@ -325,7 +325,7 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		r.host.virtual.advance(0);
 		const types = sentTypes(r);
 		assert.ok(types.includes(PacketType.Pubrel), "PUBREL sent after PUBREC");
-		assert.equal(r.client.session.inflight, 0);
+		assert.equal(r.client.inflight, 0);
 	},
 
 	"delivers inbound QoS 2 exactly once, even when the broker resends before PUBREL"() {
@@ -345,6 +345,186 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		// After PUBREL the id is free: a new message with it is new.
 		connection.sendPacket(publish);
 		assert.equal(r.messages.length, 2);
+	},
+
+	"delivers inbound QoS 2 exactly once across a resumed session: the PUBREC lost with the connection, the PUBLISH resent with DUP"() {
+		const r = rig();
+		r.client.subscribe("c/#", 2);
+		connected(r);
+		const publish: PublishPacket = { type: PacketType.Publish, topic: "c/x", payload: Uint8Array.of(0x41), qos: 2, retain: false, dup: false, packetId: 9 };
+		r.host.broker.current!.sendPacket(publish);
+		assert.equal(r.messages.length, 1);
+		// The link dies before the broker sees PUBREC; the broker kept the session and resends.
+		r.host.broker.current!.drop();
+		r.host.broker.behaviour.sessionPresent = true;
+		r.host.virtual.advance(2000);
+		assert.equal(r.client.state, "connected");
+		const resumed = r.host.broker.current!;
+		resumed.sendPacket({ ...publish, dup: true });
+		r.host.virtual.advance(0);
+		assert.equal(r.messages.length, 1, "not delivered again");
+		assert.equal(r.client.stats.duplicatesIgnored, 1);
+		assert.ok(resumed.received.some((p) => p.type === PacketType.Pubrec), "acknowledged again");
+		resumed.sendPacket({ type: PacketType.Pubrel, packetId: 9 });
+		r.host.virtual.advance(0);
+		assert.ok(resumed.received.some((p) => p.type === PacketType.Pubcomp));
+		// A new session forgets the ids: the same id is then a new message.
+		resumed.drop();
+		r.host.broker.behaviour.sessionPresent = false;
+		r.host.virtual.advance(3000);
+		r.host.broker.current!.sendPacket(publish);
+		assert.equal(r.messages.length, 2);
+	},
+
+	"publishes the birth message once per CONNACK: new session, resumed session, and with the last one never acknowledged"() {
+		const birth = { topic: "s/status", payload: "online", qos: 1 as const, retain: true };
+		const onlines = (r: Rig): number[] => r.host.broker.connections.map((c) => c.received.filter((p) => p.type === PacketType.Publish && (p as PublishPacket).topic === "s/status").length);
+		for (const sessionPresent of [false, true]) {
+			const r = rig({ birth });
+			connected(r);
+			r.host.virtual.advance(0);
+			// The next birth stays unacknowledged, and the link drops with it in flight.
+			r.host.broker.behaviour.withholdAcks = true;
+			r.host.broker.current!.drop();
+			r.host.virtual.advance(2000);
+			r.host.broker.behaviour.withholdAcks = false;
+			r.host.broker.behaviour.sessionPresent = sessionPresent;
+			r.host.broker.current!.drop();
+			r.host.virtual.advance(4000);
+			assert.equal(r.client.state, "connected");
+			assert.equal(r.client.stats.connects, 3);
+			assert.deepEqual(onlines(r), [1, 1, 1], `session present ${sessionPresent}`);
+			const third = r.host.broker.connections[2]!.received.find((p) => p.type === PacketType.Publish) as PublishPacket;
+			assert.equal(third.dup, sessionPresent, "a resumed session completes the earlier one's flow, with DUP");
+			assert.equal(r.client.inflight, 0);
+		}
+	},
+
+	"reports each subscription's granted QoS or refusal once, and each UNSUBACK, even for a filter unknown here"() {
+		const r = rig();
+		r.host.broker.behaviour.refuseFilters = ["c/secret"];
+		const results: string[] = [];
+		r.client.subscribe("c/led", 1, undefined, (code) => results.push(`c/led ${code}`));
+		r.client.subscribe("c/secret", 2, undefined, (code) => results.push(`c/secret ${code}`));
+		// Offline: it goes at the next CONNACK, though nothing here knows the filter.
+		r.client.unsubscribe("old/from/an/earlier/boot", () => results.push("unsubscribed old"));
+		connected(r);
+		r.host.virtual.advance(0);
+		assert.deepEqual(results, ["c/led 1", "c/secret 128", "unsubscribed old"]);
+		const unsubscribes = r.host.broker.current!.received.filter((p) => p.type === PacketType.Unsubscribe);
+		assert.equal(unsubscribes.length, 1);
+		r.client.unsubscribe("never/subscribed", () => results.push("unsubscribed never"));
+		r.host.virtual.advance(0);
+		assert.equal(results.at(-1), "unsubscribed never");
+		// A new session subscribes again, without reporting again.
+		r.host.broker.current!.drop();
+		r.host.virtual.advance(3000);
+		assert.equal(results.length, 4);
+		assert.equal(sentTypes(r).filter((t) => t === PacketType.Subscribe).length, 1);
+	},
+
+	"end(timeout) lets the messages in flight complete before DISCONNECT, and gives up on them at the timeout"() {
+		for (const acknowledged of [true, false]) {
+			const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true } });
+			connected(r);
+			r.host.broker.behaviour.withholdAcks = !acknowledged;
+			for (let i = 0; i < 3; i++) r.client.publish("s/t", `last ${i}`, { qos: 1 });
+			r.client.end(2000);
+			assert.equal(r.client.state, "connected", "still connected while they complete");
+			const connection = r.host.broker.current!;
+			r.host.virtual.advance(acknowledged ? 10 : 1999);
+			const types = connection.received.map((p) => p.type);
+			if (acknowledged) {
+				assert.equal(r.client.state, "stopped");
+				assert.equal(r.client.inflight, 0);
+				assert.equal(types.at(-1), PacketType.Disconnect);
+				assert.ok(types.lastIndexOf(PacketType.Publish) < types.indexOf(PacketType.Disconnect));
+			} else {
+				assert.equal(r.client.state, "connected");
+				assert.ok(!types.includes(PacketType.Disconnect), "waiting for PUBACKs that never come");
+				r.host.virtual.advance(1);
+				assert.equal(r.client.state, "stopped");
+				assert.equal(connection.received.at(-1)!.type, PacketType.Disconnect);
+				assert.equal(r.client.inflight, 3, "abandoned at the timeout");
+			}
+			assert.deepEqual(r.host.broker.publishedTo("s/t"), ["last 0", "last 1", "last 2"]);
+			assert.equal(r.host.broker.wills.length, 0, "an orderly end: no will");
+			r.host.virtual.advance(120_000);
+			assert.equal(r.host.broker.connections.length, 1, "no reconnect after end");
+		}
+	},
+
+	"tells each publish its outcome, once: written, acknowledged, dropped, superseded, abandoned"() {
+		const r = rig({ outbox: { maxMessages: 2, maxBytes: 100000, policy: "drop-oldest" } });
+		const outcomes: string[] = [];
+		const track = (name: string) => ({ onOutcome: (outcome: string) => outcomes.push(`${name} ${outcome}`) });
+		// Offline: the outbox holds two; the oldest is dropped, a state superseded.
+		r.client.publish("s/t", "a", { qos: 1, ...track("a") });
+		r.client.publish("s/state", "on", { qos: 1, supersede: true, ...track("on") });
+		r.client.publish("s/state", "off", { qos: 1, supersede: true, ...track("off") });
+		r.client.publish("s/t", "b", { qos: 0, ...track("b") });
+		r.client.publish("s/t", "c", { qos: 0, ...track("c") });
+		assert.deepEqual(outcomes, ["on superseded", "a dropped", "off dropped"]);
+		connected(r);
+		r.host.virtual.advance(0);
+		assert.deepEqual(outcomes.slice(3), ["b written", "c written"]);
+		r.client.publish("s/t", "d", { qos: 0, ...track("d") });
+		r.client.publish("s/t", "e", { qos: 2, ...track("e") });
+		r.client.publish("s/t", "f", { qos: 1, ...track("f") });
+		assert.equal(outcomes.at(-1), "d written", "written at once");
+		r.host.virtual.advance(0);
+		r.host.virtual.advance(0);
+		assert.deepEqual(outcomes.slice(6), ["f acknowledged", "e acknowledged"]);
+		// Still in flight at stop: abandoned; and nothing is told twice.
+		r.host.broker.behaviour.withholdAcks = true;
+		r.client.publish("s/t", "g", { qos: 1, ...track("g") });
+		r.host.virtual.advance(0);
+		r.client.stop();
+		r.host.virtual.advance(10);
+		assert.deepEqual(outcomes.slice(8), ["g abandoned"]);
+		assert.equal(outcomes.length, 9);
+	},
+
+	"without automatic reconnection: one connection, and after a failure the application decides"() {
+		const r = rig({ reconnect: false });
+		connected(r);
+		r.host.broker.current!.drop("connection reset");
+		r.host.virtual.advance(120_000);
+		assert.equal(r.client.state, "idle");
+		assert.equal(r.host.broker.connections.length, 1, "no attempt of its own");
+		assert.ok(r.errors.some((e) => e.includes("connection reset")), r.errors.join());
+		r.client.start();
+		r.host.virtual.advance(1);
+		assert.equal(r.client.state, "connected");
+		assert.equal(r.host.broker.connections.length, 2);
+	},
+
+	"refuses an empty client id with a persistent session, before anything goes on the wire"() {
+		assert.throws(() => rig({ clientId: "", cleanSession: false }), /empty client id needs a clean session/);
+		const r = rig({ clientId: "", cleanSession: true });
+		connected(r);
+	},
+
+	"last value wins: a state publish replaces the same topic's earlier one still waiting, and never evicts other messages"() {
+		const r = rig({ outbox: { maxMessages: 5, maxBytes: 100000, policy: "drop-oldest" } });
+		for (let i = 0; i < 1000; i++) {
+			if (i % 250 === 0) r.client.publish("s/t", `reading ${i / 250}`, { qos: 1 });
+			assert.equal(r.client.publish("s/state", i % 2 ? "on" : "off", { qos: 1, retain: true, supersede: true }), true);
+		}
+		assert.equal(r.client.stats.dropped, 0);
+		assert.equal(r.client.queued, 5);
+		connected(r);
+		r.host.virtual.advance(10);
+		assert.deepEqual(r.host.broker.publishedTo("s/t"), ["reading 0", "reading 1", "reading 2", "reading 3"]);
+		assert.deepEqual(r.host.broker.publishedTo("s/state"), ["on"], "only the latest state");
+		// Once written, a state keeps its QoS flow: the next one does not replace it.
+		r.host.broker.behaviour.withholdAcks = true;
+		r.client.publish("s/state", "off", { qos: 1, retain: true, supersede: true });
+		r.host.virtual.advance(0);
+		r.client.publish("s/state", "on", { qos: 1, retain: true, supersede: true });
+		r.host.virtual.advance(0);
+		assert.deepEqual(r.host.broker.publishedTo("s/state"), ["on", "off", "on"]);
+		assert.equal(r.client.inflight, 2);
 	},
 
 	"acknowledges inbound QoS 1 and passes retain and topic-filter dispatch"() {
@@ -367,10 +547,10 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 	"queues publishes while offline and sends them in order after connecting"() {
 		const r = rig();
 		for (let i = 0; i < 5; i++) r.client.publish("s/t", `offline ${i}`, { qos: i % 2 as 0 | 1 });
-		assert.equal(r.client.session.outbox.length, 5);
+		assert.equal(r.client.queued, 5);
 		connected(r);
 		assert.deepEqual(r.host.broker.publishedTo("s/t"), ["offline 0", "offline 1", "offline 2", "offline 3", "offline 4"]);
-		assert.equal(r.client.session.outbox.length, 0);
+		assert.equal(r.client.queued, 0);
 	},
 
 	"bounds the outbox in messages, dropping the oldest and counting them"() {
@@ -400,8 +580,8 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		r.host.broker.behaviour.withholdAcks = true;
 		for (let i = 0; i < 5; i++) r.client.publish("s/t", `q${i}`, { qos: 1 });
 		assert.equal(r.host.broker.published.length, 2);
-		assert.equal(r.client.session.inflight, 2);
-		assert.equal(r.client.session.outbox.length, 3);
+		assert.equal(r.client.inflight, 2);
+		assert.equal(r.client.queued, 3);
 		const connection = r.host.broker.current!;
 		connection.sendPacket({ type: PacketType.Puback, packetId: r.host.broker.published[0]!.packetId! });
 		assert.equal(r.host.broker.published.length, 3);
@@ -595,6 +775,31 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.deepEqual(calls.slice(3), ["plain false c/led"]);
 	},
 
+	"encodes a string payload with the host's native encoder, and keeps MQTT's string rules for topics"() {
+		const native = new FakeHost();
+		const encoded: string[] = [];
+		const encoder = native.utf8Encoder!;
+		native.utf8Encoder = { encode: (text) => (encoded.push(text), encoder.encode(text)) };
+		const r = rig({ host: native });
+		connected(r);
+		r.client.publish("s/t", '{"t":"21.5 °C"}', { qos: 1 });
+		assert.deepEqual(encoded, ['{"t":"21.5 °C"}']);
+		assert.equal(hex(r.host.broker.published[0]!.payload), hex(encodeUtf8('{"t":"21.5 °C"}')));
+		// Topics still go through the codec's checked encoder, which refuses what MQTT calls malformed.
+		assert.throws(() => r.client.publish("s/\ud800", "x"), /lone surrogate/);
+		assert.throws(() => r.client.publish("s/\u0000", "x"), /U\+0000/);
+		assert.equal(r.host.broker.published.length, 1);
+
+		// Without a native encoder the JS one serves, with the same bytes, and refuses a lone surrogate.
+		const plain = new FakeHost();
+		plain.utf8Encoder = undefined;
+		const fallback = rig({ host: plain });
+		connected(fallback);
+		fallback.client.publish("s/t", '{"t":"21.5 °C"}', { qos: 1 });
+		assert.equal(hex(fallback.host.broker.published[0]!.payload), hex(encodeUtf8('{"t":"21.5 °C"}')));
+		assert.throws(() => fallback.client.publish("s/t", "a\ud800"), /lone surrogate/);
+	},
+
 	"never reads the rest of a split packet as a packet of its own"() {
 		// The second chunk is, byte for byte, a whole QoS 0 PUBLISH on a direct topic; it is the payload of the first.
 		const r = laneRig();
@@ -687,7 +892,7 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		}
 		assert.ok(wrapped, "ids wrapped past 65535");
 		assert.equal(reused, 0, `id ${stuck} reused while in flight`);
-		assert.equal(r.client.session.inflight, 1);
+		assert.equal(r.client.inflight, 1);
 		assert.equal(r.client.stats.dropped, 0);
 	},
 });

@@ -49,20 +49,22 @@ function sdkEnvironment(moddable: string): NodeJS.ProcessEnv {
 const outputDir = path.join(projectRoot, "build/moddable");
 
 /**
- * `mcconfig -m -p lin` with these config overrides, exactly as the README's
+ * `mcconfig -m -p lin` (`-i` if asked) with these config overrides, exactly as the README's
  * simulator command line; returns the path of the app's mc.so. Never `-d`:
  * a debug build starts xsbug and ends running simulators by name.
  */
-export async function buildSimulatorApp(moddable: string, overrides: Record<string, string>): Promise<string> {
-	const args = ["-m", "-p", "lin", "-o", outputDir, ...Object.entries(overrides).map(([key, value]) => `${key}=${value}`)];
+export async function buildSimulatorApp(moddable: string, overrides: Record<string, string>, options: { instrument?: boolean; project?: string } = {}): Promise<string> {
+	const project = options.project ?? projectRoot;
+	// -i: an instrumented release build (still no xsbug); mcsim then prints an `instruments:` line every second.
+	const args = ["-m", "-p", "lin", ...(options.instrument ? ["-i"] : []), "-o", outputDir, ...Object.entries(overrides).map(([key, value]) => `${key}=${value}`)];
 	fs.mkdirSync(outputDir, { recursive: true });
 	try {
-		await run("mcconfig", args, { cwd: projectRoot, env: sdkEnvironment(moddable), maxBuffer: 64 << 20 });
+		await run("mcconfig", args, { cwd: project, env: sdkEnvironment(moddable), maxBuffer: 64 << 20 });
 	} catch (error) {
 		const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
 		throw new Error(`mcconfig ${args.join(" ")} failed:\n${(stdout + stderr).split("\n").filter((line) => !line.startsWith("#")).slice(-30).join("\n")}`);
 	}
-	const app = path.join(outputDir, "bin/lin/mc/release", path.basename(projectRoot), "mc.so");
+	const app = path.join(outputDir, "bin/lin/mc", options.instrument ? "instrument" : "release", path.basename(project), "mc.so");
 	if (!fs.existsSync(app)) throw new Error(`mcconfig succeeded but left no ${app}`);
 	return app;
 }

@@ -1,0 +1,153 @@
+/*
+ * RAM on the real SDK: the firmware built by Moddable's own tools for the
+ * Linux desktop simulator as an instrumented release (`mcconfig -m -p lin
+ * -i`), run in mcsim against mosquitto. mcsim then prints Moddable's
+ * instrumentation every second (`instruments:`); this reads XS's slot and
+ * chunk heaps after boot and connect, and again after N readings.
+ *
+ * XS collects garbage only when a heap runs out, so a single sample includes
+ * garbage: each figure is the lowest sample in a 10-second window, which
+ * follows a collection. The simulator is 64-bit: a slot is 32 bytes there,
+ * 16 on the ESP32; the instrumentation reports bytes.
+ */
+import mqtt from "mqtt";
+import { Mosquitto } from "../test/support/mosquitto.js";
+import { buildSimulatorApp, findSdk, Simulator } from "../test/support/mcsim.js";
+import { waitFor } from "../test/support/wait.js";
+import fs from "node:fs";
+import path from "node:path";
+import { projectRoot } from "../test/support/xs.js";
+
+export interface RamFigures {
+	readings: number;
+	boot: Sample;
+	after: Sample;
+}
+
+export interface Sample {
+	slotBytes: number;
+	chunkBytes: number;
+	collections: number;
+}
+
+/** The simulator's instrumentation lines, by name. */
+function samples(lines: string[]): Record<string, number>[] {
+	const key = lines.find((line) => line.startsWith("instruments key: "));
+	if (!key) return [];
+	const names = key.slice("instruments key: ".length).split(",");
+	return lines.filter((line) => line.startsWith("instruments: ")).map((line) => {
+		const values = line.slice("instruments: ".length).split(",").map(Number);
+		return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
+	});
+}
+
+function lowest(window: Record<string, number>[], collectionsSoFar: number): Sample {
+	const slot = Math.min(...window.map((sample) => sample["Slot used"]!));
+	const chunk = Math.min(...window.map((sample) => sample["Chunk used"]!));
+	return { slotBytes: slot, chunkBytes: chunk, collections: collectionsSoFar };
+}
+
+/**
+ * Moddable's own client (examples/io/tcp/mqttclient, unmodified, with its
+ * manifest) under our Telemetry, publishing the same readings at QoS 1 to
+ * the same topic: an app of its own, written into build/ at bench time.
+ */
+function moddableClientApp(prefix: string): string {
+	const folder = path.join(projectRoot, "build", "moddable-mqttclient-ram");
+	fs.mkdirSync(folder, { recursive: true });
+	const root = projectRoot;
+	fs.writeFileSync(path.join(folder, "manifest.json"), JSON.stringify({
+		include: ["$(MODDABLE)/examples/manifest_base.json", "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json", "$(MODDABLE)/modules/data/text/encoder/manifest.json"],
+		modules: { "*": "./main", "firmware/telemetry": `${root}/modules/firmware/telemetry`, platform: `${root}/modules/platform` },
+		typescript: { tsconfig: { compilerOptions: { strict: true } } },
+		config: { mqtt_port: "1883", topic: `${prefix}/room1/temp` },
+	}, null, "\t"));
+	fs.writeFileSync(path.join(folder, "main.js"), `import config from "mc/config";
+import Timer from "timer";
+import Time from "time";
+import TextEncoder from "text/encoder";
+import { Telemetry } from "firmware/telemetry";
+
+const MQTTClient = device.network.mqtt.io;
+const encoder = new TextEncoder();
+class Resolver {
+	constructor() {}
+	resolve(request) { request.onResolved(request.host, request.host); }
+}
+const host = {
+	clock: { now: () => Time.ticks, wallTime: () => Date.now() },
+	timers: { set: (callback, delay) => Timer.set(callback, delay), clear: (timer) => Timer.clear(timer) },
+};
+let telemetry;
+const client = new MQTTClient({
+	...device.network.mqtt,
+	dns: { io: Resolver },
+	host: "127.0.0.1",
+	port: Number(config.mqtt_port),
+	id: "${prefix}-moddable",
+	keepalive: 0,
+	onControl(message) {
+		if (message.operation === MQTTClient.CONNACK) telemetry.start();
+	},
+	onError() { trace("mqttclient error\\n"); },
+});
+telemetry = new Telemetry({
+	host,
+	openSensor: () => ({ sample: () => ({ temperature: 21.53 }) }),
+	publish(payload) {
+		try {
+			client.write(encoder.encode(payload), { topic: config.topic, QoS: 1 });
+		} catch (error) {
+			trace(\`publish refused: \${error.message}\\n\`);
+		}
+	},
+	interval: 100, precision: 2, deadband: 0, heartbeat: 300000,
+	onFault() {}, onRecovered() {},
+});
+export default function main() {}
+`);
+	return folder;
+}
+
+export async function moddableRam(readings: number, which: "firmware" | "moddable-mqttclient" = "firmware"): Promise<RamFigures | { skipped: string }> {
+	const sdk = findSdk();
+	if ("missing" in sdk) return { skipped: sdk.missing };
+	if (!fs.existsSync("/usr/bin/xvfb-run")) return { skipped: "mcsim needs xvfb-run" };
+	const broker = await Mosquitto.start();
+	let watcher: mqtt.MqttClient | undefined;
+	let simulator: Simulator | undefined;
+	try {
+		const prefix = "ram";
+		const app = which === "moddable-mqttclient"
+			? await buildSimulatorApp(sdk.moddable, { mqtt_port: String(broker.port) }, { instrument: true, project: moddableClientApp(prefix) })
+			: await buildSimulatorApp(sdk.moddable, {
+			ssid: "sim", mqtt_host: "127.0.0.1", mqtt_port: String(broker.port), mqtt_client_id: `${prefix}-device`,
+			sensor_interval: "100", topic_temperature: `${prefix}/room1/temp`, topic_status: `${prefix}/room1/status`,
+			topic_events: `${prefix}/room1/status/events`, topic_led_command: `${prefix}/room1/led`, topic_led_state: `${prefix}/room1/led/state`,
+		}, { instrument: true });
+		let count = 0;
+		watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `${prefix}-watcher`, reconnectPeriod: 0 });
+		watcher.on("message", () => void count++);
+		await watcher.subscribeAsync(`${prefix}/room1/temp`, { qos: 1 });
+		simulator = Simulator.start(sdk.moddable, app);
+		const sim = simulator;
+		const collections = (list: Record<string, number>[]): number => list.reduce((sum, sample) => sum + (sample["Garbage collections"] ?? 0), 0);
+		const alive = (): void => {
+			if (!sim.running) throw new Error(`mcsim exited:\n${sim.trace}`);
+		};
+		await waitFor(() => (alive(), count >= 1), 60000, "the first reading");
+		const bootStart = samples(sim.lines).length;
+		await waitFor(() => (alive(), samples(sim.lines).length >= bootStart + 10), 30000, "10 s of instrumentation after connect");
+		const boot = lowest(samples(sim.lines).slice(bootStart), collections(samples(sim.lines)));
+		const target = count + readings;
+		await waitFor(() => (alive(), count >= target), readings * 200 + 60000, `${readings} more readings`);
+		const afterStart = samples(sim.lines).length;
+		await waitFor(() => (alive(), samples(sim.lines).length >= afterStart + 10), 30000, "10 s of instrumentation after the readings");
+		const after = lowest(samples(sim.lines).slice(afterStart), collections(samples(sim.lines)));
+		return { readings, boot, after };
+	} finally {
+		await simulator?.kill();
+		await watcher?.endAsync(true);
+		await broker.stop();
+	}
+}

@@ -19,6 +19,7 @@
  */
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 import type { SensorKind } from "platform";
+import { isIPv4, literalAddress } from "net/ipv4";
 
 type Kind =
 	| { type: "string"; secret?: boolean; allowEmpty?: boolean }
@@ -28,6 +29,7 @@ type Kind =
 	| { type: "choice"; values: readonly string[] }
 	| { type: "topic" }
 	| { type: "filter" }
+	| { type: "ipv4-list" }
 	| { type: "hostname" };
 
 export interface ConfigKey {
@@ -51,6 +53,8 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },
 	{ key: "wifi_backoff_max", default: "60000", meaning: "longest Wi-Fi retry delay, ms", kind: integer(100, 3600000) },
 	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IP address", kind: text(false) },
+	{ key: "dns_servers", default: "", meaning: "DNS servers for mqtt_host, comma-separated IPv4 (empty: the network's own)", kind: { type: "ipv4-list" } },
+	{ key: "dns_timeout", default: "5000", meaning: "ms to wait for mqtt_host to resolve; counts within mqtt_connack_timeout", kind: integer(100, 600000) },
 	{ key: "mqtt_port", default: "1883", meaning: "broker port (8883 is usual for TLS)", kind: integer(1, 65535) },
 	{ key: "mqtt_client_id", default: "room1-sensor", meaning: "MQTT client id; also the device's identity", kind: text(false) },
 	{ key: "mqtt_username", default: "", meaning: "broker user name (empty: none)", kind: text(true) },
@@ -104,7 +108,7 @@ export const configKeys: readonly ConfigKey[] = [
 export interface FirmwareConfig {
 	wifi: { ssid: string; password: string; connectTimeout: number; backoff: { minimum: number; maximum: number; factor: number } };
 	mqtt: {
-		host: string; port: number; clientId: string; username: string; password: string;
+		host: string; dns: { servers: readonly string[]; timeout: number }; port: number; clientId: string; username: string; password: string;
 		tls: { serverName: string; ca?: string } | undefined;
 		keepalive: number; pingTimeout: number; connackTimeout: number; cleanSession: boolean;
 		backoff: { minimum: number; maximum: number; factor: number };
@@ -169,6 +173,11 @@ function parseValue(spec: ConfigKey, raw: string): Value | string[] {
 		case "topic": {
 			const broken = validateTopicName(raw);
 			if (broken) return problem(`a publish topic (${broken})`);
+			return raw;
+		}
+		case "ipv4-list": {
+			const bad = raw.split(",").map((part) => part.trim()).filter((part) => part && !isIPv4(part));
+			if (bad.length) return problem(`comma-separated IPv4 addresses (not ${bad.join(", ")})`);
 			return raw;
 		}
 		case "filter": {
@@ -285,6 +294,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
+		if (!literalAddress(string("mqtt_host")) && number("dns_timeout") >= number("mqtt_connack_timeout")) problems.push(`dns_timeout=${number("dns_timeout")} must be shorter than mqtt_connack_timeout (${number("mqtt_connack_timeout")}), which counts from the start of the attempt`);
 		if (string("mqtt_password") && !string("mqtt_username")) problems.push("mqtt_password needs mqtt_username: MQTT 3.1.1 sends no password without a user name");
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const interval = number("diagnostics_interval");
@@ -304,7 +314,8 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 			backoff: { minimum: number("wifi_backoff_min"), maximum: number("wifi_backoff_max"), factor: 2 },
 		},
 		mqtt: {
-			host: string("mqtt_host"), port: number("mqtt_port"), clientId: string("mqtt_client_id"),
+			host: string("mqtt_host"), port: number("mqtt_port"),
+			dns: { servers: string("dns_servers").split(",").map((part) => part.trim()).filter(Boolean), timeout: number("dns_timeout") }, clientId: string("mqtt_client_id"),
 			username: string("mqtt_username"), password: string("mqtt_password"), tls,
 			keepalive: number("mqtt_keepalive"), pingTimeout: number("mqtt_ping_timeout"), connackTimeout: number("mqtt_connack_timeout"),
 			cleanSession: flag("mqtt_clean_session"),

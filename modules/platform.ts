@@ -50,6 +50,23 @@ export interface Socket {
 /** Moddable's lin socket takes 1,536 bytes per poll of its event loop; the simulated sockets default to it. */
 export const simulatedSocketBudget = 1536;
 
+/**
+ * One name look-up, shaped like ECMA-419's `embedded:network/dns/resolver`
+ * `resolve()` options, plus the servers and timeout the configuration asks for.
+ * Exactly one callback runs, and never before `resolve` has returned.
+ */
+export interface ResolveOptions {
+	/** A DNS name; callers resolve IPv4 literals and `localhost` themselves. */
+	host: string;
+	/** IPv4 addresses of the DNS servers to ask (port 53); empty: the network's own. */
+	servers: readonly string[];
+	/** ms the caller will wait; a host may stop asking after it. */
+	timeout: number;
+	onResolved(host: string, address: string): void;
+	/** `reason` says what went wrong, in words (see net/dns-failure). */
+	onError(host: string, reason: string): void;
+}
+
 /** Moddable `timer` shape: an opaque handle, callbacks run once. */
 export type TimerHandle = object;
 
@@ -197,6 +214,8 @@ export interface Host {
 	syncClock?(server: string): void;
 	/** Optional: the platform's native UTF-8 decoder, for the inbound hot path. */
 	readonly utf8?: Utf8Decoder;
+	/** Looks a name up (IPv4 A record), without blocking. */
+	resolve(options: ResolveOptions): void;
 	/** Optional: the platform's native UTF-8 encoder, for string payloads. */
 	readonly utf8Encoder?: Utf8Encoder;
 	/** Opens an ECMA-419-shaped TCP (or TLS) socket. */

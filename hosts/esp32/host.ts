@@ -24,11 +24,12 @@ import Instrumentation from "instrumentation";
 import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
-import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
 import { listen } from "host/listener";
 import { preferenceStorage } from "host/settings";
+import { networkServers, resolveByDns } from "host/resolver";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -109,6 +110,8 @@ export const host: Host = {
 			WiFi.disconnect();
 		},
 	},
+	// Empty dns_servers: the servers DHCP gave, asked when the look-up starts (a new lease may change them).
+	resolve: (options: ResolveOptions) => resolveByDns(options, options.servers.length ? options.servers : networkServers()),
 	diagnostics,
 	syncClock(server: string): void {
 		// Wall time for readings; until it arrives they carry uptime. A failure is retried on the next connect.

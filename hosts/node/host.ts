@@ -4,7 +4,7 @@
  * path for tests and debugging; the XS host simulator runs the same
  * modules on the real engine against the same board.
  */
-import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
 
@@ -90,6 +90,10 @@ export function createNodeHost(board: Board, name = "node"): Host {
 			connect: (ssid: string, _password: string, onEvent: (event: WifiEvent) => void) => board.wifi.connect(ssid, onEvent),
 			disconnect: () => board.wifi.disconnect(),
 		},
+		resolve: (options: ResolveOptions): void => board.resolve(options.host, options.servers, options.timeout, (address, reason) => {
+			if (address !== undefined) options.onResolved(options.host, address);
+			else options.onError(options.host, reason ?? "failed");
+		}),
 		openSocket: (options: SocketOptions): Socket => new NodeSocket(board, options),
 		openSensor(options: SensorOptions): TemperatureSensor {
 			board.sensor.options = options;

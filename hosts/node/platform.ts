@@ -9,10 +9,12 @@
  */
 import net from "node:net";
 import tls from "node:tls";
+import dns from "node:dns";
 import { EventEmitter } from "node:events";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
+import { describeDnsFailure, type DnsFailure } from "net/dns-failure";
 import { BoardListener, type AcceptedConnection } from "./listener.js";
 import { BoardFlash } from "./flash.js";
 
@@ -363,6 +365,13 @@ export class Board {
 	readonly led = new BoardLed();
 	readonly logs: LogRecord[] = [];
 	readonly sockets = new Set<BoardSocket>();
+	/**
+	 * Where the simulated network delivers DNS queries: port 53 of each server,
+	 * unless a test's responder listens on a free port instead.
+	 */
+	dnsPort = 53;
+	/** Look-ups asked for. */
+	lookups = 0;
 	readonly flash: BoardFlash;
 	readonly listeners = new Set<BoardListener>();
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
@@ -414,6 +423,40 @@ export class Board {
 	closeSocket(socket: BoardSocket): void {
 		this.sockets.delete(socket);
 		socket.close();
+	}
+
+	/**
+	 * Looks `name` up (A record) at `servers` only, never through the
+	 * computer's own resolver: the tests exercise the configuration the
+	 * device has. The callback runs once, later, with an address or a reason.
+	 */
+	resolve(name: string, servers: readonly string[], timeout: number, done: (address: string | undefined, reason?: string) => void): void {
+		this.lookups++;
+		const fail = (failure: DnsFailure, detail?: string): void => done(undefined, describeDnsFailure(failure, servers, timeout, detail));
+		if (!servers.length) {
+			setImmediate(() => fail("no-servers", "the simulated network has none of its own"));
+			return;
+		}
+		const outside = servers.find((server) => !/^127\.\d+\.\d+\.\d+$/.test(server));
+		if (outside) {
+			setImmediate(() => done(undefined, `the simulated board reaches loopback only, not ${outside}`));
+			return;
+		}
+		const resolver = new dns.Resolver({ timeout, tries: 1 });
+		resolver.setServers(servers.map((server) => `${server}:${this.dnsPort}`));
+		resolver.resolve4(name, (error, addresses) => {
+			if (!error) return addresses[0] === undefined ? fail("nodata") : done(addresses[0]);
+			switch (error.code) {
+				case dns.NOTFOUND: return fail("nxdomain");
+				case dns.NODATA: return fail("nodata");
+				case dns.TIMEOUT: return fail("timeout");
+				case dns.BADRESP: case dns.FORMERR: return fail("malformed", error.code);
+				case dns.SERVFAIL: return fail("servfail", "RCODE 2");
+				case dns.REFUSED: return fail("servfail", "RCODE 5");
+				case dns.CONNREFUSED: return fail("unreachable", error.code);
+				default: return fail("servfail", error.code);
+			}
+		});
 	}
 
 	/** Drops every connection at once, as a power cut would: no DISCONNECT, so the broker sends the will. */

@@ -12,9 +12,10 @@ import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
 import Net from "net";
 import Instrumentation from "instrumentation";
-import type { DigitalOutput, Host, HostDiagnostics, LogLevel, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import type { DigitalOutput, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
+import { resolveByDns, resolveBySystem } from "host/resolver";
 import { seededRandom } from "backoff";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { listen } from "host/listener";
@@ -73,6 +74,8 @@ export const host: Host = {
 			wifi = undefined;
 		},
 	},
+	// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
+	resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),
 	openSocket,
 	listen,
 	// One preferences file serves every simulator on the computer: a domain per device identity.

@@ -9,7 +9,7 @@
  * `issueCommand`.
  */
 import type {
-	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
+	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
 
@@ -20,6 +20,7 @@ type Event =
 	| { k: "readable"; id: number; data: string }
 	| { k: "writable"; id: number; count: number }
 	| { k: "error"; id: number; message: string }
+	| { k: "resolved"; id: number; address: string | null; reason: string | null }
 	| { k: "wifi"; event: WifiEvent }
 	| { k: "shutdown" }
 	| { k: "status" }
@@ -36,6 +37,7 @@ let ops: Op[] = [];
 let nextId = 1;
 const timers = new Map<number, () => void>();
 const sockets = new Map<number, XsSocket>();
+const lookups = new Map<number, ResolveOptions>();
 const listeners = new Map<number, ListenOptions>();
 let wifiListener: ((event: WifiEvent) => void) | undefined;
 let firmware: FirmwareHandle | undefined;
@@ -145,6 +147,15 @@ function dispatch(event: Event): void {
 			}
 			break;
 		}
+		case "resolved": {
+			const lookup = lookups.get(event.id);
+			if (lookup) {
+				lookups.delete(event.id);
+				if (event.address !== null) lookup.onResolved(lookup.host, event.address);
+				else lookup.onError(lookup.host, event.reason ?? "failed");
+			}
+			break;
+		}
 		case "wifi":
 			wifiListener?.(event.event);
 			break;
@@ -157,7 +168,7 @@ function dispatch(event: Event): void {
 		case "census":
 			// After a full collection, so that the heap the reply reports is what is live.
 			(globalThis as unknown as { gc?: () => void }).gc?.();
-			ops.push(["census", { timers: timers.size, sockets: sockets.size }]);
+			ops.push(["census", { timers: timers.size, sockets: sockets.size, lookups: lookups.size }]);
 			break;
 		default:
 			throw new Error(`unknown event ${JSON.stringify(event)}`);
@@ -235,6 +246,11 @@ export const host: Host = {
 		disconnect(): void {
 			ops.push(["wifi.disconnect"]);
 		},
+	},
+	resolve(options: ResolveOptions): void {
+		const id = nextId++;
+		lookups.set(id, options);
+		ops.push(["resolve", id, options.host, options.servers, options.timeout]);
 	},
 	openSocket: (options: SocketOptions): Socket => new XsSocket(options),
 	openSensor(options: SensorOptions): TemperatureSensor {

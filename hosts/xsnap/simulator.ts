@@ -231,6 +231,11 @@ export class XsSimulator {
 					}
 					break;
 				}
+				case "resolve": {
+					const [, id, name, servers, timeout] = op as [string, number, string, string[], number];
+					this.board.resolve(name, servers, timeout, (address, reason) => void this.send({ k: "resolved", id, address: address ?? null, reason: reason ?? null }));
+					break;
+				}
 				case "write":
 					this.#sockets.get(op[1] as number)?.write(Buffer.from(op[2] as string, "latin1"));
 					this.#writeAccepted(op[1] as number, op[2] as string);

@@ -40,6 +40,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	const client = new MqttClient({
 		host,
 		address: mqtt.host,
+		dns: mqtt.dns,
 		port: mqtt.port,
 		tls: mqtt.tls,
 		clientId: mqtt.clientId,
@@ -59,6 +60,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		maxTopicBytes: mqtt.maxTopicBytes,
 		oversize: "skip",
 		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
+		onResolved: (name, address) => log("info", "dns", `${name} is ${address}`),
 		onConnect: ({ sessionPresent }) => {
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
 			led.publishState();

@@ -28,6 +28,8 @@ import { Session, type InboundMessage, type MessageHandler, type SessionErrorKin
 import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
 import { Backoff, type BackoffOptions } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
+import { BrokerAddress } from "net/resolution";
+import { Connector } from "net/connector";
 
 export type { InboundMessage, MessageHandler, PublishOutcome, SessionStats };
 
@@ -49,6 +51,8 @@ export interface ClientOptions {
 	host: Host;
 	address: string;
 	port: number;
+	/** How a broker given by name is resolved; default: the network's servers, 5 s. */
+	dns?: { servers: readonly string[]; timeout: number } | undefined;
 	tls?: TlsOptions | undefined;
 	clientId: string;
 	/** Default false: a persistent session, so QoS 1/2 survive reconnects. */
@@ -89,6 +93,8 @@ export interface ClientOptions {
 
 	onStateChange?(state: SessionState, reason: string): void;
 	onConnect?(info: { sessionPresent: boolean }): void;
+	/** The broker's name was resolved; the attempt connects to `address` next. */
+	onResolved?(name: string, address: string): void;
 	/** Every inbound message, after any subscription handler. */
 	onMessage?(message: InboundMessage): void;
 	onError?(kind: SessionErrorKind, message: string): void;
@@ -120,6 +126,7 @@ export class MqttClient {
 	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
 	readonly #payloadEncoder: Utf8Encoder;
 	readonly #wakeCallback: () => void;
+	readonly #connector: Connector;
 	#socket: Socket | undefined;
 	/** onWritable has been seen on the current socket: it is connected. */
 	#socketReady = false;
@@ -151,6 +158,7 @@ export class MqttClient {
 		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
+		this.#connector = new Connector(host, new BrokerAddress(options.address, { servers: options.dns?.servers ?? [], timeout: options.dns?.timeout ?? 5000 }));
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
 			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
 		};
@@ -386,8 +394,22 @@ export class MqttClient {
 		if (socket === this.#socket) this.#budget = budget;
 	}
 
-	/** Opens the socket. The one place it happens: resolving a name first would go here. */
+	/** The session wants a transport: resolve the broker's name if need be, then open a socket. */
 	#open(): void {
+		// An answer that comes later is an input like any other: output and the timer follow it.
+		const input = (action: () => void): void => {
+			const outer = this.#begin();
+			action();
+			this.#done(outer);
+		};
+		this.#connector.open({
+			connect: (address) => input(() => this.#openSocket(address)),
+			fail: (reason) => input(() => this.session.transportClosed(this.#host.clock.now(), reason)),
+			...(this.#options.onResolved ? { resolved: this.#options.onResolved } : {}),
+		});
+	}
+
+	#openSocket(address: string): void {
 		const host = this.#host;
 		const session = this.session;
 		this.#socketReady = false;
@@ -398,7 +420,7 @@ export class MqttClient {
 		const current = (): boolean => socket !== undefined && socket === this.#socket;
 		try {
 			socket = this.#socket = host.openSocket({
-				address: this.#options.address,
+				address,
 				port: this.#options.port,
 				...(this.#options.tls ? { tls: this.#options.tls } : {}),
 				onWritable: (count: number) => {
@@ -430,6 +452,7 @@ export class MqttClient {
 					if (!current()) return;
 					this.#socket = undefined;
 					this.#pending = undefined;
+					if (!this.#socketReady) this.#connector.connectionFailed();
 					const outer = this.#begin();
 					session.transportClosed(host.clock.now(), message ?? "connection lost");
 					this.#done(outer);
@@ -437,6 +460,7 @@ export class MqttClient {
 			});
 		} catch (error) {
 			this.#socket = undefined;
+			this.#connector.connectionFailed();
 			session.transportClosed(host.clock.now(), `cannot open a socket: ${(error as Error).message}`);
 		}
 	}
@@ -457,6 +481,9 @@ export class MqttClient {
 		this.#socket = undefined;
 		this.#pending = undefined;
 		this.#budget = this.#room = 0;
+		this.#connector.cancel();
+		// Given up before it connected (no CONNACK in time): the address may be stale.
+		if (socket && !this.#socketReady) this.#connector.connectionFailed();
 		try {
 			socket?.close();
 		} catch {

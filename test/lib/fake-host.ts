@@ -4,7 +4,7 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
+import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
 
@@ -386,7 +386,42 @@ export class FakeHost implements Host {
 		},
 	};
 
+	/**
+	 * The scripted DNS: a name's address, or a failure reason, answered after
+	 * `dnsDelay`; a name not listed gets no answer at all.
+	 */
+	readonly dns = new Map<string, { address: string } | { error: string }>();
+	dnsDelay = 20;
+	/** Every look-up asked for: the name and the servers given. */
+	readonly lookups: { host: string; servers: readonly string[]; at: number }[] = [];
+	/** When set, connections to any other address are refused (the broker moved). */
+	brokerAddress: string | undefined;
+
+	resolve(options: ResolveOptions): void {
+		this.lookups.push({ host: options.host, servers: options.servers, at: this.virtual.now });
+		const answer = this.dns.get(options.host);
+		if (!answer) return;
+		this.virtual.set(() => {
+			if ("address" in answer) options.onResolved(options.host, answer.address);
+			else options.onError(options.host, answer.error);
+		}, this.dnsDelay);
+	}
+
 	openSocket(options: SocketOptions): Socket {
+		if (this.brokerAddress !== undefined && options.address !== this.brokerAddress) {
+			let open = true;
+			this.virtual.set(() => {
+				if (open) options.onError(`connection to ${options.address} refused`);
+				open = false;
+			}, 1);
+			return {
+				read: () => undefined,
+				write: () => {
+					throw new Error("would block");
+				},
+				close: () => void (open = false),
+			};
+		}
 		return this.broker.connect(options);
 	}
 

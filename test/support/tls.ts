@@ -1,6 +1,7 @@
 /*
  * A throwaway PKI for TLS tests, made with openssl at test time: a CA, a
- * broker certificate for localhost and 127.0.0.1 signed by it, and a second
+ * broker certificate for localhost and 127.0.0.1 (and any other names
+ * asked for, such as broker.test) signed by it, and a second
  * CA that signed nothing (the "wrong CA").
  */
 import { execFileSync } from "node:child_process";
@@ -21,14 +22,14 @@ function openssl(dir: string, ...args: string[]): void {
 	execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-export function makeTestPki(): TestPki {
+export function makeTestPki(names: readonly string[] = []): TestPki {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "room1-pki-"));
 	for (const name of ["ca", "wrong-ca"]) {
 		openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
 			"-subj", `/CN=room1 test ${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`);
 	}
 	openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr");
-	fs.writeFileSync(path.join(dir, "broker.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+	fs.writeFileSync(path.join(dir, "broker.ext"), `subjectAltName=${["localhost", ...names].map((name) => `DNS:${name}`).join(",")},IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`);
 	openssl(dir, "x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "broker.ext", "-out", "broker.crt");
 	// mosquitto started as root reads its files as the "mosquitto" user: these test keys may be world-readable.
 	fs.chmodSync(dir, 0o755);

@@ -92,6 +92,13 @@ export interface ClientOptions {
 	/** Every inbound message, after any subscription handler. */
 	onMessage?(message: InboundMessage): void;
 	onError?(kind: SessionErrorKind, message: string): void;
+	/**
+	 * An inbound message not delivered for a limit (maxPacketSize,
+	 * maxTopicBytes), after onError; acknowledged all the same. `topic` says
+	 * whose it was (undefined when the topic itself was over the limit), so
+	 * an application can report a command it refused unread.
+	 */
+	onSkipped?(info: { topic: string | undefined; reason: string }): void;
 }
 
 export interface PublishOptions {
@@ -192,6 +199,7 @@ export class MqttClient {
 				options.onConnect?.({ sessionPresent });
 			},
 			error: (kind, message) => options.onError?.(kind, message),
+			...(options.onSkipped ? { skipped: (topic: string | undefined, reason: string) => options.onSkipped!({ topic, reason }) } : {}),
 		});
 	}
 

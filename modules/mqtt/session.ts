@@ -70,6 +70,13 @@ export interface SessionEffects {
 	 * object is reused for every delivery: copy what is kept.
 	 */
 	deliver?(message: InboundMessage): void;
+	/**
+	 * An inbound message was not delivered for a limit of ours (its size,
+	 * its topic's length), after `error`: `topic` says whose it was
+	 * (undefined if the topic itself was over the limit), so the
+	 * application can report a command it never saw.
+	 */
+	skipped?(topic: string | undefined, reason: string): void;
 	stateChanged(state: ConnectionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
 	error(kind: SessionErrorKind, message: string): void;
@@ -238,7 +245,7 @@ export class Session {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
 			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
-			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
+			skipped: (qos, packetId, topic, rule) => this.#acknowledgeSkipped(qos, packetId, topic, rule),
 		});
 		// A broker may give a client with no id a session, but never keeps it (MQTT-3.1.3-7, -8).
 		if (options.clientId === "" && !options.cleanSession) throw new TypeError("an empty client id needs a clean session (cleanSession true): a broker keeps no session for a client without an id");
@@ -727,13 +734,20 @@ export class Session {
 	/**
 	 * A message we refused to deliver is still acknowledged, as PUBACK or
 	 * PUBREC (its PUBREL then completes as usual): unacknowledged, it would
-	 * hold one of the broker's in-flight slots for good.
+	 * hold one of the broker's in-flight slots for good. It is reported
+	 * once: a QoS 2 retransmission before PUBREL is only acknowledged again.
 	 */
-	#acknowledgeSkipped(qos: 1 | 2, packetId: number): void {
+	#acknowledgeSkipped(qos: QoS, packetId: number, topic: string | undefined, rule: string): void {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
+		if (qos === 2 && this.#inboundPending.has(packetId)) {
+			this.stats.duplicatesIgnored++;
+			this.#queue((PacketType.Pubrec << 16) | packetId);
+			return;
+		}
 		this.stats.skipped++;
 		if (qos === 2 && !this.#holdUnreleased(packetId)) return;
-		this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
+		if (qos !== 0) this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
+		this.#effects.skipped?.(topic, rule);
 	}
 
 	/** Remembers an inbound QoS 2 id until its PUBREL; false (and the connection closed) past the bound. */

@@ -262,6 +262,11 @@ export class Session {
 		return this.#state;
 	}
 
+	/** True when `transmit()` is sure to have nothing: the driver may skip asking. */
+	get quiet(): boolean {
+		return this.#quiet;
+	}
+
 	/** Outbound QoS 1/2 messages not yet completed. */
 	get inflight(): number {
 		return this.#inflight.length;

@@ -7,6 +7,7 @@
 import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
+import { WritableBudget } from "test/lib/simulated-socket";
 
 interface NodeTimer {
 	id: number;
@@ -17,8 +18,7 @@ class NodeSocket implements Socket {
 	readonly #board: Board;
 	readonly #socket: BoardSocket;
 	readonly #queue: Uint8Array[] = [];
-	/** Bytes it takes until the next onWritable. */
-	#budget = 0;
+	readonly #budget = new WritableBudget();
 
 	constructor(board: Board, options: SocketOptions) {
 		this.#board = board;
@@ -31,7 +31,7 @@ class NodeSocket implements Socket {
 					options.onReadable(bytes.byteLength);
 				},
 				onWritable: (count) => {
-					this.#budget = count;
+					this.#budget.grant(count);
 					options.onWritable(count);
 				},
 				onError: (message) => options.onError(message),
@@ -51,14 +51,10 @@ class NodeSocket implements Socket {
 
 	/** As Moddable's sockets do: at most what the last onWritable announced, else "would block". */
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
-		const view = ArrayBuffer.isView(bytes)
-			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-			: new Uint8Array(bytes);
-		if (view.byteLength > this.#budget) throw new Error("would block");
-		this.#budget -= view.byteLength;
+		const view = this.#budget.take(bytes);
 		// The firmware reuses its scratch buffer: copy, as ECMA-419 sockets do.
 		this.#socket.write(view.slice());
-		return this.#budget;
+		return this.#budget.left;
 	}
 
 	close(): void {

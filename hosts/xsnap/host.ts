@@ -12,6 +12,7 @@ import type {
 	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
+import { WritableBudget } from "test/lib/simulated-socket";
 
 type Event =
 	| { k: "boot" }
@@ -65,8 +66,7 @@ class XsSocket implements Socket {
 	readonly id: number;
 	readonly options: SocketOptions;
 	readonly queue: Uint8Array[] = [];
-	/** Bytes it takes until the next onWritable. */
-	budget = 0;
+	readonly budget = new WritableBudget();
 
 	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
 	constructor(options: SocketOptions, accepted?: number) {
@@ -93,13 +93,9 @@ class XsSocket implements Socket {
 	 * again after each turn in which something was written.
 	 */
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
-		const view = ArrayBuffer.isView(bytes)
-			? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-			: new Uint8Array(bytes);
-		if (view.byteLength > this.budget) throw new Error("would block");
-		this.budget -= view.byteLength;
+		const view = this.budget.take(bytes);
 		ops.push(["write", this.id, toLatin1(view)]);
-		return this.budget;
+		return this.budget.left;
 	}
 
 	close(): void {
@@ -134,7 +130,7 @@ function dispatch(event: Event): void {
 		case "writable": {
 			const socket = sockets.get(event.id);
 			if (socket) {
-				socket.budget = event.count;
+				socket.budget.grant(event.count);
 				socket.options.onWritable(event.count);
 			}
 			break;

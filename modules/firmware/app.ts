@@ -70,6 +70,12 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		onError: (kind, message) => {
 			if (!retryKinds.includes(kind)) log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind });
 		},
+		// A message skipped for its size never reaches its handler: an LED command is refused
+		// and reported like any other; anything else still goes on the events topic.
+		onSkipped: ({ topic, reason }) => {
+			if (topic === topics.ledCommand) led.refuseUnread(reason);
+			else report("message_skipped", reason, { topic: topic ?? null });
+		},
 	});
 
 	const report = (event: string, message: string, fields: Record<string, unknown>): void => {

@@ -102,6 +102,15 @@ export class LedActuator {
 		this.set(result.command === "toggle" ? !this.#on : result.command === "on");
 	}
 
+	/**
+	 * A command the client refused unread (over the maximum packet size): it
+	 * is counted and reported as every refused command is, and changes nothing.
+	 */
+	refuseUnread(reason: string): void {
+		this.rejected++;
+		this.#options.onRejected(reason, "(not read)");
+	}
+
 	set(on: boolean): void {
 		const changed = on !== this.#on;
 		this.#on = on;

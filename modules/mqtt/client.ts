@@ -98,6 +98,13 @@ export interface ClientOptions {
 	/** Every inbound message, after any subscription handler. */
 	onMessage?(message: InboundMessage): void;
 	onError?(kind: SessionErrorKind, message: string): void;
+	/**
+	 * An inbound message not delivered for a limit (maxPacketSize,
+	 * maxTopicBytes), after onError; acknowledged all the same. `topic` says
+	 * whose it was (undefined when the topic itself was over the limit), so
+	 * an application can report a command it refused unread.
+	 */
+	onSkipped?(info: { topic: string | undefined; reason: string }): void;
 }
 
 export interface PublishOptions {
@@ -120,7 +127,8 @@ export interface PublishOptions {
 }
 
 export class MqttClient {
-	readonly session: Session;
+	/** Private: the application uses the client's API and counts, never the protocol state underneath. */
+	readonly #session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
 	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
@@ -170,11 +178,11 @@ export class MqttClient {
 			const outer = this.#begin();
 			const now = host.clock.now();
 			if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) this.#connect(now);
-			else this.session.wake(now);
+			else this.#session.wake(now);
 			this.#done(outer);
 		};
 		this.backoff = new Backoff({ minimum: 1000, maximum: 60000, factor: 2, ...options.backoff }, options.random ?? Math.random);
-		this.session = new Session({
+		this.#session = new Session({
 			clientId: options.clientId,
 			cleanSession: options.cleanSession ?? false,
 			keepalive: options.keepalive ?? 30,
@@ -203,6 +211,7 @@ export class MqttClient {
 				options.onConnect?.({ sessionPresent });
 			},
 			error: (kind, message) => options.onError?.(kind, message),
+			...(options.onSkipped ? { skipped: (topic: string | undefined, reason: string) => options.onSkipped!({ topic, reason }) } : {}),
 		});
 	}
 
@@ -211,7 +220,7 @@ export class MqttClient {
 	}
 
 	get stats(): Readonly<SessionStats> {
-		return this.session.stats;
+		return this.#session.stats;
 	}
 
 	/** Connects, and keeps reconnecting from then on. */
@@ -229,9 +238,9 @@ export class MqttClient {
 		this.#wanted = "none";
 		this.#endDue = -1;
 		this.#setReconnect(-1);
-		this.session.disconnect(this.#host.clock.now());
+		this.#session.disconnect(this.#host.clock.now());
 		this.#setState("stopped", "stopped by the application");
-		this.session.abandonAll();
+		this.#session.abandonAll();
 		this.#done(outer);
 	}
 
@@ -241,7 +250,7 @@ export class MqttClient {
 	 * What is still in flight then is abandoned; the outbox is kept.
 	 */
 	end(timeout = 5000): void {
-		if (this.#state !== "connected" || this.session.inflight === 0) return this.stop();
+		if (this.#state !== "connected" || this.#session.inflight === 0) return this.stop();
 		this.#wanted = "none";
 		this.#endDue = this.#host.clock.now() + timeout;
 		this.#reconnectChanged = true;
@@ -254,7 +263,7 @@ export class MqttClient {
 		const outer = this.#begin();
 		this.#wanted = "suspended";
 		this.#setReconnect(-1);
-		this.session.abort(this.#host.clock.now(), reason);
+		this.#session.abort(this.#host.clock.now(), reason);
 		this.#setState("suspended", reason);
 		this.#done(outer);
 	}
@@ -276,9 +285,9 @@ export class MqttClient {
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
 		const bytes = typeof payload === "string" ? this.#payloadEncoder.encode(payload) : payload;
 		const now = this.#host.clock.now();
-		const taken = options === undefined ? this.session.publish(now, topic, bytes, 0, false, this.#room)
+		const taken = options === undefined ? this.#session.publish(now, topic, bytes, 0, false, this.#room)
 			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)
-			: this.session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
+			: this.#session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
 		if (typeof taken === "object") {
 			// The hot path: the session had nothing waiting, and the packet fits the budget.
 			this.#budget = this.#room = this.#socket!.write(taken);
@@ -292,7 +301,7 @@ export class MqttClient {
 	#publishWith(now: number, topic: string, bytes: Uint8Array, options: PublishOptions): Uint8Array | boolean {
 		const onOutcome = options.onOutcome;
 		if (onOutcome !== undefined && typeof onOutcome !== "function") throw new TypeError("onOutcome must be a function");
-		return this.session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, onOutcome);
+		return this.#session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, onOutcome);
 	}
 
 	/**
@@ -302,7 +311,7 @@ export class MqttClient {
 	 */
 	subscribe(filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		const now = this.#host.clock.now();
-		this.session.subscribe(now, filter, qos, handler, onResult);
+		this.#session.subscribe(now, filter, qos, handler, onResult);
 		if (!this.#busy) this.#flush(now);
 	}
 
@@ -313,18 +322,18 @@ export class MqttClient {
 	 */
 	unsubscribe(filter: string, onDone?: () => void): void {
 		const now = this.#host.clock.now();
-		this.session.unsubscribe(now, filter, onDone);
+		this.#session.unsubscribe(now, filter, onDone);
 		if (!this.#busy) this.#flush(now);
 	}
 
 	/** Messages waiting in the outbox. */
 	get queued(): number {
-		return this.session.outbox.length;
+		return this.#session.outbox.length;
 	}
 
 	/** Outbound QoS 1/2 messages not yet completed. */
 	get inflight(): number {
-		return this.session.inflight;
+		return this.#session.inflight;
 	}
 
 	/** An input begins: nothing is written until #done. A nested one (an API call from a handler) only queues. */
@@ -346,11 +355,12 @@ export class MqttClient {
 		if (this.#busy) return;
 		this.#busy = true;
 		this.#room = 0;
-		this.#pump(now);
+		// After most inputs (an inbound message, an ack) there is nothing to send: not even asked.
+		if (this.#pending !== undefined || !this.#session.quiet) this.#pump(now);
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
 		// end(): done when nothing is in flight any more, the time is up, or the connection is gone.
-		if (this.#endDue >= 0 && (this.session.inflight === 0 || now >= this.#endDue || this.#state !== "connected")) return this.stop();
+		if (this.#endDue >= 0 && (this.#session.inflight === 0 || now >= this.#endDue || this.#state !== "connected")) return this.stop();
 		this.#arm();
 	}
 
@@ -358,7 +368,7 @@ export class MqttClient {
 	#pump(now: number): void {
 		const socket = this.#socket;
 		if (socket === undefined || !this.#socketReady) return;
-		const session = this.session;
+		const session = this.#session;
 		let budget = this.#budget;
 		try {
 			for (;;) {
@@ -404,14 +414,14 @@ export class MqttClient {
 		};
 		this.#connector.open({
 			connect: (address) => input(() => this.#openSocket(address)),
-			fail: (reason) => input(() => this.session.transportClosed(this.#host.clock.now(), reason)),
+			fail: (reason) => input(() => this.#session.transportClosed(this.#host.clock.now(), reason)),
 			...(this.#options.onResolved ? { resolved: this.#options.onResolved } : {}),
 		});
 	}
 
 	#openSocket(address: string): void {
 		const host = this.#host;
-		const session = this.session;
+		const session = this.#session;
 		this.#socketReady = false;
 		this.#budget = 0;
 		this.#pending = undefined;
@@ -437,16 +447,23 @@ export class MqttClient {
 					}
 					this.#done(outer);
 				},
+				// The hot path in: an inbound message, an ack. Inlined where a call would cost more than it does.
 				onReadable: (count: number) => {
-					if (!current()) return;
-					const outer = this.#begin();
+					if (socket === undefined || socket !== this.#socket) return;
+					const outer = !this.#busy;
+					this.#busy = true;
+					this.#room = 0;
+					const now = host.clock.now();
 					try {
-						const buffer = socket!.read(count);
-						if (buffer) session.receive(host.clock.now(), new Uint8Array(buffer));
+						const buffer = socket.read(count);
+						if (buffer) session.receive(now, new Uint8Array(buffer));
 					} catch (error) {
-						this.#fail(socket!, error);
+						this.#fail(socket, error);
 					}
-					this.#done(outer);
+					if (outer) {
+						this.#busy = false;
+						this.#flush(now);
+					}
 				},
 				onError: (message?: string) => {
 					if (!current()) return;
@@ -473,7 +490,7 @@ export class MqttClient {
 	#fail(socket: Socket, error: unknown): void {
 		if (socket !== this.#socket) return;
 		this.#close();
-		this.session.transportClosed(this.#host.clock.now(), `transport failed: ${(error as Error)?.message ?? String(error)}`);
+		this.#session.transportClosed(this.#host.clock.now(), `transport failed: ${(error as Error)?.message ?? String(error)}`);
 	}
 
 	#close(): void {
@@ -494,7 +511,7 @@ export class MqttClient {
 	/** A new connection: the session starts one, and the socket opens. */
 	#connect(now: number): void {
 		this.#setReconnect(-1);
-		this.session.connect(now);
+		this.#session.connect(now);
 		this.#open();
 	}
 
@@ -527,7 +544,7 @@ export class MqttClient {
 	}
 
 	#arm(): void {
-		const session = this.session;
+		const session = this.#session;
 		if (!session.timeoutChanged && !this.#reconnectChanged) return;
 		session.timeoutChanged = this.#reconnectChanged = false;
 		const sessionDue = session.timeout();

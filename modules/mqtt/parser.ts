@@ -11,6 +11,7 @@
 import type { Packet } from "mqtt/packets";
 import type { Utf8Decoder } from "platform";
 import { checkFixedHeader, decodePacket, decodePublishInto, inboundPublishRecord, packetTypeName, type InboundPublish } from "mqtt/codec";
+import { decodeUtf8 } from "mqtt/utf8";
 
 /** Why a packet was skipped rather than delivered. */
 export type SkipReason = "size" | "topic";
@@ -30,11 +31,13 @@ export interface ParserHandler {
 	 */
 	error(rule: string, fatal: boolean, skipped?: SkipReason): void;
 	/**
-	 * A PUBLISH at QoS 1 or 2 was skipped (oversized, or its topic over the
-	 * limit) after `error`. It still needs its acknowledgement, or the broker
-	 * keeps it in flight for good and may stop sending.
+	 * A PUBLISH was skipped (oversized, or its topic over the limit) after
+	 * `error`, for `rule`. At QoS 1 or 2 it still needs its acknowledgement,
+	 * or the broker keeps it in flight for good and may stop sending. `topic`
+	 * (undefined when over the limit or not UTF-8) says whose message it was,
+	 * so the application can report what it refused.
 	 */
-	skipped(qos: 1 | 2, packetId: number): void;
+	skipped(qos: 0 | 1 | 2, packetId: number, topic: string | undefined, rule: string): void;
 }
 
 export interface ParserOptions {
@@ -70,12 +73,17 @@ export class PacketParser {
 	#body: Uint8Array | undefined;
 	#filled = 0;
 	#skip = 0;
-	// An oversized PUBLISH being skipped: its QoS (0: nothing to acknowledge),
-	// the body bytes passed, where its topic ends and the field being read.
-	#skipQos = 0;
+	// An oversized PUBLISH being skipped: its topic and packet id are read on the way past,
+	// then the rest is jumped. Its QoS, the body bytes passed, where its topic ends, the
+	// field being read, the topic's bytes (none past the topic limit) and why it is skipped.
+	#skipReading = false;
+	#skipQos: 0 | 1 | 2 = 0;
 	#skipPos = 0;
 	#skipTopicEnd = 2;
 	#skipField = 0;
+	#skipTopic: Uint8Array | undefined;
+	#skipRule = "";
+	readonly #maxTopicBytes: number;
 
 	constructor(options: ParserOptions, handler: ParserHandler) {
 		if (!(options.maxPacketSize >= 2)) throw new RangeError(`maxPacketSize must be at least 2 bytes, got ${options.maxPacketSize}`);
@@ -86,6 +94,7 @@ export class PacketParser {
 		this.#utf8 = options.utf8;
 		const maxTopicBytes = options.maxTopicBytes ?? 65535;
 		if (!(Number.isInteger(maxTopicBytes) && maxTopicBytes >= 1 && maxTopicBytes <= 65535)) throw new RangeError(`maxTopicBytes must be 1-65535, got ${maxTopicBytes}`);
+		this.#maxTopicBytes = maxTopicBytes;
 		this.#inbound = inboundPublishRecord(maxTopicBytes);
 	}
 
@@ -120,7 +129,8 @@ export class PacketParser {
 		this.#body = undefined;
 		this.#filled = 0;
 		this.#skip = 0;
-		this.#skipQos = 0;
+		this.#skipReading = false;
+		this.#skipTopic = undefined;
 	}
 
 	push(chunk: Uint8Array): void {
@@ -218,28 +228,13 @@ export class PacketParser {
 				}
 				case State.Skip: {
 					let take = Math.min(this.#skip, length - offset);
-					if (this.#skipQos !== 0) {
-						// Read the topic length and the packet id on the way past; jump the rest.
-						const pos = this.#skipPos;
-						if (pos < 2 || pos >= this.#skipTopicEnd) {
-							take = 1;
-							this.#skipField = ((this.#skipField << 8) | chunk[offset]!) & 0xffff;
-							if (pos === 1) this.#skipTopicEnd = 2 + this.#skipField;
-							else if (pos === this.#skipTopicEnd + 1) {
-								const qos = this.#skipQos as 1 | 2;
-								this.#skipQos = 0;
-								if (this.#skipField !== 0) this.#handler.skipped(qos, this.#skipField);
-							}
-						} else {
-							take = Math.min(take, this.#skipTopicEnd - pos);
-						}
-						this.#skipPos = pos + take;
-					}
+					if (this.#skipReading) take = this.#readSkipped(chunk, offset, take);
 					this.#skip -= take;
 					offset += take;
 					if (this.#skip === 0) {
 						this.#state = State.Header;
-						this.#skipQos = 0;
+						this.#skipReading = false;
+						this.#skipTopic = undefined;
 					}
 					if ((this.#state as State) === State.Failed) return;
 					break;
@@ -248,6 +243,40 @@ export class PacketParser {
 					return;
 			}
 		}
+	}
+
+	/**
+	 * Reads a skipped PUBLISH's topic length, topic and packet id on the way
+	 * past, in any split, and reports it once they are read. Returns the
+	 * bytes taken of the `available` at `offset`.
+	 */
+	#readSkipped(chunk: Uint8Array, offset: number, available: number): number {
+		const pos = this.#skipPos;
+		let take = 1;
+		if (pos < 2) {
+			this.#skipField = ((this.#skipField << 8) | chunk[offset]!) & 0xffff;
+			if (pos === 1) {
+				const topicLength = this.#skipField;
+				this.#skipTopicEnd = 2 + topicLength;
+				this.#skipTopic = topicLength <= this.#maxTopicBytes ? new Uint8Array(topicLength) : undefined;
+				this.#skipField = 0;
+			}
+		} else if (pos < this.#skipTopicEnd) {
+			take = Math.min(available, this.#skipTopicEnd - pos);
+			this.#skipTopic?.set(chunk.subarray(offset, offset + take), pos - 2);
+		} else {
+			this.#skipField = ((this.#skipField << 8) | chunk[offset]!) & 0xffff;
+		}
+		const next = this.#skipPos = pos + take;
+		if (next >= 2 && next === this.#skipTopicEnd + (this.#skipQos === 0 ? 0 : 2)) {
+			this.#skipReading = false;
+			const bytes = this.#skipTopic;
+			this.#skipTopic = undefined;
+			const topic = bytes === undefined ? undefined : this.#utf8 !== undefined ? this.#utf8.decode(bytes) : decodeUtf8(bytes, 0, bytes.length);
+			// Packet id 0 is no packet id: there is nothing to acknowledge, and a broker sending it is already wrong.
+			if (this.#skipQos === 0 || this.#skipField !== 0) this.#handler.skipped(this.#skipQos, this.#skipField, topic, this.#skipRule);
+		}
+		return take;
 	}
 
 	#deliver(first: number, bytes: Uint8Array, start: number, end: number): void {
@@ -271,7 +300,7 @@ export class PacketParser {
 		}
 		inbound.overLimit = false;
 		this.#handler.error(problem, false, "topic");
-		if (inbound.qos !== 0) this.#handler.skipped(inbound.qos, inbound.packetId);
+		this.#handler.skipped(inbound.qos, inbound.packetId, undefined, problem);
 		return this.#state !== State.Failed;
 	}
 
@@ -284,11 +313,15 @@ export class PacketParser {
 		}
 		this.#skip = this.#remaining;
 		this.#state = this.#skip > 0 ? State.Skip : State.Header;
-		const qos = (this.#first & 0xf0) === 0x30 ? (this.#first >> 1) & 3 : 0;
-		this.#skipQos = qos === 3 ? 0 : qos;
+		const qos = (this.#first >> 1) & 3;
+		// A PUBLISH's topic and id are read on the way past; QoS 3 is malformed, and simply skipped.
+		this.#skipReading = this.#skip > 0 && (this.#first & 0xf0) === 0x30 && qos !== 3;
+		this.#skipQos = qos === 3 ? 0 : qos as 0 | 1 | 2;
 		this.#skipPos = 0;
 		this.#skipTopicEnd = 2;
 		this.#skipField = 0;
+		this.#skipTopic = undefined;
+		this.#skipRule = rule;
 		this.#handler.error(rule, false, "size");
 		return true;
 	}

@@ -27,12 +27,14 @@
  */
 import { PacketType, connackCodeNames, type Packet, type QoS, type Will } from "mqtt/packets";
 import {
-	disconnectPacket, encode, encodeAckInto, encodePublishInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
+	disconnectPacket, encode, encodeAckInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
 } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
-import { validateTopicFilter, validateTopicName } from "mqtt/topic";
+import { validateTopicFilter } from "mqtt/topic";
 import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
-import { encodeUtf8 } from "mqtt/utf8";
+import { PublishBuffers, type PreparedTopic } from "mqtt/publish-buffers";
+import { UnreleasedIds } from "mqtt/unreleased";
+import { InflightWindow, type Inflight } from "mqtt/inflight";
 import { Outbox, settle, type OutboxOptions, type PublishOutcome, type QueuedPublish } from "mqtt/outbox";
 import type { Utf8Decoder } from "platform";
 
@@ -70,6 +72,13 @@ export interface SessionEffects {
 	 * object is reused for every delivery: copy what is kept.
 	 */
 	deliver?(message: InboundMessage): void;
+	/**
+	 * An inbound message was not delivered for a limit of ours (its size,
+	 * its topic's length), after `error`: `topic` says whose it was
+	 * (undefined if the topic itself was over the limit), so the
+	 * application can report a command it never saw.
+	 */
+	skipped?(topic: string | undefined, reason: string): void;
 	stateChanged(state: ConnectionState, reason: string): void;
 	connected(sessionPresent: boolean): void;
 	error(kind: SessionErrorKind, message: string): void;
@@ -128,33 +137,12 @@ export interface SessionStats {
 	lastRoundTrip: number | undefined;
 }
 
-interface Inflight extends QueuedPublish {
-	packetId: number;
-	/** Waiting for PUBACK/PUBREC ("publish") or PUBCOMP ("release"). */
-	phase: "publish" | "release";
-	/** Handed to the transport on this connection. */
-	sent: boolean;
-	/** When it was last handed over; -1: never, so it goes without DUP. */
-	sentAt: number;
-}
-
 /**
  * A queued control packet: bytes, or an acknowledgement as its type and
  * packet id in one number (type << 16 | id), so that queueing one allocates
  * nothing and it is encoded only when the transport has room.
  */
 type ControlPacket = Uint8Array | number;
-
-/** A topic the application publishes to, encoded once. */
-interface PreparedTopic {
-	bytes: Uint8Array;
-	/** Remaining length before the payload, at QoS 0: the topic and its length. */
-	remainingBase: number;
-	/** Made on the first small QoS 0 publish: header and topic already in place. */
-	buffer: Uint8Array | undefined;
-	/** Views of `buffer` by packet size, so writing needs no new view: an array, whose index costs less than a Map's get. */
-	views: (Uint8Array | undefined)[];
-}
 
 interface SubscriptionState {
 	qos: QoS;
@@ -163,8 +151,6 @@ interface SubscriptionState {
 	/** Told the first SUBACK's code for it: the granted QoS, or 0x80 if refused. */
 	onResult?: ((code: number) => void) | undefined;
 }
-
-const topicCacheSize = 16;
 
 export class Session {
 	readonly options: SessionOptions;
@@ -178,8 +164,9 @@ export class Session {
 	#directOpen = false;
 	// Its exact topics whose handler is a message's only recipient; undefined when none.
 	#directRoutes: Map<string, DirectRoute> | undefined;
-	// Topics the application publishes to, encoded once.
-	#topics = new Map<string, PreparedTopic>();
+	// Where outbound PUBLISH bytes are written, and its topics, encoded once (read directly on the hot path).
+	readonly #buffers = new PublishBuffers();
+	readonly #topics: Map<string, PreparedTopic> = this.#buffers.topics;
 	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
 	#quiet = false;
 	#lastSent = 0;
@@ -199,13 +186,12 @@ export class Session {
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
-	// connection (from #cursor on), then the outbox. DISCONNECT goes last, after stop().
+	// connection (from the window's cursor on), then the outbox. DISCONNECT goes last, after stop().
 	#control: ControlPacket[] = [];
 	#birthDue = false;
-	#cursor = 0;
 	#farewell = false;
 	// Outbound QoS 1/2 in flight, in publish order.
-	#inflight: Inflight[] = [];
+	readonly #window: InflightWindow;
 	#birth: QueuedPublish | undefined;
 	#nextPacketId = 1;
 	#pendingSubscribes = new Map<number, string[]>();
@@ -213,13 +199,11 @@ export class Session {
 	// Filters to unsubscribe from at the next CONNACK: asked for while offline.
 	#unsubscribeOnConnect = new Map<string, (() => void) | undefined>();
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
-	#inboundPending = new Set<number>();
+	readonly #inboundPending: UnreleasedIds;
 	#subscriptions = new Map<string, SubscriptionState>();
 	readonly #routes: Routes;
 
-	// One scratch buffer for other packets, and views of it by length.
-	#scratch = new Uint8Array(256);
-	#views = new Map<number, Uint8Array>();
+	// Acknowledgements are encoded here, one at a time.
 	#ack = new Uint8Array(4);
 	/** Inside publishWith. */
 	#superseding = false;
@@ -229,16 +213,17 @@ export class Session {
 		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
 		if (!(options.connackTimeout > 0)) throw new RangeError(`connackTimeout must be > 0 ms, got ${options.connackTimeout}`);
 		if (!(options.pingTimeout > 0)) throw new RangeError(`pingTimeout must be > 0 ms, got ${options.pingTimeout}`);
-		if (!(Number.isInteger(options.maxInflight) && options.maxInflight >= 1 && options.maxInflight <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${options.maxInflight}`);
 		this.options = options;
 		this.#effects = effects;
+		this.#window = new InflightWindow(options.maxInflight);
 		this.outbox = new Outbox(options.outbox);
+		this.#inboundPending = new UnreleasedIds(options.maxInboundPending);
 		this.#routes = new Routes(effects.deliver);
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
 			error: (rule, fatal, limit) => this.#parseError(rule, fatal, limit),
-			skipped: (qos, packetId) => this.#acknowledgeSkipped(qos, packetId),
+			skipped: (qos, packetId, topic, rule) => this.#acknowledgeSkipped(qos, packetId, topic, rule),
 		});
 		// A broker may give a client with no id a session, but never keeps it (MQTT-3.1.3-7, -8).
 		if (options.clientId === "" && !options.cleanSession) throw new TypeError("an empty client id needs a clean session (cleanSession true): a broker keeps no session for a client without an id");
@@ -246,7 +231,7 @@ export class Session {
 		this.#connectBytes = encode(this.#connectPacket());
 		if (options.birth) {
 			const { topic, payload, qos, retain } = options.birth;
-			const prepared = this.#prepareTopic(topic);
+			const prepared = this.#buffers.prepare(topic);
 			this.#birth = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size: publishSize(prepared.bytes.length, payload.length, qos) };
 		}
 	}
@@ -255,9 +240,14 @@ export class Session {
 		return this.#state;
 	}
 
+	/** True when `transmit()` is sure to have nothing: the driver may skip asking. */
+	get quiet(): boolean {
+		return this.#quiet;
+	}
+
 	/** Outbound QoS 1/2 messages not yet completed. */
 	get inflight(): number {
-		return this.#inflight.length;
+		return this.#window.entries.length;
 	}
 
 	get subscriptions(): ReadonlyMap<string, { qos: QoS; granted: boolean }> {
@@ -360,21 +350,19 @@ export class Session {
 		}
 		// In flight but not yet sent on this connection: replays after a reconnect, in order, then
 		// messages accepted while the window had room.
-		const inflight = this.#inflight;
-		while (this.#cursor < inflight.length) {
-			const entry = inflight[this.#cursor++]!;
-			if (!entry.sent) return this.#sendInflight(entry, now);
-		}
+		const window = this.#window;
+		const unsent = window.nextUnsent();
+		if (unsent !== undefined) return this.#sendInflight(unsent, now);
 		if (connected) {
 			const item = this.outbox.peek();
-			if (item !== undefined && (item.qos === 0 || inflight.length < this.options.maxInflight)) {
+			if (item !== undefined && (item.qos === 0 || window.entries.length < window.max)) {
 				this.outbox.shift();
 				if (item.qos === 0) {
 					if (item.onOutcome !== undefined) settle(item, "written");
 					return this.#encodePublish(item.topic, item.payload, 0, item.retain, false, 0, item.size);
 				}
 				const entry = this.#addInflight(item);
-				this.#cursor = inflight.length;
+				window.cursor = window.entries.length;
 				return this.#sendInflight(entry, now);
 			}
 			return undefined;
@@ -390,7 +378,9 @@ export class Session {
 		entry.sentAt = now;
 		if (entry.phase === "release") return encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId);
 		if (dup) this.stats.retransmitted++;
-		return this.#encodePublish(entry.topic, entry.payload, entry.qos, entry.retain, dup, entry.packetId, entry.size);
+		// The QoS 1/2 hot path: straight to the buffers, no wrapper.
+		this.stats.sent++;
+		return this.#buffers.encode(entry.topic, entry.payload, entry.qos, entry.retain, dup, entry.packetId, entry.size);
 	}
 
 	#queue(packet: ControlPacket): void {
@@ -468,7 +458,7 @@ export class Session {
 	 * argument. The payload is kept by reference until sent or acknowledged.
 	 */
 	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
-		const prepared = this.#topics.get(topic) ?? this.#prepareTopic(topic);
+		const prepared = this.#topics.get(topic) ?? this.#buffers.prepare(topic);
 		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
 		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
 		if (this.#quiet && room > 128) {
@@ -499,12 +489,12 @@ export class Session {
 					this.#lastSent = now;
 					return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
 				}
-			} else if (this.#inflight.length < this.options.maxInflight) {
+			} else if (this.#window.entries.length < this.#window.max) {
 				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
 				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
 				if (size <= room) {
 					// Nothing else waits and it fits: it goes now, and the session stays quiet.
-					this.#cursor = this.#inflight.length;
+					this.#window.cursor = this.#window.entries.length;
 					this.#lastSent = now;
 					return this.#sendInflight(entry, now);
 				}
@@ -545,7 +535,7 @@ export class Session {
 
 	/** Stopped: every message waiting or in flight is told it was abandoned (they are kept for a later start). */
 	abandonAll(): void {
-		for (const entry of this.#inflight) settle(entry, "abandoned");
+		for (const entry of this.#window.entries) settle(entry, "abandoned");
 		for (const item of this.outbox) settle(item, "abandoned");
 	}
 
@@ -617,7 +607,7 @@ export class Session {
 				return this.#receiveAck(packet.type, packet.packetId);
 			case PacketType.Pubrel: {
 				// Exactly once: the message was delivered at PUBLISH; now forget the id.
-				this.#inboundPending.delete(packet.packetId);
+				this.#inboundPending.release(packet.packetId);
 				this.#queue((PacketType.Pubcomp << 16) | packet.packetId);
 				return;
 			}
@@ -699,15 +689,15 @@ export class Session {
 	}
 
 	#receiveAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubcomp, packetId: number): void {
-		// A plain loop: no closure per ack. Acks come in order, so this is almost always index 0.
-		const inflight = this.#inflight;
-		let index = 0;
-		while (index < inflight.length && inflight[index]!.packetId !== packetId) index++;
-		const entry = inflight[index];
-		if (!entry) {
+		const window = this.#window;
+		// Acks come in order, so the first entry is almost always the one: no call for it.
+		const first = window.entries[0];
+		const index = first !== undefined && first.packetId === packetId ? 0 : window.indexOf(packetId);
+		if (index < 0) {
 			// A late ack for a message already completed (e.g. after a retransmission) is harmless.
 			return;
 		}
+		const entry = window.entries[index]!;
 		if (type === PacketType.Pubrec) {
 			if (entry.qos !== 2) return this.#protocolError(`PUBREC for QoS ${entry.qos} message ${packetId}`);
 			if (entry.phase === "publish") this.stats.lastRoundTrip = this.#now - entry.sentAt;
@@ -718,33 +708,34 @@ export class Session {
 		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
 		if (type === PacketType.Pubcomp && entry.phase !== "release") return this.#protocolError(`PUBCOMP before PUBREC for message ${packetId}`);
 		if (type === PacketType.Puback) this.stats.lastRoundTrip = this.#now - entry.sentAt;
-		if (index === 0) inflight.shift();
-		else inflight.splice(index, 1);
-		if (index < this.#cursor) this.#cursor--;
+		window.remove(index);
 		if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
 	}
 
 	/**
 	 * A message we refused to deliver is still acknowledged, as PUBACK or
 	 * PUBREC (its PUBREL then completes as usual): unacknowledged, it would
-	 * hold one of the broker's in-flight slots for good.
+	 * hold one of the broker's in-flight slots for good. It is reported
+	 * once: a QoS 2 retransmission before PUBREL is only acknowledged again.
 	 */
-	#acknowledgeSkipped(qos: 1 | 2, packetId: number): void {
+	#acknowledgeSkipped(qos: QoS, packetId: number, topic: string | undefined, rule: string): void {
 		if (this.#state !== "connected") return this.#protocolError("PUBLISH received before CONNACK");
+		if (qos === 2 && this.#inboundPending.has(packetId)) {
+			this.stats.duplicatesIgnored++;
+			this.#queue((PacketType.Pubrec << 16) | packetId);
+			return;
+		}
 		this.stats.skipped++;
 		if (qos === 2 && !this.#holdUnreleased(packetId)) return;
-		this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
+		if (qos !== 0) this.#queue(((qos === 1 ? PacketType.Puback : PacketType.Pubrec) << 16) | packetId);
+		this.#effects.skipped?.(topic, rule);
 	}
 
 	/** Remembers an inbound QoS 2 id until its PUBREL; false (and the connection closed) past the bound. */
 	#holdUnreleased(packetId: number): boolean {
-		const pending = this.#inboundPending;
-		if (!pending.has(packetId) && pending.size >= this.options.maxInboundPending) {
-			this.#protocolError(`broker exceeded ${this.options.maxInboundPending} unreleased QoS 2 messages`);
-			return false;
-		}
-		pending.add(packetId);
-		return true;
+		if (this.#inboundPending.hold(packetId)) return true;
+		this.#protocolError(`broker exceeded ${this.#inboundPending.limit} unreleased QoS 2 messages`);
+		return false;
 	}
 
 	#parseError(rule: string, fatal: boolean, limit: SkipReason | undefined): void {
@@ -790,18 +781,13 @@ export class Session {
 		// a new session drops it and sends a fresh one.
 		const birth = this.#birth;
 		const isBirth = (entry: Inflight): boolean => birth !== undefined && entry.payload === birth.payload && entry.topic === birth.topic;
-		this.#birthDue = birth !== undefined && !(sessionPresent && this.#inflight.some(isBirth));
+		this.#birthDue = birth !== undefined && !(sessionPresent && this.#window.entries.some(isBirth));
 		if (sessionPresent) {
 			// The broker kept our session: what it has not acknowledged goes again, in order, as DUP.
-			for (const entry of this.#inflight) entry.sent = false;
-			this.#cursor = 0;
-		} else if (this.#inflight.length) {
+			this.#window.resend();
+		} else if (this.#window.entries.length) {
 			// A new session knows nothing of them: publish them again, first in line, as new messages.
-			const unfinished = this.#inflight.filter((entry) => entry.phase === "publish" && !isBirth(entry));
-			for (const entry of unfinished) entry.sentAt = -1;
-			this.#inflight = [];
-			this.#cursor = 0;
-			this.outbox.unshiftAll(unfinished);
+			this.outbox.unshiftAll(this.#window.forget((entry) => !isBirth(entry)));
 		}
 		this.#setState("connected", sessionPresent ? "connected, session present" : "connected, new session");
 		this.#effects.connected(sessionPresent);
@@ -869,45 +855,14 @@ export class Session {
 		};
 	}
 
-	#prepareTopic(topic: string): PreparedTopic {
-		const problem = validateTopicName(topic);
-		if (problem) throw new TypeError(problem);
-		const bytes = encodeUtf8(topic);
-		const prepared: PreparedTopic = { bytes, remainingBase: 2 + bytes.length, buffer: undefined, views: [] };
-		if (this.#topics.size >= topicCacheSize) this.#topics.delete(this.#topics.keys().next().value!);
-		this.#topics.set(topic, prepared);
-		return prepared;
-	}
-
 	/** A message joins the in-flight window, with the next packet id, not yet sent. */
 	#addInflight(item: QueuedPublish): Inflight {
-		const entry = item as Inflight;
-		entry.packetId = this.#allocatePacketId();
-		entry.phase = "publish";
-		entry.sent = false;
-		entry.sentAt = -1;
-		this.#inflight.push(entry);
-		return entry;
+		return this.#window.add(item, this.#allocatePacketId());
 	}
 
 	#encodePublish(topic: Uint8Array, payload: Uint8Array, qos: QoS, retain: boolean, dup: boolean, packetId: number, size: number): Uint8Array {
-		let buffer = this.#scratch;
-		if (size > buffer.length) {
-			// Rare large messages get their own buffer; the scratch stays small.
-			buffer = new Uint8Array(size);
-			encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
-			this.stats.sent++;
-			return buffer;
-		}
-		encodePublishInto(buffer, topic, payload, qos, retain, dup, packetId);
-		let view = this.#views.get(size);
-		if (view === undefined) {
-			if (this.#views.size >= 8) this.#views.clear();
-			view = buffer.subarray(0, size);
-			this.#views.set(size, view);
-		}
 		this.stats.sent++;
-		return view;
+		return this.#buffers.encode(topic, payload, qos, retain, dup, packetId, size);
 	}
 
 	#queueSubscribe(filters: string[]): void {
@@ -928,16 +883,7 @@ export class Session {
 	}
 
 	#idInUse(id: number): boolean {
-		if (this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id)) return true;
-		const inflight = this.#inflight;
-		if (inflight.length === 0) return false;
-		// Entries join only at the end, each with the next id, so every id in flight lies on
-		// the arc from the first entry's id to the last one's: off it, no scan is needed.
-		const first = inflight[0]!.packetId;
-		const last = inflight[inflight.length - 1]!.packetId;
-		if (first <= last ? id < first || id > last : id < first && id > last) return false;
-		for (const entry of inflight) if (entry.packetId === id) return true;
-		return false;
+		return this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id) || this.#window.holds(id);
 	}
 }
 

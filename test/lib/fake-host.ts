@@ -7,6 +7,7 @@
 import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
+import { WritableBudget } from "test/lib/simulated-socket";
 
 interface VirtualTimer {
 	id: number;
@@ -87,7 +88,7 @@ export class FakeConnection implements Socket {
 	/** Bytes written, and the largest number written in one turn. */
 	written = 0;
 	mostInOneTurn = 0;
-	#left = 0;
+	readonly #writable = new WritableBudget();
 	#refill: unknown;
 	#writing = false;
 	#queue: Uint8Array[] = [];
@@ -124,13 +125,11 @@ export class FakeConnection implements Socket {
 	}
 
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
-		const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
-		if (view.length > this.#left) throw new Error("would block");
-		this.#left -= view.length;
+		const view = this.#writable.take(bytes);
 		this.written += view.length;
-		this.mostInOneTurn = Math.max(this.mostInOneTurn, this.budget - this.#left);
+		this.mostInOneTurn = Math.max(this.mostInOneTurn, this.budget - this.#writable.left);
 		if (this.#refill === undefined) this.#refill = this.#clock.set(() => this.announce(), 0);
-		if (!this.open) return this.#left;
+		if (!this.open) return this.#writable.left;
 		this.#broker.bytesFromDevice += view.length;
 		this.#writing = true;
 		try {
@@ -138,14 +137,14 @@ export class FakeConnection implements Socket {
 		} finally {
 			this.#writing = false;
 		}
-		return this.#left;
+		return this.#writable.left;
 	}
 
 	/** A new turn: the whole budget again, announced as Moddable's sockets announce it. */
 	announce(): void {
 		this.#refill = undefined;
 		if (!this.open) return;
-		this.#left = this.budget;
+		this.#writable.grant(this.budget);
 		this.options.onWritable(this.budget);
 	}
 

@@ -8,6 +8,7 @@
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, seededRandom, text } from "test/lib/fake-host";
+import { WritableBudget } from "test/lib/simulated-socket";
 import { MqttClient, type ClientOptions } from "mqtt/client";
 import { PacketType, type PublishPacket } from "mqtt/packets";
 import { parseConfig } from "config";
@@ -83,6 +84,23 @@ function assertConsecutive(seqs: number[], from: number, to: number): void {
 }
 
 export const suite = defineSuite("back-pressure: the socket's budget per turn", {
+	"one budget rule for every simulated socket: what onWritable announced, would block past it, nothing taken"() {
+		const budget = new WritableBudget();
+		assert.throws(() => budget.take(Uint8Array.of(1)), /would block: 1 bytes written, 0 announced/);
+		budget.grant(10);
+		const bytes = Uint8Array.of(0, 1, 2, 3, 4, 5);
+		const view = budget.take(bytes.subarray(2, 6));
+		assert.deepEqual([...view], [2, 3, 4, 5]);
+		assert.equal(budget.left, 6);
+		assert.throws(() => budget.take(new Uint8Array(7).buffer), /would block: 7 bytes written, 6 announced/);
+		assert.equal(budget.left, 6, "a refused write takes nothing");
+		assert.equal(budget.take(new ArrayBuffer(6)).byteLength, 6);
+		assert.equal(budget.left, 0);
+		// The count announced is the whole budget, not an increment.
+		budget.grant(3);
+		assert.equal(budget.left, 3);
+	},
+
 	"the simulated socket refuses a write past its budget with would block, and refills it next turn"() {
 		const r = rig();
 		r.client.start();

@@ -113,6 +113,26 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.throws(() => parseConfig({ ssid: "home", topic_led_state: "control/room1/led" }), /must differ from topic_led_command/);
 	},
 
+	"config: an empty client id needs a clean session, as the MQTT client itself requires (issue 16, defect 2)"() {
+		// Refused naming both keys: the default is a persistent session.
+		let message = "";
+		try {
+			parseConfig({ ssid: "home", mqtt_client_id: "" });
+		} catch (e) {
+			message = (e as Error).message;
+		}
+		assert.ok(/mqtt_client_id="" needs mqtt_clean_session=true/.test(message), message);
+		assert.throws(() => parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "false" }), /mqtt_client_id="".*mqtt_clean_session/);
+		assert.throws(() => parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "true", ha_discovery: "true" }), /mqtt_client_id="" cannot identify the device to Home Assistant/);
+		// With a clean session the broker assigns one (MQTT 3.1.1): accepted by the config and by the client,
+		// and the device connects with it.
+		const config = parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "true" });
+		assert.equal(config.mqtt.clientId, "");
+		assert.equal(config.mqtt.cleanSession, true);
+		const { firmware } = online({ mqtt_client_id: "", mqtt_clean_session: "true" });
+		assert.equal(firmware.status().mqtt, "connected");
+	},
+
 	"config: the result is frozen, and every key has a default that parses"() {
 		const defaults: Record<string, string> = {};
 		for (const key of configKeys) defaults[key.key] = key.default;
@@ -196,6 +216,29 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.equal(events[0].event, "led_command_rejected");
 		assert.ok(String(events[1].payload).endsWith("... (500 bytes)"));
 		assert.equal(firmware.status().mqtt, "connected");
+	},
+
+	"LED: a command over the maximum packet size is refused unread, counted and reported like any other (issue 16, defect 5)"() {
+		const { host, firmware } = online({ mqtt_max_packet: "1024" });
+		host.broker.deliver("control/room1/led", "on", 1);
+		const statesBefore = host.broker.publishedTo("control/room1/led/state").length;
+		// Every QoS, and an oversized message on another topic, each reported once.
+		host.broker.deliver("control/room1/led", "o".repeat(5000), 1);
+		host.broker.deliver("control/room1/led", "off" + " ".repeat(2000), 2);
+		host.broker.deliver("control/room1/led", "t".repeat(1100), 0);
+		assert.equal(firmware.status().led, "on");
+		assert.equal(firmware.status().ledRejected, 3);
+		assert.equal(host.broker.publishedTo("control/room1/led/state").length, statesBefore);
+		const events = host.broker.publishedTo("sensors/room1/status/events").map((payload) => JSON.parse(payload));
+		assert.deepEqual(events.map((event) => event.event), ["led_command_rejected", "led_command_rejected", "led_command_rejected"]);
+		assert.ok(/PUBLISH of 50\d\d bytes exceeds the maximum packet size of 1024/.test(events[0].message), events[0].message);
+		assert.equal(events[0].payload, "(not read)");
+		assert.equal(host.logged("led", /rejected command: PUBLISH of/).length, 3);
+		// Acknowledged all the same, and the connection kept: the next command is obeyed.
+		host.broker.deliver("control/room1/led", "off", 1);
+		assert.equal(firmware.status().led, "off");
+		assert.equal(firmware.status().mqtt, "connected");
+		assert.equal(firmware.status().ledRejected, 3);
 	},
 
 	"telemetry: publishes every interval, rounded, with seq and uptime before wall time"() {

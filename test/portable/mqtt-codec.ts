@@ -51,7 +51,7 @@ function collect(maxPacketSize = 1 << 20, oversize: "skip" | "close" = "close", 
 	const skipped: string[] = [];
 	const parser = new PacketParser({ maxPacketSize, oversize, maxTopicBytes }, {
 		packet: (packet) => void packets.push(packet),
-		skipped: (qos, packetId) => void skipped.push(`QoS ${qos} id ${packetId}`),
+		skipped: (qos, packetId, topic, rule) => void skipped.push(`QoS ${qos} id ${packetId} topic ${topic} for ${rule.slice(0, 7)}`),
 		publish: ({ topic, payload, qos, retain, dup, packetId }) => {
 			packets.push({ type: PacketType.Publish, topic, payload: payload.slice(), qos, retain, dup, ...(qos > 0 ? { packetId } : {}) });
 		},
@@ -212,6 +212,17 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 		assert.deepEqual(packets, many);
 	},
 
+	"reports a skipped PUBLISH's topic only when it is within the topic limit, whatever the payload"() {
+		const publish = (topic: string, qos: 0 | 1): Uint8Array =>
+			encode({ type: PacketType.Publish, topic, payload: new Uint8Array(400), qos, retain: false, dup: false, ...(qos > 0 ? { packetId: 7 } : {}) });
+		const stream = concat([publish("t/" + "y".repeat(40), 1), publish("a", 0), publish("caf\u00e9", 0)]);
+		for (const step of [1, 2, stream.length]) {
+			const { parser, skipped } = collect(256, "skip", 32);
+			for (let i = 0; i < stream.length; i += step) parser.push(stream.subarray(i, i + step));
+			assert.deepEqual(skipped, ["QoS 1 id 7 topic undefined for PUBLISH", "QoS 0 id 0 topic a for PUBLISH", "QoS 0 id 0 topic caf\u00e9 for PUBLISH"], `chunks of ${step}`);
+		}
+	},
+
 	"skips an oversized packet without holding it, then parses the next"() {
 		const big = encode({ type: PacketType.Publish, topic: "big", payload: new Uint8Array(5000), qos: 0, retain: false, dup: false });
 		const small = encode({ type: PacketType.Pingresp });
@@ -225,14 +236,14 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 		assert.deepEqual(errors, ["skipped: PUBLISH of 5008 bytes exceeds the maximum packet size of 256", "skipped: PUBLISH of 5008 bytes exceeds the maximum packet size of 256"]);
 	},
 
-	"hands over the QoS and packet id of a skipped oversized PUBLISH, in any split, so it can be acknowledged"() {
+	"hands over the QoS, packet id and topic of a skipped oversized PUBLISH, in any split, so it can be acknowledged and reported"() {
 		const publish = (topic: string, qos: 0 | 1 | 2, packetId: number): Uint8Array =>
 			encode({ type: PacketType.Publish, topic, payload: new Uint8Array(600), qos, retain: false, dup: false, ...(qos > 0 ? { packetId } : {}) });
 		const stream = concat([publish("a/long/topic/name", 1, 0x1234), publish("b", 2, 0xfe01), publish("c", 0, 0), encode({ type: PacketType.Pingresp })]);
 		for (const step of [1, 3, 5, 64, stream.length]) {
 			const { parser, packets, skipped, errors } = collect(256, "skip");
 			for (let i = 0; i < stream.length; i += step) parser.push(stream.subarray(i, i + step));
-			assert.deepEqual(skipped, [`QoS 1 id ${0x1234}`, `QoS 2 id ${0xfe01}`], `chunks of ${step}`);
+			assert.deepEqual(skipped, [`QoS 1 id ${0x1234} topic a/long/topic/name for PUBLISH`, `QoS 2 id ${0xfe01} topic b for PUBLISH`, "QoS 0 id 0 topic c for PUBLISH"], `chunks of ${step}`);
 			assert.equal(errors.length, 3);
 			assert.deepEqual(packets.map((p) => p.type), [PacketType.Pingresp]);
 		}
@@ -248,7 +259,7 @@ export const suite = defineSuite("MQTT codec and streaming parser", {
 		for (const step of [1, stream.length]) {
 			const { parser, packets, skipped, errors } = collect(1024, "close", 32);
 			for (let i = 0; i < stream.length; i += step) parser.push(stream.subarray(i, i + step));
-			assert.deepEqual(skipped, ["QoS 1 id 9"]);
+			assert.deepEqual(skipped, ["QoS 1 id 9 topic undefined for PUBLISH", "QoS 0 id 0 topic undefined for PUBLISH"]);
 			assert.deepEqual(errors, ["skipped: PUBLISH topic of 42 bytes exceeds the limit of 32", "skipped: PUBLISH topic of 42 bytes exceeds the limit of 32"]);
 			assert.deepEqual(packets.map((p) => (p as { topic: string }).topic), ["t/ok"]);
 			assert.equal(parser.failed, false);

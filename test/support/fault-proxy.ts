@@ -67,6 +67,14 @@ export class FaultProxy {
 	swallowPubacks = false;
 	/** Cut the next PUBLISH from the broker after half its bytes, then reset the connection. */
 	cutNextPublish = false;
+	/**
+	 * The next packet of this type from the device is not forwarded: the
+	 * connection is reset instead, as if it was lost on the way (e.g. 5,
+	 * PUBREC: the broker never learns the device has the message).
+	 */
+	cutBeforeDevicePacket: number | undefined;
+	/** Told of every packet from the broker, before any fault applies to it. */
+	onBrokerPacket: ((packet: Buffer) => void) | undefined;
 
 	readonly #server: net.Server;
 	readonly #target: { host: string; port: number };
@@ -160,6 +168,7 @@ export class FaultProxy {
 			fromBroker = Buffer.from(rest);
 			for (const packet of packets) {
 				const type = packet[0]! >> 4;
+				this.onBrokerPacket?.(packet);
 				if (type === 9) this.subacks++;
 				if (type === 4 && this.swallowPubacks) continue;
 				if (type === 3 && this.cutNextPublish) {
@@ -174,8 +183,23 @@ export class FaultProxy {
 				});
 			}
 		});
+		let fromDevice = Buffer.alloc(0);
 		device.on("data", (data: Buffer) => {
 			if (this.blackhole) return;
+			if (this.cutBeforeDevicePacket !== undefined) {
+				// Cut into packets, so that the one aimed at is never forwarded.
+				const { packets, rest } = splitPackets(Buffer.concat([fromDevice, data]));
+				fromDevice = Buffer.from(rest);
+				const index = packets.findIndex((packet) => packet[0]! >> 4 === this.cutBeforeDevicePacket);
+				if (index < 0) data = Buffer.concat(packets);
+				else {
+					this.cutBeforeDevicePacket = undefined;
+					const before = Buffer.concat(packets.slice(0, index));
+					if (before.length && !broker.destroyed) broker.write(before, () => this.#drop(connection));
+					else this.#drop(connection);
+					return;
+				}
+			}
 			later(this.delay, () => {
 				if (!broker.destroyed) broker.write(data);
 			});

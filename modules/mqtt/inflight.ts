@@ -1,0 +1,100 @@
+/*
+ * The outbound in-flight window: QoS 1/2 messages handed a packet id and
+ * not yet completed, in publish order, and which of them still have to go
+ * out on this connection (from `cursor` on). It outlives a connection: a
+ * resumed session sends all of them again, in order, with DUP; a new
+ * session knows none of them, so they go back to be published afresh.
+ * What an acknowledgement means is the session's business (mqtt/session);
+ * this keeps the entries and their order.
+ */
+import type { QueuedPublish } from "mqtt/outbox";
+
+export interface Inflight extends QueuedPublish {
+	packetId: number;
+	/** Waiting for PUBACK/PUBREC ("publish") or PUBCOMP ("release"). */
+	phase: "publish" | "release";
+	/** Handed to the transport on this connection. */
+	sent: boolean;
+	/** When it was last handed over; -1: never, so it goes without DUP. */
+	sentAt: number;
+}
+
+export class InflightWindow {
+	/** In publish order; read directly on the hot paths, as a call would cost more than the read. */
+	readonly entries: Inflight[] = [];
+	/** Entries before it were handed over on this connection; from it on, some may not have been. */
+	cursor = 0;
+	readonly max: number;
+
+	constructor(max: number) {
+		if (!(Number.isInteger(max) && max >= 1 && max <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${max}`);
+		this.max = max;
+	}
+
+	/** A message joins, with its packet id, not yet sent. */
+	add(item: QueuedPublish, packetId: number): Inflight {
+		const entry = item as Inflight;
+		entry.packetId = packetId;
+		entry.phase = "publish";
+		entry.sent = false;
+		entry.sentAt = -1;
+		this.entries.push(entry);
+		return entry;
+	}
+
+	/** The next entry not yet handed over on this connection, in order. */
+	nextUnsent(): Inflight | undefined {
+		const entries = this.entries;
+		while (this.cursor < entries.length) {
+			const entry = entries[this.cursor++]!;
+			if (!entry.sent) return entry;
+		}
+		return undefined;
+	}
+
+	/** Where the entry with this id is, or -1. A plain loop: acks come in order, so this is almost always 0. */
+	indexOf(packetId: number): number {
+		const entries = this.entries;
+		for (let index = 0; index < entries.length; index++) if (entries[index]!.packetId === packetId) return index;
+		return -1;
+	}
+
+	/** Completed: it leaves the window. */
+	remove(index: number): void {
+		if (index === 0) this.entries.shift();
+		else this.entries.splice(index, 1);
+		if (index < this.cursor) this.cursor--;
+	}
+
+	/** Whether an id is taken by an entry. */
+	holds(id: number): boolean {
+		const entries = this.entries;
+		if (entries.length === 0) return false;
+		// Entries join only at the end, each with the next id, so every id in flight lies on
+		// the arc from the first entry's id to the last one's: off it, no scan is needed.
+		const first = entries[0]!.packetId;
+		const last = entries[entries.length - 1]!.packetId;
+		if (first <= last ? id < first || id > last : id < first && id > last) return false;
+		for (const entry of entries) if (entry.packetId === id) return true;
+		return false;
+	}
+
+	/** A resumed session: every entry goes again, in order (as DUP if it went before). */
+	resend(): void {
+		for (const entry of this.entries) entry.sent = false;
+		this.cursor = 0;
+	}
+
+	/**
+	 * A new session: the broker knows none of them. The window empties; the
+	 * messages not yet received by the broker (`keep` decides among them) are
+	 * returned, to be published again as new messages.
+	 */
+	forget(keep: (entry: Inflight) => boolean): Inflight[] {
+		const unfinished = this.entries.filter((entry) => entry.phase === "publish" && keep(entry));
+		for (const entry of unfinished) entry.sentAt = -1;
+		this.entries.length = 0;
+		this.cursor = 0;
+		return unfinished;
+	}
+}

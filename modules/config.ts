@@ -45,7 +45,7 @@ const topic: Kind = { type: "topic" };
 export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated", "simulated-faulty"];
 
 export const configKeys: readonly ConfigKey[] = [
-	{ key: "ssid", default: "", meaning: "Wi-Fi network name", kind: text(false) },
+	{ key: "ssid", default: "", meaning: "Wi-Fi network name (empty: the ESP32 opens the setup access point room1-setup-XXXX)", kind: text(true) },
 	{ key: "password", default: "", meaning: "Wi-Fi password (empty for an open network)", kind: text(true, true) },
 	{ key: "wifi_connect_timeout", default: "20000", meaning: "ms to wait for an IP address before retrying", kind: integer(1000, 600000) },
 	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },

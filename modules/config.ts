@@ -47,11 +47,12 @@ const topic: Kind = { type: "topic" };
 export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated", "simulated-faulty"];
 
 export const configKeys: readonly ConfigKey[] = [
-	{ key: "ssid", default: "", meaning: "Wi-Fi network name", kind: text(false) },
+	{ key: "ssid", default: "", meaning: "Wi-Fi network name (empty: the ESP32 opens the setup access point room1-setup-XXXX)", kind: text(true) },
 	{ key: "password", default: "", meaning: "Wi-Fi password (empty for an open network)", kind: text(true, true) },
 	{ key: "wifi_connect_timeout", default: "20000", meaning: "ms to wait for an IP address before retrying", kind: integer(1000, 600000) },
 	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },
 	{ key: "wifi_backoff_max", default: "60000", meaning: "longest Wi-Fi retry delay, ms", kind: integer(100, 3600000) },
+	{ key: "wifi_setup_after", default: "300000", meaning: "ms without a network before the setup access point room1-setup-XXXX opens (ESP32; 0: never; with no ssid it opens at once)", kind: integer(0, 86400000) },
 	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IP address", kind: text(false) },
 	{ key: "dns_servers", default: "", meaning: "DNS servers for mqtt_host, comma-separated IPv4 (empty: the network's own)", kind: { type: "ipv4-list" } },
 	{ key: "dns_timeout", default: "5000", meaning: "ms to wait for mqtt_host to resolve; counts within mqtt_connack_timeout", kind: integer(100, 600000) },
@@ -106,7 +107,7 @@ export const configKeys: readonly ConfigKey[] = [
 ];
 
 export interface FirmwareConfig {
-	wifi: { ssid: string; password: string; connectTimeout: number; backoff: { minimum: number; maximum: number; factor: number } };
+	wifi: { ssid: string; password: string; connectTimeout: number; setupAfter: number; backoff: { minimum: number; maximum: number; factor: number } };
 	mqtt: {
 		host: string; dns: { servers: readonly string[]; timeout: number }; port: number; clientId: string; username: string; password: string;
 		tls: { serverName: string; ca?: string } | undefined;
@@ -291,6 +292,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 	const string = (key: string): string => values[key] as string;
 	const flag = (key: string): boolean => values[key] as boolean;
 	if (!problems.length) {
+		if (number("wifi_setup_after") > 0 && number("wifi_setup_after") < 10000) problems.push(`wifi_setup_after=${number("wifi_setup_after")} must be 0 (never) or at least 10000 ms, or the access point would open before a network could be joined`);
 		if (number("wifi_backoff_max") < number("wifi_backoff_min")) problems.push(`wifi_backoff_max=${number("wifi_backoff_max")} must be >= wifi_backoff_min (${number("wifi_backoff_min")})`);
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
@@ -313,7 +315,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		: undefined;
 	const config: FirmwareConfig = {
 		wifi: {
-			ssid: string("ssid"), password: string("password"), connectTimeout: number("wifi_connect_timeout"),
+			ssid: string("ssid"), password: string("password"), connectTimeout: number("wifi_connect_timeout"), setupAfter: number("wifi_setup_after"),
 			backoff: { minimum: number("wifi_backoff_min"), maximum: number("wifi_backoff_max"), factor: 2 },
 		},
 		mqtt: {

@@ -94,6 +94,16 @@ export interface WifiRadio {
 	/** Start connecting; progress and drops arrive through `onEvent`. */
 	connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void;
 	disconnect(): void;
+	/**
+	 * Optional: opens an open access point with this name next to the
+	 * station (both at once, so joining goes on), for first-boot setup.
+	 * Radios without AP mode leave it out.
+	 */
+	openAccessPoint?(ssid: string): void;
+	/** Closes the access point; the station stays. */
+	closeAccessPoint?(): void;
+	/** Optional: the station's MAC address, "a4:d1:8c:db:c0:20", which names the access point. */
+	mac?(): string | undefined;
 }
 
 /** ECMA-419 sensor `sample()`: degrees Celsius, and % relative humidity where the sensor has it; may throw on a bus fault. */
@@ -196,6 +206,36 @@ export interface SettingsStorage {
 	clear(): void;
 }
 
+/**
+ * A firmware image being written (Moddable `embedded:update`, ESP32): bytes
+ * go in order into the next OTA partition; nothing switches until complete().
+ */
+export interface FirmwareImage {
+	/** The next bytes, in order; throws when the flash write fails. */
+	write(bytes: Uint8Array): void;
+	/** Ends the image (the platform checks it) and makes it the one to boot; throws when it is not valid. */
+	complete(): void;
+	/** Gives the image up: the partition is not switched and the running firmware stays. */
+	abort(): void;
+}
+
+/** Over-the-air updates, where the platform has them. */
+export interface FirmwareUpdater {
+	/** Bytes the partition the image goes to holds, where the platform tells. */
+	readonly capacity: number | undefined;
+	/** Begins an image of byteLength bytes; throws when it cannot (too large, no OTA partition). */
+	open(byteLength: number): FirmwareImage;
+	/** Restarts the device into the image complete() selected. */
+	restart(): void;
+}
+
+/** An incremental SHA-256 (Moddable's crypt `Digest("SHA256")`). */
+export interface Sha256 {
+	write(bytes: Uint8Array): void;
+	/** The 32-byte digest; the digest cannot be written after. */
+	close(): Uint8Array;
+}
+
 export interface Host {
 	readonly name: string;
 	readonly clock: Clock;
@@ -228,6 +268,10 @@ export interface Host {
 	listen?(options: ListenOptions): Listener;
 	/** Optional: flash for settings changed at run time. */
 	readonly settings?: SettingsStorage;
+	/** Optional: writes firmware images (OTA); hosts without `embedded:update` leave it out. */
+	readonly updater?: FirmwareUpdater;
+	/** Optional: a SHA-256 to check an image against the hash its sender gave. */
+	sha256?(): Sha256;
 	/** Hands the host the running firmware, so it can stop it or show its status. */
 	attach?(firmware: FirmwareHandle): void;
 	/** Called once the firmware has shut down in an orderly way. */

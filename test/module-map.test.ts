@@ -29,7 +29,18 @@ const typings = path.join(projectRoot, "node_modules/@moddable/typings");
 const shippedBySdk: Record<string, string> = {
 	onewire: "modules/drivers/onewire/onewire.d.ts",
 	DS18X20: "modules/drivers/onewire/DS18X20.d.ts",
+	// In the SDK's own typings folder, newer than @moddable/typings.
+	"embedded:update": "typings/embedded/update.d.ts",
+	"embedded:storage/flash": "typings/embedded/storage/flash.d.ts",
+	crypt: "typings/crypt.d.ts",
 };
+
+/** mcconfig writes mc.ffi.d.ts itself, from the "ffi" functions a platform's manifest section names. */
+function generatedByMcconfig(name: string, platform: string): boolean {
+	if (name !== "mc/ffi") return false;
+	const manifest = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as { ffi?: unknown; platforms: Record<string, { ffi?: unknown }> };
+	return manifest.ffi !== undefined || manifest.platforms[platform]?.ffi !== undefined;
+}
 
 /** The file Moddable's typings map (examples/manifest_typings.json) gives a module name. */
 function typingsFile(name: string): string {
@@ -51,7 +62,7 @@ function platformTypes(platform: string): string[] {
 
 /** The SDK declares it: by its typings map, in a typings file the platform compiles with, or beside a driver. */
 function declaredBySdk(name: string, platform: string): boolean {
-	if (fs.existsSync(path.join(typings, typingsFile(name))) || name in shippedBySdk) return true;
+	if (fs.existsSync(path.join(typings, typingsFile(name))) || name in shippedBySdk || generatedByMcconfig(name, platform)) return true;
 	return platformTypes(platform).some((file) => fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(`declare module "${name}"`));
 }
 

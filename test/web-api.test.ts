@@ -121,6 +121,16 @@ for (const kind of hostKinds) {
 			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
 		});
 
+		it("POST /api/update: this host has no embedded:update and says so (501); the status shows no update", async function () {
+			const image = Buffer.alloc(256, 0xe9);
+			const response = await raw(device.url, Buffer.concat([Buffer.from(`POST /api/update HTTP/1.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${image.length}\r\n\r\n`), image]));
+			assert.match(response, /^HTTP\/1\.1 501 /);
+			assert.match(response, /cannot update its firmware over the network: OTA needs embedded:update \(ESP32\)/);
+			const status = await (await fetch(`${device.url}/api/status`)).json() as Record<string, unknown>;
+			assert.equal(status.update, null);
+			assert.match(await raw(device.url, "POST /api/update HTTP/1.1\r\nContent-Type: application/octet-stream\r\n\r\n"), /^HTTP\/1\.1 411 /);
+		});
+
 		it("settings: invalid values are refused by field; a valid one is stored, applied, and survives a restart", async function () {
 			const invalid = await fetch(`${device.url}/api/settings`, { method: "POST", headers: json, body: JSON.stringify({ sensor_interval: "5", mqtt_port: "x" }) });
 			assert.equal(invalid.status, 422);

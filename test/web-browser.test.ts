@@ -135,6 +135,12 @@ function scenario(name: string, prepare: (context: Mocha.Context, brokerPort: nu
 			assert.match(await page.textContent("#sec") ?? "", /anyone on this network can change this device/);
 		});
 
+		it("POST /api/update: this host has no embedded:update and says so (501)", async function () {
+			const response = await fetch(`${url}/api/update`, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: "" });
+			assert.equal(response.status, 501);
+			assert.match(((await response.json()) as { error: string }).error, /cannot update its firmware over the network: OTA needs embedded:update \(ESP32\)/);
+		});
+
 		it("switches the LED, and mosquitto sees the state topic change", async function () {
 			const before = states.length;
 			await page.click(".sw");

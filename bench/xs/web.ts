@@ -3,7 +3,7 @@
  * head parsed, routed, answered and handed out in the socket's 1,536-byte
  * writes. The device behind the API is a stub, so only the web path counts.
  */
-import { HttpConnection, type HttpRequest } from "web/http";
+import { HttpConnection, errorResponse, type HttpRequest } from "web/http";
 import { route, type DeviceApi } from "web/api";
 import { Settings } from "web/settings";
 
@@ -26,6 +26,7 @@ const api: DeviceApi = {
 	updateSettings: (changes) => settings.update(changes),
 	factoryReset: () => {},
 	password: () => "",
+	beginUpdate: () => errorResponse(501, "no updater in the bench"),
 };
 
 function serve(bytes: Uint8Array): () => void {

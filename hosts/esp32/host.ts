@@ -30,6 +30,7 @@ import { guard, openSocket } from "host/socket";
 import { listen } from "host/listener";
 import { preferenceStorage } from "host/settings";
 import { networkServers, resolveByDns } from "host/resolver";
+import { sha256, updater } from "host/updater";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
@@ -54,6 +55,8 @@ function ntcSensor(pin: number): TemperatureSensor {
 }
 
 let wifi: WiFi | undefined;
+/** The setup access point is up: the radio runs station and AP together, and joining must not end it. */
+let accessPointOpen = false;
 let sntpStarted = false;
 /** Read once: the reason does not change while running. */
 const resetReason = getResetReason().string;
@@ -99,7 +102,7 @@ export const host: Host = {
 	wifi: {
 		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 			wifi?.close();
-			WiFi.mode = WiFi.Mode.station;
+			if (!accessPointOpen) WiFi.mode = WiFi.Mode.station;
 			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
 				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
 			}));
@@ -109,6 +112,17 @@ export const host: Host = {
 			wifi = undefined;
 			WiFi.disconnect();
 		},
+		openAccessPoint(ssid: string): void {
+			// modules/network/wifi/esp32: `station: true` selects WIFI_MODE_APSTA; open (no password), channel 1, 4 clients, at 192.168.4.1.
+			WiFi.accessPoint({ ssid, station: true } as Parameters<typeof WiFi.accessPoint>[0]);
+			accessPointOpen = true;
+		},
+		closeAccessPoint(): void {
+			// Back to WIFI_MODE_STA: the access point stops, the station's connection stays.
+			accessPointOpen = false;
+			WiFi.mode = WiFi.Mode.station;
+		},
+		mac: (): string | undefined => Net.get("MAC") as string | undefined,
 	},
 	// Empty dns_servers: the servers DHCP gave, asked when the look-up starts (a new lease may change them).
 	resolve: (options: ResolveOptions) => resolveByDns(options, options.servers.length ? options.servers : networkServers()),
@@ -125,6 +139,8 @@ export const host: Host = {
 	openSocket,
 	listen,
 	settings: preferenceStorage("room1"),
+	updater,
+	sha256,
 	openSensor(options: SensorOptions): TemperatureSensor {
 		switch (options.kind) {
 			case "tmp102":

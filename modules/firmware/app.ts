@@ -164,6 +164,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		ssid: config.wifi.ssid,
 		password: config.wifi.password,
 		connectTimeout: config.wifi.connectTimeout,
+		setupAfter: config.wifi.setupAfter,
 		backoff: config.wifi.backoff,
 		...(random ? { random } : {}),
 		onChange: (state, reason) => {
@@ -209,6 +210,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			const counts = mqttCounts();
 			return {
 				wifi: wifi.state,
+				accessPoint: wifi.accessPoint ?? null,
 				mqtt: client.state,
 				led: led.on ? "on" : "off",
 				temperature: telemetry.lastTemperature ?? null,

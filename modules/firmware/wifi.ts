@@ -4,11 +4,18 @@
  * APIs reconnects by itself, and Moddable's setup/network gives up on the
  * app if the first connection fails; this replaces both. MQTT listens to
  * `onChange` and waits while the link is down.
+ *
+ * First boot and lost networks: with no ssid, or after `setupAfter` ms
+ * without a network, it opens a setup access point (`room1-setup-XXXX`,
+ * from the MAC) beside the station, so the web page can be reached to
+ * give it a network while joining goes on; it closes the access point
+ * once it has an IP address. A radio without AP mode only logs why.
  */
 import type { Host, TimerHandle, WifiEvent } from "platform";
 import { Backoff } from "backoff";
 
-export type WifiState = "idle" | "connecting" | "connected" | "waiting";
+/** "setup": no network is configured; only the setup access point is up. */
+export type WifiState = "idle" | "connecting" | "connected" | "waiting" | "setup";
 
 export interface WifiManagerOptions {
 	host: Host;
@@ -17,6 +24,8 @@ export interface WifiManagerOptions {
 	/** ms to wait for an IP address before giving the attempt up. */
 	connectTimeout: number;
 	backoff: { minimum: number; maximum: number; factor: number };
+	/** ms without a network before the setup access point opens; 0: never (it still opens when there is no ssid). */
+	setupAfter?: number;
 	random?: () => number;
 	onChange(state: WifiState, reason: string): void;
 }
@@ -31,6 +40,8 @@ export class WifiManager {
 	#state: WifiState = "idle";
 	#timer: TimerHandle | undefined;
 	#attempt = 0;
+	#setupTimer: TimerHandle | undefined;
+	#accessPoint: string | undefined;
 
 	constructor(options: WifiManagerOptions) {
 		this.#options = options;
@@ -42,12 +53,29 @@ export class WifiManager {
 		return this.#state;
 	}
 
+	/** The setup access point's name while it is open. */
+	get accessPoint(): string | undefined {
+		return this.#accessPoint;
+	}
+
 	start(): void {
-		if (this.#state === "idle") this.#connect();
+		if (this.#state !== "idle") return;
+		if (!this.#options.ssid && this.#host.wifi.openAccessPoint) {
+			this.#set("setup", "no network configured (ssid)");
+			this.#openAccessPoint("no network is configured");
+			return;
+		}
+		// Without AP mode (the simulators), the host's radio joins its own network, named or not.
+		if (!this.#options.ssid) this.#openAccessPoint("no network is configured");
+		this.#armSetup();
+		this.#connect();
 	}
 
 	stop(): void {
 		this.#clearTimer();
+		this.#host.timers.clear(this.#setupTimer);
+		this.#setupTimer = undefined;
+		this.#closeAccessPoint("stopped");
 		this.#attempt++;
 		this.#host.wifi.disconnect();
 		this.#set("idle", "stopped");
@@ -71,11 +99,18 @@ export class WifiManager {
 		if (event === "gotIP") {
 			if (this.#state === "connected") return;
 			this.#clearTimer();
+			this.#host.timers.clear(this.#setupTimer);
+			this.#setupTimer = undefined;
 			this.backoff.reset();
 			this.connects++;
 			this.#set("connected", "got an IP address");
+			this.#closeAccessPoint(`joined "${this.#options.ssid}"`);
 		} else if (event === "disconnect" || event === "lostIP") {
-			if (this.#state === "connected") this.drops++;
+			if (this.#state === "connected") {
+				this.drops++;
+				// The network is lost from now: the setup access point opens if it stays lost.
+				this.#armSetup();
+			}
 			if (this.#state === "connected" || this.#state === "connecting") this.#fail(event === "lostIP" ? "lost the IP address" : "disconnected from the access point");
 		}
 	}
@@ -92,6 +127,44 @@ export class WifiManager {
 		}, delay);
 	}
 
+	#armSetup(): void {
+		const after = this.#options.setupAfter ?? 0;
+		if (after <= 0 || this.#setupTimer !== undefined || this.#accessPoint !== undefined) return;
+		this.#setupTimer = this.#host.timers.set(() => {
+			this.#setupTimer = undefined;
+			if (this.#state !== "connected") this.#openAccessPoint(`no network joined within ${after} ms`);
+		}, after);
+	}
+
+	#openAccessPoint(why: string): void {
+		const radio = this.#host.wifi;
+		if (!radio.openAccessPoint) {
+			this.#host.log("info", "wifi", `${why}, and ${this.#host.name} has no access-point mode: no setup network; configure it through the page on this host's own network or the build's config`);
+			return;
+		}
+		const ssid = setupName(radio.mac?.());
+		try {
+			radio.openAccessPoint(ssid);
+		} catch (error) {
+			this.#host.log("error", "wifi", `cannot open the setup access point "${ssid}": ${(error as Error).message}`);
+			return;
+		}
+		this.#accessPoint = ssid;
+		this.#host.log("warn", "wifi", `${why}: setup access point "${ssid}" is open; join it and browse to http://192.168.4.1/`, { accessPoint: ssid });
+	}
+
+	#closeAccessPoint(why: string): void {
+		if (this.#accessPoint === undefined) return;
+		const ssid = this.#accessPoint;
+		this.#accessPoint = undefined;
+		try {
+			this.#host.wifi.closeAccessPoint?.();
+		} catch (error) {
+			this.#host.log("error", "wifi", `cannot close the setup access point: ${(error as Error).message}`);
+		}
+		this.#host.log("info", "wifi", `${why}: setup access point "${ssid}" closed`);
+	}
+
 	#set(state: WifiState, reason: string): void {
 		if (state === this.#state && state !== "waiting") return;
 		this.#state = state;
@@ -102,4 +175,10 @@ export class WifiManager {
 		if (this.#timer !== undefined) this.#host.timers.clear(this.#timer);
 		this.#timer = undefined;
 	}
+}
+
+/** room1-setup-XXXX: the MAC's last two bytes tell two devices in setup apart. */
+export function setupName(mac: string | undefined): string {
+	const digits = (mac ?? "").replace(/[^0-9a-fA-F]/g, "").toUpperCase();
+	return `room1-setup-${digits.length >= 4 ? digits.slice(-4) : "0000"}`;
 }

@@ -7,6 +7,7 @@
  *   GET  /api/settings   every editable setting, its value and where it comes from
  *   POST /api/settings   {key: value, ...}; null forgets a stored value
  *   POST /api/settings/reset   factory reset
+ *   POST /api/update     a firmware image (application/octet-stream), streamed
  *
  * Changes (LED, settings) need the http_password when one is set (HTTP
  * Basic, any user name); so does reading the settings. A change must come
@@ -18,6 +19,7 @@ import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from
 import { pageGzipBase64 } from "web/page";
 import { decodeBase64 } from "web/base64";
 import type { SettingView, UpdateResult } from "web/settings";
+import type { BodySink } from "web/server";
 
 export interface DeviceApi {
 	status(): Record<string, unknown>;
@@ -27,6 +29,21 @@ export interface DeviceApi {
 	factoryReset(): void;
 	/** The password changes need; empty for none. Read per request, so a new one applies at once. */
 	password(): string;
+	/** Takes a firmware image (web/update), or refuses it. */
+	beginUpdate(request: HttpRequest): BodySink | HttpResponse;
+}
+
+/** The one route whose body is streamed: a firmware image is far larger than any body kept in RAM. */
+export const updatePath = "/api/update";
+
+export function isStreamed(method: string, path: string): boolean {
+	return method === "POST" && path === updatePath;
+}
+
+/** POST /api/update: the password and the content type, then the image to the updater. */
+export function openUpload(request: HttpRequest, api: DeviceApi): BodySink | HttpResponse {
+	const refused = refuseChange(request, api, "application/octet-stream");
+	return refused ?? api.beginUpdate(request);
 }
 
 type Handler = (request: HttpRequest, api: DeviceApi) => HttpResponse;
@@ -50,6 +67,7 @@ const routes: Record<string, Route[]> = {
 };
 
 export function route(request: HttpRequest, api: DeviceApi): HttpResponse {
+	if (request.path === updatePath) return errorResponse(405, `${request.method} is not allowed on ${updatePath}; use POST`, [["Allow", "POST"]]);
 	const candidates = routes[request.path];
 	if (!candidates || !Object.prototype.hasOwnProperty.call(routes, request.path)) return errorResponse(404, `no such path: ${request.path.slice(0, 64)}`);
 	const match = candidates.find((candidate) => candidate.method === request.method || (request.method === "HEAD" && candidate.method === "GET"));
@@ -58,16 +76,27 @@ export function route(request: HttpRequest, api: DeviceApi): HttpResponse {
 		return errorResponse(405, `${request.method} is not allowed on ${request.path}; use ${allowed}`, [["Allow", allowed]]);
 	}
 	if (match.guarded) {
-		const password = api.password();
-		if (password && !authorized(request.headers.authorization, password)) {
-			return errorResponse(401, "this device has a password (http_password): sign in to change it", [["WWW-Authenticate", 'Basic realm="room1", charset="UTF-8"']]);
-		}
-		if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) {
-			return errorResponse(415, "send the body as Content-Type: application/json");
-		}
+		const refused = refuseChange(request, api, "application/json");
+		if (refused) return refused;
 	}
 	const response = match.handle(request, api);
 	return request.method === "HEAD" ? { ...response, body: new Uint8Array(0) } : response;
+}
+
+/**
+ * A change needs the password when one is set, and a POST body of the
+ * given type, which a cross-site HTML form cannot send without a preflight.
+ */
+function refuseChange(request: HttpRequest, api: DeviceApi, type: string): HttpResponse | undefined {
+	const password = api.password();
+	if (password && !authorized(request.headers.authorization, password)) {
+		return errorResponse(401, "this device has a password (http_password): sign in to change it", [["WWW-Authenticate", 'Basic realm="room1", charset="UTF-8"']]);
+	}
+	const given = (request.headers["content-type"] ?? "").toLowerCase();
+	if (request.method === "POST" && !(given === type || given.startsWith(`${type};`) || given.startsWith(`${type} `))) {
+		return errorResponse(415, `send the body as Content-Type: ${type}`);
+	}
+	return undefined;
 }
 
 function page(request: HttpRequest): HttpResponse {

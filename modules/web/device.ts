@@ -8,7 +8,8 @@
  */
 import type { FirmwareHandle, Host, SensorOptions } from "platform";
 import { firmwareVersion, startFirmware } from "firmware/app";
-import { route, type DeviceApi } from "web/api";
+import { isStreamed, openUpload, route, type DeviceApi } from "web/api";
+import { FirmwareUpdates } from "web/update";
 import { HttpServer } from "web/server";
 import { Settings } from "web/settings";
 
@@ -36,6 +37,7 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 		exit: undefined,
 	});
 	let firmware = startFirmware(core, config);
+	const updates = new FirmwareUpdates(host);
 	let server: HttpServer | undefined;
 	let restartTimer: object | undefined;
 
@@ -63,6 +65,7 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 			...hostFacts(host),
 			passwordSet: config.http.password !== "",
 			http: server ? { ...server.stats, connections: server.connections } : null,
+			update: updates.available ? updates.status : null,
 			...firmware.status(),
 		}),
 		setLed(command) {
@@ -85,13 +88,19 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 			restart("factory reset");
 		},
 		password: () => config.http.password,
+		beginUpdate: (request) => updates.begin(request),
 	};
 
 	if (config.http.enabled) {
 		if (!host.listen) host.log("warn", "http", `${host.name} cannot listen: no web page`);
 		else {
 			try {
-				server = new HttpServer({ host, port: config.http.port, handle: (request) => route(request, api) });
+				server = new HttpServer({
+					host,
+					port: config.http.port,
+					handle: (request) => route(request, api),
+					streams: { accepts: isStreamed, open: (request) => openUpload(request, api) },
+				});
 				host.log("info", "http", `web page at http://<device>:${server.port}/`, { port: server.port, password: config.http.password ? "set" : "none" });
 			} catch (error) {
 				host.log("error", "http", `cannot serve the web page on port ${config.http.port}: ${(error as Error).message}`);

@@ -16,11 +16,13 @@ export interface HttpLimits {
 	maxHead: number;
 	/** Most bytes in a request body. */
 	maxBody: number;
-	/** ms from the first byte (or accept) to a complete request. */
+	/** ms from the first byte (or accept) to a complete request; for a streamed body, the most ms between two of its chunks. */
 	requestTimeout: number;
+	/** ms a streamed body (a firmware image) may take in all. */
+	streamTimeout: number;
 }
 
-export const defaultLimits: HttpLimits = { maxHead: 2048, maxBody: 4096, requestTimeout: 10000 };
+export const defaultLimits: HttpLimits = { maxHead: 2048, maxBody: 4096, requestTimeout: 10000, streamTimeout: 300000 };
 
 export interface HttpRequest {
 	method: string;
@@ -30,6 +32,8 @@ export interface HttpRequest {
 	/** Header names in lower case; a repeated header keeps its last value. */
 	headers: Record<string, string>;
 	body: Uint8Array;
+	/** The body's length when it is streamed: it arrives through pollBody(), never whole. */
+	streamed?: number;
 }
 
 export interface HttpResponse {
@@ -50,6 +54,8 @@ const enum State {
 	Body,
 	/** A request (or rejection) is ready for the driver. */
 	Ready,
+	/** A streamed body is arriving; the driver pulls it with pollBody(). */
+	Streaming,
 	/** The driver is building the response. */
 	Handling,
 	Sending,
@@ -59,8 +65,8 @@ const enum State {
 const reasons: Record<number, string> = {
 	200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 406: "Not Acceptable",
 	405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
-	415: "Unsupported Media Type", 422: "Unprocessable Content", 431: "Request Header Fields Too Large",
-	503: "Service Unavailable", 505: "HTTP Version Not Supported",
+	409: "Conflict", 415: "Unsupported Media Type", 422: "Unprocessable Content", 431: "Request Header Fields Too Large",
+	500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 };
 
 const methodPattern = /^[A-Z]{1,10}$/;
@@ -78,28 +84,59 @@ export class HttpConnection {
 	#output: Uint8Array[] = [];
 	#sent = 0;
 	#deadline: number;
+	readonly #isStreamed: (method: string, path: string) => boolean;
+	/** A streamed body: its chunks not yet pulled, bytes still to come, and when it must end. */
+	#chunks: Uint8Array[] = [];
+	#remaining = 0;
+	#streamEnd = 0;
+	#now: number;
 
-	constructor(now: number, limits: HttpLimits = defaultLimits) {
+	/** `isStreamed` names the routes whose body is handed out in chunks as it arrives (a firmware image), bounded by Content-Length. */
+	constructor(now: number, limits: HttpLimits = defaultLimits, isStreamed: (method: string, path: string) => boolean = () => false) {
 		this.#limits = limits;
+		this.#now = now;
 		this.#deadline = now + limits.requestTimeout;
+		this.#isStreamed = isStreamed;
 	}
 
 	/** Bytes from the client. Anything after a complete request is ignored. */
-	receive(bytes: Uint8Array): void {
+	receive(bytes: Uint8Array, now = this.#now): void {
+		this.#now = now;
 		if (this.#state === State.Head) this.#receiveHead(bytes);
 		else if (this.#state === State.Body) this.#receiveBody(bytes, 0);
+		else if (this.#state === State.Streaming) this.#receiveStream(bytes, 0);
 	}
 
 	/** The time passed: a request still incomplete at its deadline is answered 408. */
 	handleTimeout(now: number): void {
+		this.#now = now;
 		if ((this.#state === State.Head || this.#state === State.Body) && now >= this.#deadline) {
 			this.#reject(408, `the request was not complete within ${this.#limits.requestTimeout} ms`);
+		} else if (this.#state === State.Streaming && now >= this.#deadline) {
+			this.#reject(408, now >= this.#streamEnd
+				? `the body was not complete within ${this.#limits.streamTimeout} ms`
+				: `the body stalled: nothing for ${this.#limits.requestTimeout} ms with ${this.#remaining} bytes to come`);
 		}
 	}
 
 	/** When handleTimeout must next be called; undefined once the request is complete. */
 	pollTimeout(): number | undefined {
-		return this.#state === State.Head || this.#state === State.Body ? this.#deadline : undefined;
+		return this.#state === State.Head || this.#state === State.Body || this.#state === State.Streaming ? this.#deadline : undefined;
+	}
+
+	/**
+	 * The next chunk of a streamed body, in order, as it arrived (a view of
+	 * the received bytes, not a copy). undefined when none is waiting.
+	 */
+	pollBody(): Uint8Array | undefined {
+		const chunk = this.#chunks.shift();
+		if (this.#state === State.Streaming && this.#remaining === 0 && !this.#chunks.length) this.#state = State.Handling;
+		return chunk;
+	}
+
+	/** A streamed body has arrived whole and been pulled: the driver responds. */
+	get bodyComplete(): boolean {
+		return this.#state === State.Handling;
 	}
 
 	/**
@@ -113,12 +150,15 @@ export class HttpConnection {
 			this.#queue(errorResponse(rejection.status, rejection.reason));
 			return rejection;
 		}
-		this.#state = State.Handling;
+		this.#state = this.#request!.streamed !== undefined ? State.Streaming : State.Handling;
+		if (this.#state === State.Streaming && this.#remaining === 0 && !this.#chunks.length) this.#state = State.Handling;
 		return this.#request;
 	}
 
+	/** The answer; while a streamed body is still arriving, an early one (a refusal), after which the rest is ignored. */
 	respond(response: HttpResponse): void {
-		if (this.#state !== State.Handling) throw new Error("no request is waiting for a response");
+		if (this.#state !== State.Handling && this.#state !== State.Streaming) throw new Error("no request is waiting for a response");
+		this.#chunks = [];
 		this.#queue(response);
 	}
 
@@ -163,7 +203,17 @@ export class HttpConnection {
 		this.#head = new Uint8Array(0);
 		const problem = this.#parseHead(joined, end);
 		if (problem) return this.#reject(problem.status, problem.reason);
-		this.#receiveBody(joined, end + 4);
+		if (this.#request?.streamed !== undefined) this.#receiveStream(joined, end + 4);
+		else this.#receiveBody(joined, end + 4);
+	}
+
+	/** Keeps a streamed body's chunks (up to Content-Length) for pollBody; the driver pulls them after each read. */
+	#receiveStream(bytes: Uint8Array, start: number): void {
+		const take = Math.min(this.#remaining, bytes.length - start);
+		if (take <= 0) return;
+		this.#chunks.push(bytes.subarray(start, start + take));
+		this.#remaining -= take;
+		this.#deadline = Math.min(this.#now + this.#limits.requestTimeout, this.#streamEnd);
 	}
 
 	#parseHead(bytes: Uint8Array, end: number): HttpRejection | undefined {
@@ -190,15 +240,20 @@ export class HttpConnection {
 			if (!/^\d{1,10}$/.test(lengthText)) return { status: 400, reason: "malformed Content-Length" };
 			length = Number(lengthText);
 		}
-		if (length > this.#limits.maxBody) return { status: 413, reason: `the body is ${length} bytes; at most ${this.#limits.maxBody} are accepted` };
 		const query = target.indexOf("?");
-		this.#request = {
-			method,
-			path: query < 0 ? target : target.slice(0, query),
-			query: query < 0 ? "" : target.slice(query + 1),
-			headers,
-			body: new Uint8Array(0),
-		};
+		const path = query < 0 ? target : target.slice(0, query);
+		const streamed = this.#isStreamed(method, path);
+		if (streamed && lengthText === undefined) return { status: 411, reason: "send the body's length as Content-Length" };
+		if (!streamed && length > this.#limits.maxBody) return { status: 413, reason: `the body is ${length} bytes; at most ${this.#limits.maxBody} are accepted` };
+		this.#request = { method, path, query: query < 0 ? "" : target.slice(query + 1), headers, body: new Uint8Array(0) };
+		if (streamed) {
+			this.#request.streamed = length;
+			this.#remaining = length;
+			this.#streamEnd = this.#now + this.#limits.streamTimeout;
+			this.#deadline = Math.min(this.#now + this.#limits.requestTimeout, this.#streamEnd);
+			this.#state = State.Ready;
+			return undefined;
+		}
 		this.#body = new Uint8Array(length);
 		this.#bodyFilled = 0;
 		this.#state = State.Body;
@@ -219,6 +274,7 @@ export class HttpConnection {
 
 	#reject(status: number, reason: string): void {
 		this.#head = new Uint8Array(0);
+		this.#chunks = [];
 		this.#body = undefined;
 		this.#rejection = { status, reason };
 		this.#state = State.Ready;

@@ -17,15 +17,32 @@ export interface HttpServerOptions {
 	host: Pick<Host, "clock" | "timers" | "log" | "listen">;
 	port: number;
 	handle(request: HttpRequest): HttpResponse;
+	/**
+	 * Optional: routes whose body is streamed (a firmware image) and the
+	 * handler that takes it chunk by chunk, or refuses it at once.
+	 */
+	streams?: {
+		accepts(method: string, path: string): boolean;
+		open(request: HttpRequest): BodySink | HttpResponse;
+	};
 	limits?: HttpLimits;
 	maxConnections?: number;
 	/** ms after which a connection is closed whatever state it is in. */
 	connectionLifetime?: number;
 }
 
+/** Takes a streamed body. A response from write() ends the request early (a refusal); abort() means it will never end. */
+export interface BodySink {
+	write(chunk: Uint8Array): HttpResponse | undefined;
+	end(): HttpResponse;
+	abort(reason: string): void;
+}
+
 interface Client {
 	socket: Socket | undefined;
 	http: HttpConnection;
+	/** The handler of a streamed body still arriving. */
+	sink: BodySink | undefined;
 	writable: number;
 	timer: TimerHandle | undefined;
 	opened: number;
@@ -67,7 +84,9 @@ export class HttpServer {
 			if (idle) this.#drop(idle);
 		}
 		const now = clock.now();
-		const client: Client = { socket: undefined, http: new HttpConnection(now, this.#limits), writable: 0, timer: undefined, opened: now };
+		const streams = this.#options.streams;
+		const http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined);
+		const client: Client = { socket: undefined, http, sink: undefined, writable: 0, timer: undefined, opened: now };
 		const guard = (action: () => void) => (): void => {
 			try {
 				action();
@@ -101,9 +120,36 @@ export class HttpServer {
 
 	#read(client: Client): void {
 		for (let chunk = client.socket?.read(); chunk && chunk.byteLength; chunk = client.socket?.read()) {
-			client.http.receive(new Uint8Array(chunk));
+			client.http.receive(new Uint8Array(chunk), this.#options.host.clock.now());
+			// A streamed body goes to its sink chunk by chunk as it is read, never gathered.
+			if (client.sink) this.#feed(client);
 		}
 		this.#pump(client);
+	}
+
+	/** Hands a streamed body's chunks to its sink; the sink's early answer, or its final one, ends the request. */
+	#feed(client: Client): void {
+		const sink = client.sink!;
+		let response: HttpResponse | undefined;
+		for (let chunk = client.http.pollBody(); chunk && !response; chunk = client.http.pollBody()) response = this.#call(() => sink.write(chunk!), sink);
+		if (!response && client.http.bodyComplete) response = this.#call(() => sink.end(), sink);
+		if (response) {
+			client.sink = undefined;
+			if (response.status >= 400) this.stats.rejected++;
+			client.http.respond(response);
+		}
+	}
+
+	/** A sink's call; a throw is a 500 and the sink is aborted, so it never leaves work half done. */
+	#call(action: () => HttpResponse | undefined, sink: BodySink): HttpResponse | undefined {
+		try {
+			return action();
+		} catch (error) {
+			const reason = (error as Error).message;
+			this.#options.host.log("error", "http", `streamed body failed: ${reason}`);
+			sink.abort(reason);
+			return errorResponse(500, `the device failed while taking the body: ${reason}`);
+		}
 	}
 
 	/** Moves the exchange on: answers a complete request, sends what the budget allows, closes when done. */
@@ -112,6 +158,20 @@ export class HttpServer {
 		if (request && "reason" in request) {
 			this.stats.rejected++;
 			this.#options.host.log("warn", "http", `rejected: ${request.status} ${request.reason}`);
+			client.sink?.abort(request.reason);
+			client.sink = undefined;
+		} else if (request && request.streamed !== undefined) {
+			this.stats.requests++;
+			const opened = this.#call(() => {
+				const result = this.#options.streams!.open(request);
+				if ("status" in result) return result;
+				client.sink = result;
+				return undefined;
+			}, { write: () => undefined, end: () => errorResponse(500, "no sink"), abort: () => undefined });
+			if (opened) {
+				if (opened.status >= 400) this.stats.rejected++;
+				client.http.respond(opened);
+			} else this.#feed(client);
 		} else if (request) {
 			this.stats.requests++;
 			let response: HttpResponse;
@@ -137,7 +197,9 @@ export class HttpServer {
 	#arm(client: Client): void {
 		const { clock, timers } = this.#options.host;
 		timers.clear(client.timer);
-		const end = client.opened + (this.#options.connectionLifetime ?? 30000);
+		// A streamed body (a firmware image) has its own bounds in the parser: the stream's, not the connection's, lifetime.
+		const lifetime = Math.max(this.#options.connectionLifetime ?? 30000, client.sink ? this.#limits.streamTimeout + 1000 : 0);
+		const end = client.opened + lifetime;
 		const deadline = Math.min(client.http.pollTimeout() ?? end, end);
 		client.timer = timers.set(() => {
 			client.timer = undefined;
@@ -159,6 +221,9 @@ export class HttpServer {
 	}
 
 	#drop(client: Client): void {
+		// An upload cut off (closed, timed out, shed) never completes: the sink undoes it.
+		client.sink?.abort("the connection closed before the body was complete");
+		client.sink = undefined;
 		const index = this.#clients.indexOf(client);
 		if (index >= 0) this.#clients.splice(index, 1);
 		this.#options.host.timers.clear(client.timer);

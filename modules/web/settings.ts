@@ -14,7 +14,7 @@ import { utf8Length } from "mqtt/utf8";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */
 export const editableKeys: readonly string[] = [
-	"ssid", "password",
+	"ssid", "password", "wifi_setup_after",
 	"mqtt_host", "mqtt_port", "mqtt_tls", "mqtt_tls_server_name", "mqtt_username", "mqtt_password", "mqtt_client_id", "mqtt_keepalive",
 	"topic_temperature", "topic_status", "topic_events", "topic_led_command", "topic_led_state",
 	"sensor_interval", "sensor_precision", "sensor_deadband", "sensor_heartbeat",

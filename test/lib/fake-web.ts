@@ -74,6 +74,12 @@ export class FakeClient {
 		this.#callbacks?.onReadable(bytes.length);
 	}
 
+	/** The client goes away mid-request (a reset): the server's socket reports an error. */
+	reset(): void {
+		this.closed = true;
+		this.#callbacks?.onError("connection reset");
+	}
+
 	/** Everything the server sent, as Latin-1 text. */
 	get response(): string {
 		return text(concat(this.#received));

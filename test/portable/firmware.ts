@@ -100,11 +100,11 @@ export const suite = defineSuite("firmware on a virtual clock", {
 	"config: never shows a secret in an error"() {
 		let message = "";
 		try {
-			parseConfig({ ssid: "" , password: "hunter2" });
+			parseConfig({ ssid: "home", mqtt_password: "hunter2" });
 		} catch (e) {
 			message = (e as Error).message;
 		}
-		assert.ok(message.includes("ssid"));
+		assert.ok(message.includes("mqtt_password needs mqtt_username"));
 		assert.ok(!message.includes("hunter2"));
 	},
 

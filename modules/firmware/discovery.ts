@@ -70,70 +70,45 @@ export function discoveryMessages(config: FirmwareConfig, softwareVersion: strin
 		sw_version: softwareVersion,
 	};
 	const availability = { availability_topic: topics.status, payload_available: "online", payload_not_available: "offline" };
-	const humidity: DiscoveryMessage[] = humidityKinds.includes(config.sensor.kind) ? [{
-		topic: `${homeAssistant.prefix}/sensor/${node}/humidity/config`,
-		payload: JSON.stringify({
-			name: "Humidity",
-			unique_id: `${node}_humidity`,
-			device_class: "humidity",
-			state_class: "measurement",
-			unit_of_measurement: "%",
-			suggested_display_precision: 1,
-			state_topic: topics.temperature,
-			value_template: "{{ value_json.humidity }}",
-			...availability,
-			device,
-		}),
-	}] : [];
-	const diagnostics = diagnosticEntities.filter((entity) => !entity.needs || platform[entity.needs] !== undefined).map((entity): DiscoveryMessage => {
-		const id = entity.field.replace(/\./g, "_");
-		return {
-			topic: `${homeAssistant.prefix}/sensor/${node}/${id}/config`,
-			payload: JSON.stringify({
-				name: entity.name,
-				unique_id: `${node}_${id}`,
-				entity_category: "diagnostic",
-				...(entity.device_class ? { device_class: entity.device_class } : {}),
-				...(entity.state_class ? { state_class: entity.state_class } : {}),
-				...(entity.unit ? { unit_of_measurement: entity.unit } : {}),
-				state_topic: topics.diagnostics,
-				value_template: `{{ value_json.${entity.field} }}`,
-				...availability,
-				device,
-			}),
-		};
+	/** One entity's config message: its own fields between its identity and the shared availability and device. */
+	const entity = (component: string, id: string, name: string, fields: Record<string, unknown>): DiscoveryMessage => ({
+		topic: `${homeAssistant.prefix}/${component}/${node}/${id}/config`,
+		payload: JSON.stringify({ name, unique_id: `${node}_${id}`, ...fields, ...availability, device }),
 	});
+	const humidity: DiscoveryMessage[] = humidityKinds.includes(config.sensor.kind) ? [entity("sensor", "humidity", "Humidity", {
+		device_class: "humidity",
+		state_class: "measurement",
+		unit_of_measurement: "%",
+		suggested_display_precision: 1,
+		state_topic: topics.temperature,
+		value_template: "{{ value_json.humidity }}",
+	})] : [];
+	const diagnostics = diagnosticEntities.filter((diagnostic) => !diagnostic.needs || platform[diagnostic.needs] !== undefined).map((diagnostic) => entity(
+		"sensor", diagnostic.field.replace(/\./g, "_"), diagnostic.name, {
+			entity_category: "diagnostic",
+			...(diagnostic.device_class ? { device_class: diagnostic.device_class } : {}),
+			...(diagnostic.state_class ? { state_class: diagnostic.state_class } : {}),
+			...(diagnostic.unit ? { unit_of_measurement: diagnostic.unit } : {}),
+			state_topic: topics.diagnostics,
+			value_template: `{{ value_json.${diagnostic.field} }}`,
+		}));
 	return [
-		{
-			topic: `${homeAssistant.prefix}/sensor/${node}/temperature/config`,
-			payload: JSON.stringify({
-				name: "Temperature",
-				unique_id: `${node}_temperature`,
-				device_class: "temperature",
-				state_class: "measurement",
-				unit_of_measurement: "°C",
-				suggested_display_precision: config.sensor.precision,
-				state_topic: topics.temperature,
-				value_template: "{{ value_json.temperature }}",
-				...availability,
-				device,
-			}),
-		},
-		{
-			topic: `${homeAssistant.prefix}/light/${node}/led/config`,
-			payload: JSON.stringify({
-				name: "LED",
-				unique_id: `${node}_led`,
-				command_topic: topics.ledCommand,
-				state_topic: topics.ledState,
-				payload_on: "on",
-				payload_off: "off",
-				optimistic: false,
-				qos: 1,
-				...availability,
-				device,
-			}),
-		},
+		entity("sensor", "temperature", "Temperature", {
+			device_class: "temperature",
+			state_class: "measurement",
+			unit_of_measurement: "°C",
+			suggested_display_precision: config.sensor.precision,
+			state_topic: topics.temperature,
+			value_template: "{{ value_json.temperature }}",
+		}),
+		entity("light", "led", "LED", {
+			command_topic: topics.ledCommand,
+			state_topic: topics.ledState,
+			payload_on: "on",
+			payload_off: "off",
+			optimistic: false,
+			qos: 1,
+		}),
 		...humidity,
 		...diagnostics,
 	];

@@ -7,6 +7,7 @@
  * server that writes past it fails here as it would in mcsim.
  */
 import net from "node:net";
+import { WritableBudget } from "test/lib/simulated-socket";
 import { endSocket, resetSocket } from "./platform.js";
 
 export const writableBudget = 1536;
@@ -20,11 +21,12 @@ export interface AcceptedEvents {
 export class AcceptedConnection {
 	readonly #socket: net.Socket;
 	#events: AcceptedEvents | undefined;
-	#budget = writableBudget;
+	readonly #budget = new WritableBudget();
 	#closed = false;
 
 	constructor(socket: net.Socket) {
 		this.#socket = socket;
+		this.#budget.grant(writableBudget);
 		socket.setNoDelay(true);
 		socket.on("error", () => {});
 		socket.on("close", () => this.#fail("connection closed by peer"));
@@ -37,20 +39,20 @@ export class AcceptedConnection {
 			if (!this.#closed) events.onReadable(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
 		});
 		setImmediate(() => {
-			if (!this.#closed) events.onWritable(this.#budget);
+			if (!this.#closed) events.onWritable(this.#budget.left);
 		});
 	}
 
 	/** Returns the budget left, as ECMA-419 sockets do. */
 	write(bytes: Uint8Array): number {
 		if (this.#closed) return 0;
-		if (bytes.length > this.#budget) throw new Error(`would block: ${bytes.length} bytes written, ${this.#budget} announced`);
-		this.#budget -= bytes.length;
+		this.#budget.take(bytes);
+		// Announced again once the bytes have left: the budget is what is not yet on its way.
 		this.#socket.write(bytes, () => {
-			this.#budget += bytes.length;
-			if (!this.#closed) this.#events?.onWritable(this.#budget);
+			this.#budget.grant(this.#budget.left + bytes.length);
+			if (!this.#closed) this.#events?.onWritable(this.#budget.left);
 		});
-		return this.#budget;
+		return this.#budget.left;
 	}
 
 	/** `abrupt`: a reset, as when the simulator stops; otherwise what was written still goes out. */

@@ -115,10 +115,10 @@ export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload
 }
 
 /**
- * A buffer for small QoS 0 PUBLISHes on one topic (remaining length under
- * 128): the topic and its length in place, room for a payload. Each
- * message writes only byte 0 (0x30, | 1 if retained), byte 1 (the
- * remaining length) and its payload at 4 + the topic's length.
+ * A buffer for small QoS 0 and 1 PUBLISHes on one topic (remaining length
+ * under 128): the topic and its length in place, room for a payload. Each
+ * message writes only byte 0, byte 1 (the remaining length), at QoS 1 its
+ * packet id, and its payload.
  */
 export function smallPublishBuffer(topic: Uint8Array): Uint8Array {
 	const buffer = new Uint8Array(2 + 127);

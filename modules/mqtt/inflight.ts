@@ -9,6 +9,8 @@
  */
 import type { QueuedPublish } from "mqtt/outbox";
 
+const noPayload = new Uint8Array(0);
+
 export interface Inflight extends QueuedPublish {
 	packetId: number;
 	/** Waiting for PUBACK/PUBREC ("publish") or PUBCOMP ("release"). */
@@ -25,21 +27,51 @@ export class InflightWindow {
 	/** Entries before it were handed over on this connection; from it on, some may not have been. */
 	cursor = 0;
 	readonly max: number;
+	/** Completed records, reused: a steady stream of QoS 1 messages allocates none. */
+	readonly #free: Inflight[] = [];
 
 	constructor(max: number) {
 		if (!(Number.isInteger(max) && max >= 1 && max <= 65535)) throw new RangeError(`maxInflight must be 1-65535, got ${max}`);
 		this.max = max;
 	}
 
-	/** A message joins, with its packet id, not yet sent. */
+	/** A queued message joins, with its packet id, not yet sent. */
 	add(item: QueuedPublish, packetId: number): Inflight {
-		const entry = item as Inflight;
-		entry.packetId = packetId;
-		entry.phase = "publish";
-		entry.sent = false;
-		entry.sentAt = -1;
+		const entry = this.take(item.topic, item.topicText, item.payload, item.qos, item.retain, item.size, packetId);
+		if (item.supersede === true) entry.supersede = true;
+		entry.onOutcome = item.onOutcome;
+		return entry;
+	}
+
+	/** A message joins, with its packet id, not yet sent, in a reused record when there is one. */
+	take(topic: Uint8Array, topicText: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, size: number, packetId: number): Inflight {
+		let entry = this.#free.pop();
+		if (entry === undefined) {
+			entry = { topic, topicText, payload, qos, retain, size, supersede: false, onOutcome: undefined, packetId, phase: "publish", sent: false, sentAt: -1 };
+		} else {
+			entry.topic = topic;
+			entry.topicText = topicText;
+			entry.payload = payload;
+			entry.qos = qos;
+			entry.retain = retain;
+			entry.size = size;
+			entry.supersede = false;
+			entry.onOutcome = undefined;
+			entry.packetId = packetId;
+			entry.phase = "publish";
+			entry.sent = false;
+			entry.sentAt = -1;
+		}
 		this.entries.push(entry);
 		return entry;
+	}
+
+	/** A completed record, once nothing refers to it any more, is kept for the next message. */
+	release(entry: Inflight): void {
+		// The payload is the application's: not held past completion.
+		entry.payload = noPayload;
+		entry.onOutcome = undefined;
+		if (this.#free.length < this.max) this.#free.push(entry);
 	}
 
 	/** The next entry not yet handed over on this connection, in order. */

@@ -20,10 +20,11 @@ export interface InboundMessage {
 /** Receives the messages of one subscription. */
 export type MessageHandler = (message: InboundMessage) => void;
 
-/** An exact topic the direct lane delivers: its handler, and the message it is handed each time. */
+/** An exact topic the direct lane delivers: its handler, and the message it is handed each time, at QoS 0 and at QoS 1. */
 export interface DirectRoute {
 	handler: MessageHandler;
 	message: InboundMessage;
+	acknowledged: InboundMessage;
 }
 
 /** A handler for a filter with wildcards, matched level by level. */
@@ -102,21 +103,21 @@ export class Routes {
 		for (const [topic, handler] of this.#exact) {
 			if (!/^[\x01-\x7f]{1,125}$/.test(topic) || topic.length > limits.maxTopicBytes) continue;
 			if (this.#wildcards.some((entry) => topicMatches(entry.filter, topic))) continue;
-			routes.set(`\u0000${String.fromCharCode(topic.length)}${topic}`, { handler, message: directMessageRecord(topic) });
+			routes.set(`\u0000${String.fromCharCode(topic.length)}${topic}`, { handler, message: directMessageRecord(topic, 0), acknowledged: directMessageRecord(topic, 1) });
 		}
 		return routes.size > 0 ? routes : undefined;
 	}
 }
 
 /**
- * The message the direct lane hands over for one topic: reused like the
- * layered path's, only its payload changes, and it is always QoS 0, not
- * retained, not a duplicate. Everything but the payload is read-only, so a
+ * A message the direct lane hands over for one topic at one QoS: reused
+ * like the layered path's, only its payload changes, and it is never
+ * retained nor a duplicate. Everything but the payload is read-only, so a
  * handler that writes to it cannot mislead the next delivery.
  */
-function directMessageRecord(topic: string): InboundMessage {
+function directMessageRecord(topic: string, qos: QoS): InboundMessage {
 	const message = { payload: noPayload } as InboundMessage;
 	const fixed = (value: unknown) => ({ value, enumerable: true });
-	Object.defineProperties(message, { topic: fixed(topic), qos: fixed(0), retain: fixed(false), dup: fixed(false) });
+	Object.defineProperties(message, { topic: fixed(topic), qos: fixed(qos), retain: fixed(false), dup: fixed(false) });
 	return message;
 }

@@ -161,7 +161,7 @@ export class Session {
 	};
 	// The hot paths' fields first.
 	// The direct lane (see `receive`): connected, and the parser holds no partial packet.
-	#directOpen = false;
+	#laneOpen = false;
 	// Its exact topics whose handler is a message's only recipient; undefined when none.
 	#directRoutes: Map<string, DirectRoute> | undefined;
 	// Where outbound PUBLISH bytes are written, and its topics, encoded once (read directly on the hot path).
@@ -346,7 +346,7 @@ export class Session {
 		if (this.#birthDue && birth !== undefined) {
 			this.#birthDue = false;
 			if (birth.qos === 0) return this.#encodePublish(birth.topic, birth.payload, 0, birth.retain, false, 0, birth.size);
-			return this.#sendInflight(this.#addInflight({ ...birth }), now);
+			return this.#sendInflight(this.#addInflight(birth), now);
 		}
 		// In flight but not yet sent on this connection: replays after a reconnect, in order, then
 		// messages accepted while the window had room.
@@ -390,42 +390,75 @@ export class Session {
 
 	/** Bytes from the transport, in any split. */
 	receive(now: number, chunk: Uint8Array): void {
-		const length = chunk.length;
-		// The direct lane: a chunk that is exactly one QoS 0 PUBLISH, body under 128 bytes, no
-		// flags, on a topic whose exact subscription's handler is its only recipient. That is
-		// what a device mostly receives, and walking it through parser, codec and dispatch costs
-		// XS more in calls than the work itself, so it is done here in one function. Anything
-		// else, and any doubt, takes the layered path below, which handles every packet; the
-		// two are held to the same results by test/portable/mqtt-session.ts.
-		if (this.#directOpen && chunk[0] === 0x30 && chunk[1] === length - 2 && length < 130) {
-			// The whole packet is decoded in one native call, and the topic with its length
-			// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
-			// means these very bytes. Nothing here reads #now, so it is left to the layered path.
-			const topicEnd = chunk[3]! + 4;
-			const route = this.#directRoutes!.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
-			if (route !== undefined) {
-				this.stats.received++;
-				this.#lastReceived = now;
-				const message = route.message;
-				message.payload = chunk.subarray(topicEnd);
-				try {
-					route.handler(message);
-				} catch (error) {
-					this.#handlerThrew(message.topic, error);
+		// The direct lane: a chunk that is exactly one packet of what a device mostly receives,
+		// handled here in one function, because walking it through parser, codec and dispatch
+		// costs XS more in calls than the work itself:
+		// - a PUBACK for the oldest message in flight, as the broker sends them, in order;
+		// - a QoS 0 or 1 PUBLISH, body under 128 bytes, no other flags, on a topic whose exact
+		//   subscription's handler is its only recipient.
+		// Anything else, and any doubt, takes the layered path below, which handles every packet;
+		// the two are held to the same results by test/portable/mqtt-session.ts.
+		if (this.#laneOpen) {
+			const length = chunk.length;
+			const first = chunk[0];
+			if (first === 0x30) {
+				if (chunk[1] === length - 2 && length < 130 && this.#directRoutes !== undefined) {
+					// The whole packet is decoded in one native call, and the topic with its length
+					// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
+					// means these very bytes.
+					const topicEnd = chunk[3]! + 4;
+					const route = this.#directRoutes.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
+					if (route !== undefined) {
+						this.stats.received++;
+						this.#lastReceived = now;
+						const message = route.message;
+						message.payload = chunk.subarray(topicEnd);
+						try {
+							route.handler(message);
+						} catch (error) {
+							this.#handlerThrew(message.topic, error);
+						}
+						return;
+					}
 				}
-				return;
+			} else if (first === 0x40) {
+				const entry = this.#window.entries[0];
+				if (length === 4 && chunk[1] === 2 && entry !== undefined && entry.packetId === ((chunk[2]! << 8) | chunk[3]!) && entry.qos === 1 && entry.sent) {
+					this.#lastReceived = now;
+					this.stats.lastRoundTrip = now - entry.sentAt;
+					this.#complete(entry, 0);
+					return;
+				}
+			} else if (first === 0x32 && chunk[1] === length - 2 && length < 130 && this.#directRoutes !== undefined) {
+				const topicEnd = chunk[3]! + 4;
+				const route = this.#directRoutes.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
+				const packetId = topicEnd + 2 <= length ? (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]! : 0;
+				if (route !== undefined && packetId !== 0) {
+					this.stats.received++;
+					this.#lastReceived = now;
+					const message = route.acknowledged;
+					message.payload = chunk.subarray(topicEnd + 2);
+					try {
+						route.handler(message);
+					} catch (error) {
+						this.#handlerThrew(message.topic, error);
+					}
+					// As on the layered path: acknowledged after the handler, ahead of what it published.
+					this.#queue((PacketType.Puback << 16) | packetId);
+					return;
+				}
 			}
 		}
 		this.#now = now;
 		if (!this.#transportOpen) return;
 		this.#lastReceived = now;
 		this.#parser.push(chunk);
-		if (this.#directRoutes !== undefined) this.#updateDirectLane();
+		this.#updateDirectLane();
 	}
 
-	/** Opens the direct lane when it may be taken: connected, between packets, with routes. */
+	/** Opens the direct lane when it may be taken: connected, between packets. */
 	#updateDirectLane(): void {
-		this.#directOpen = this.#directRoutes !== undefined && this.#state === "connected" && this.#transportOpen && this.#parser.betweenPackets;
+		this.#laneOpen = this.#state === "connected" && this.#transportOpen && this.#parser.betweenPackets;
 	}
 
 	/** The time `timeout()` gave has come (or nearly: a host timer may fire a little early). */
@@ -462,16 +495,38 @@ export class Session {
 		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
 		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
 		if (this.#quiet && room > 128) {
-			// The hot path: a small QoS 0 message goes out of the topic's own
-			// prepared buffer, with only the header and the payload written.
-			const remaining = prepared.remainingBase + payload.length;
-			if (qos === 0 && remaining < 128) {
+			// The hot path: a small QoS 0 or 1 message goes out of the topic's own prepared
+			// buffer, with only the header, the packet id and the payload written. The bytes
+			// smallPublishBuffer leaves to each message are written here: a call would cost more.
+			const base = prepared.remainingBase;
+			if (qos === 0) {
+				if (base + payload.length < 128) {
+					const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+					const size = base + 2 + payload.length;
+					buffer[0] = retain ? 0x31 : 0x30;
+					buffer[1] = size - 2;
+					buffer.set(payload, base + 2);
+					let view = prepared.views[size];
+					if (view === undefined) view = prepared.views[size] = buffer.subarray(0, size);
+					this.stats.sent++;
+					this.#lastSent = now;
+					return view;
+				}
+			} else if (qos === 1 && base + payload.length < 126 && this.#window.entries.length < this.#window.max) {
 				const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
-				// The two bytes smallPublishBuffer leaves to each message: inlined, as a call would cost more.
-				buffer[0] = retain ? 0x31 : 0x30;
-				buffer[1] = remaining;
-				buffer.set(payload, prepared.remainingBase + 2);
-				const size = remaining + 2;
+				const size = base + 4 + payload.length;
+				const packetId = this.#allocatePacketId();
+				buffer[0] = retain ? 0x33 : 0x32;
+				buffer[1] = size - 2;
+				buffer[base + 2] = packetId >> 8;
+				buffer[base + 3] = packetId & 0xff;
+				buffer.set(payload, base + 4);
+				const window = this.#window;
+				const entry = window.take(prepared.bytes, topic, payload, 1, retain, size, packetId);
+				entry.sent = true;
+				entry.sentAt = now;
+				window.cursor = window.entries.length;
+				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
 				let view = prepared.views[size];
 				if (view === undefined) view = prepared.views[size] = buffer.subarray(0, size);
 				this.stats.sent++;
@@ -490,7 +545,7 @@ export class Session {
 					return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
 				}
 			} else if (this.#window.entries.length < this.#window.max) {
-				const entry = this.#addInflight({ topic: prepared.bytes, topicText: topic, payload, qos, retain, size });
+				const entry = this.#window.take(prepared.bytes, topic, payload, qos, retain, size, this.#allocatePacketId());
 				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
 				if (size <= room) {
 					// Nothing else waits and it fits: it goes now, and the session stays quiet.
@@ -583,7 +638,6 @@ export class Session {
 		// The lane needs the host's native decoder to read a topic in one call.
 		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = this.options;
 		this.#directRoutes = utf8 ? this.#routes.directRoutes({ maxTopicBytes, maxPacketSize }) : undefined;
-		this.#updateDirectLane();
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -708,8 +762,15 @@ export class Session {
 		if (type === PacketType.Puback && entry.qos !== 1) return this.#protocolError(`PUBACK for QoS ${entry.qos} message ${packetId}`);
 		if (type === PacketType.Pubcomp && entry.phase !== "release") return this.#protocolError(`PUBCOMP before PUBREC for message ${packetId}`);
 		if (type === PacketType.Puback) this.stats.lastRoundTrip = this.#now - entry.sentAt;
+		this.#complete(entry, index);
+	}
+
+	/** An outbound message's flow is complete: it leaves the window, and its record is reused. */
+	#complete(entry: Inflight, index: number): void {
+		const window = this.#window;
 		window.remove(index);
 		if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
+		window.release(entry);
 	}
 
 	/**
@@ -809,7 +870,7 @@ export class Session {
 		this.#control.length = 0;
 		this.#farewell = false;
 		this.#birthDue = false;
-		this.#directOpen = false;
+		this.#laneOpen = false;
 		// Nothing more from this connection: not even the rest of the chunk being parsed.
 		this.#parser.halt();
 		if (this.#transportOpen) {
@@ -821,6 +882,7 @@ export class Session {
 	#setState(state: ConnectionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
+		if (state !== "connected") this.#laneOpen = false;
 		this.#quiet = false;
 		this.timeoutChanged = true;
 		this.#effects.stateChanged(state, reason);
@@ -875,6 +937,12 @@ export class Session {
 	}
 
 	#allocatePacketId(): number {
+		// Nothing else holds an id: the next one is free.
+		if (this.#window.entries.length === 0 && this.#pendingSubscribes.size === 0 && this.#pendingUnsubscribes.size === 0) {
+			const id = this.#nextPacketId;
+			this.#nextPacketId = id === 65535 ? 1 : id + 1;
+			return id;
+		}
 		for (;;) {
 			const id = this.#nextPacketId;
 			this.#nextPacketId = id === 65535 ? 1 : id + 1;

@@ -77,7 +77,13 @@ function lanePacket(random: () => number): Uint8Array {
 	if (roll < 0.6) return publishBytes(pick(topics), payload);
 	if (roll < 0.7) return publishBytes(pick(topics), payload, 0, true);
 	if (roll < 0.75) return publishBytes(pick(topics), payload, 1);
-	if (roll < 0.78) return Uint8Array.of(0xd0, 0x00);
+	if (roll < 0.77) {
+		// QoS 1 with packet id 0, which MQTT forbids.
+		const zero = publishBytes(pick(topics), payload.subarray(0, 20), 1);
+		zero[4 + zero[3]!] = zero[5 + zero[3]!] = 0;
+		return zero;
+	}
+	if (roll < 0.78) return random() < 0.5 ? Uint8Array.of(0xd0, 0x00) : Uint8Array.of(0x40, 0x02, 0x00, 0x07);
 	const valid = publishBytes(pick(topics), payload.subarray(0, 20));
 	const broken = valid.slice();
 	switch (Math.floor(random() * 7)) {
@@ -124,11 +130,15 @@ function laneOutcome(stream: Uint8Array[], byteByByte: boolean): { record: strin
 	r.client.subscribe("c/" + "y".repeat(45), 0, handler("long"));
 	connected(r);
 	const connection = r.host.broker.current!;
+	const answered = connection.received.length;
 	for (const chunk of stream) {
 		if (byteByByte) for (let i = 0; i < chunk.length; i++) connection.sendBytes(chunk.subarray(i, i + 1));
 		else connection.sendBytes(chunk);
 	}
 	const { received, protocolErrors, skipped } = r.client.stats;
+	// Acknowledgements go out when an input is done, so a fatal error later in the same chunk takes
+	// them with the connection: they compare only on streams that broke no rule.
+	if (protocolErrors === 0) record.push(`answered ${connection.received.slice(answered).map((packet) => `${packet.type}#${(packet as { packetId?: number }).packetId ?? ""}`).join(" ")}`);
 	record.push(`errors ${r.errors.join(" | ")}`, `states ${r.states.join(" ")}`, `received ${received} protocol errors ${protocolErrors} skipped ${skipped}`);
 	return { record, direct };
 }
@@ -729,7 +739,7 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.equal(r.host.virtual.pending, 1);
 	},
 
-	"takes the direct lane for a whole QoS 0 PUBLISH on an exact topic, with the same message"() {
+	"takes the direct lane for a whole QoS 0 or 1 PUBLISH on an exact topic, with the same message and acknowledgement"() {
 		const r = laneRig();
 		const seen: string[] = [];
 		let direct = 0;
@@ -743,12 +753,18 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.deepEqual(seen, ["control/room1/led on 0 false false", "control/room1/led off 0 false false"]);
 		assert.equal(direct, 2);
 		assert.equal(r.client.stats.received, 2);
-		// A retained or QoS 1 message is not the lane's: the layered path delivers it, with the same handler.
+		// A retained message is not the lane's: the layered path delivers it, with the same handler.
 		r.host.broker.deliver("control/room1/led", "toggle", 0, true);
-		r.host.broker.deliver("control/room1/led", "on", 1);
-		assert.deepEqual(seen.slice(2), ["control/room1/led toggle 0 true false", "control/room1/led on 1 false false"]);
+		assert.deepEqual(seen.slice(2), ["control/room1/led toggle 0 true false"]);
 		assert.equal(direct, 2);
+		// A QoS 1 message is: delivered at QoS 1, then acknowledged with its own packet id.
+		const connection = r.host.broker.connections[0]!;
+		const before = connection.received.length;
+		connection.sendBytes(publishBytes("control/room1/led", "on", 1));
+		assert.deepEqual(seen.slice(3), ["control/room1/led on 1 false false"]);
+		assert.equal(direct, 3);
 		assert.equal(r.client.stats.received, 4);
+		assert.deepEqual(connection.received.slice(before), [{ type: PacketType.Puback, packetId: 7 }]);
 	},
 
 	"keeps the layered path where a topic has more than one recipient, or no native decoder"() {
@@ -868,6 +884,38 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 			direct += lane.direct;
 		}
 		assert.ok(direct >= 150, `only ${direct} deliveries took the direct lane`);
+	},
+
+	"completes a QoS 1 message on its PUBACK, in order or not, whole or split, and refuses one for QoS 2"() {
+		const r = rig();
+		connected(r);
+		r.host.broker.behaviour.withholdAcks = true;
+		const outcomes: string[] = [];
+		for (const name of ["a", "b", "c"]) r.client.publish("s/t", name, { qos: 1, onOutcome: (outcome) => outcomes.push(`${name} ${outcome}`) });
+		r.client.publish("s/two", "d", { qos: 2 });
+		r.host.virtual.advance(1);
+		const ids = r.host.broker.published.map((packet) => packet.packetId!);
+		assert.equal(ids.length, 4);
+		assert.equal(r.client.inflight, 4);
+		const connection = r.host.broker.current!;
+		const puback = (id: number) => Uint8Array.of(0x40, 2, id >> 8, id & 0xff);
+		// The second before the first: not the oldest, so not the lane's; completed all the same.
+		connection.sendBytes(puback(ids[1]!));
+		assert.deepEqual(outcomes, ["b acknowledged"]);
+		connection.sendBytes(puback(ids[0]!));
+		assert.deepEqual(outcomes, ["b acknowledged", "a acknowledged"]);
+		// One for an id not in flight is harmless; a split one is gathered by the parser.
+		connection.sendBytes(puback(ids[2]! + 100));
+		const last = puback(ids[2]!);
+		connection.sendBytes(last.subarray(0, 1));
+		connection.sendBytes(last.subarray(1));
+		assert.deepEqual(outcomes, ["b acknowledged", "a acknowledged", "c acknowledged"]);
+		assert.equal(r.client.inflight, 1);
+		assert.equal(r.client.state, "connected");
+		// The oldest left is QoS 2: a PUBACK for it breaks the protocol, on the lane as off it.
+		connection.sendBytes(puback(ids[3]!));
+		assert.equal(r.client.stats.protocolErrors, 1);
+		assert.ok(r.errors.some((error) => /PUBACK for QoS 2 message/.test(error)), r.errors.join());
 	},
 
 	"never reuses a packet id still in flight, across the wrap at 65535"() {

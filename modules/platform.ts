@@ -42,6 +42,13 @@ export interface TlsOptions {
  * The budget comes back with the next `onWritable`.
  */
 export interface Socket {
+	/**
+	 * Into a buffer: exactly its length, which must not exceed what arrived
+	 * (Moddable's TCP socket throws "invalid" past it); returns the count.
+	 * Reading into a buffer of its own lets a client allocate nothing per packet.
+	 */
+	read(into: Uint8Array): number;
+	/** `count` bytes, all of them when omitted, in a new ArrayBuffer; undefined when nothing arrived. */
 	read(count?: number): ArrayBuffer | undefined;
 	write(bytes: ArrayBufferLike | ArrayBufferView): number;
 	close(): void;

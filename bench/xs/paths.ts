@@ -47,7 +47,9 @@ export type ModdableClientClass = new (options: Record<string, unknown>) => {
 	read(count?: number): ArrayBuffer | undefined;
 };
 
-const config = parseConfig({ ssid: "bench", sensor: "tmp102" });
+// The periodic diagnostics message is a path of its own (once a minute): off, so that (a) is a
+// reading and nothing else, as it is on Moddable's side.
+const config = parseConfig({ ssid: "bench", sensor: "tmp102", diagnostics_interval: "0" });
 const { topics } = config;
 const interval = config.sensor.interval;
 const wallTime = 1795357918906;

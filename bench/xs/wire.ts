@@ -44,9 +44,23 @@ export class BenchSocket {
 		return sendBuffer;
 	}
 
-	/** Buffer format (ours, and Moddable's for payloads): an ArrayBuffer. Number format: one byte. */
-	read(count?: number): ArrayBuffer | undefined {
+	/**
+	 * Buffer format: into a buffer, exactly its length (ours), or an ArrayBuffer
+	 * (Moddable's, for payloads); past what arrived, "invalid", as Moddable's
+	 * TCP socket. Number format: one byte.
+	 */
+	read(into: Uint8Array): number;
+	read(count?: number): ArrayBuffer | undefined;
+	read(count?: number | Uint8Array): ArrayBuffer | number | undefined {
 		const position = this.#position;
+		if (typeof count === "object") {
+			const input = this.#input;
+			const length = count.length;
+			if (length > input.length - position || length === 0) throw new Error("invalid");
+			count.set(position === 0 && length === input.length ? input : input.subarray(position, position + length));
+			this.#position = position + length;
+			return length;
+		}
 		if (this.format === "number") {
 			this.#position = position + 1;
 			return this.#input[position] as unknown as ArrayBuffer;
@@ -54,6 +68,7 @@ export class BenchSocket {
 		const input = this.#input;
 		const available = input.length - position;
 		if (available <= 0) return undefined;
+
 		const length = typeof count === "number" && count < available ? count : available;
 		this.#position = position + length;
 		return (input.buffer as ArrayBuffer).slice(input.byteOffset + position, input.byteOffset + position + length);

@@ -7,6 +7,7 @@
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import type { ListenOptions, Listener as HostListener, SocketCallbacks } from "platform";
+import { reader } from "host/socket";
 
 export function listen(options: ListenOptions): HostListener {
 	const listener: Listener = new Listener({
@@ -30,7 +31,7 @@ export function listen(options: ListenOptions): HostListener {
 							onError: () => callbacks.onError("connection lost"),
 						});
 						return {
-							read: () => socket.read() as ArrayBuffer | undefined,
+							read: reader(() => socket),
 							write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
 								const left: unknown = socket.write(bytes as ArrayBuffer);
 								budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;

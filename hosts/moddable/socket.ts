@@ -64,6 +64,20 @@ function guardedTcp(onFailure: (message: string) => void): typeof TCP {
 	};
 }
 
+/**
+ * `read` over Moddable's TCP or TLS socket. Into a buffer, TCP answers the
+ * buffer's length and TLS what it read (and both nothing when nothing came):
+ * the count, 0 for nothing. No argument must reach it as none: TCP reads an
+ * undefined count as 0 and throws "invalid".
+ */
+export function reader(socket: () => { read(request?: unknown): unknown }): Socket["read"] {
+	return ((request?: number | Uint8Array) => {
+		if (request === undefined) return socket().read() as ArrayBuffer | undefined;
+		const result = socket().read(request);
+		return typeof request === "object" ? (typeof result === "number" ? result : 0) : result as ArrayBuffer | undefined;
+	}) as Socket["read"];
+}
+
 export function openSocket(options: SocketOptions): Socket {
 	// What the socket takes now: the last onWritable count, less what was written since.
 	let budget = 0;
@@ -91,7 +105,7 @@ export function openSocket(options: SocketOptions): Socket {
 		}, lost),
 	};
 	const view = (): Socket => ({
-		read: (count?: number) => socket.read(count as number) as ArrayBuffer | undefined,
+		read: reader(() => socket),
 		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
 			const left: unknown = socket.write(bytes as ArrayBuffer);
 			budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;

@@ -4,25 +4,20 @@
  */
 import type { Socket, SocketCallbacks } from "platform";
 import type { AcceptedConnection } from "./listener.js";
+import { ReceivedBytes } from "test/lib/simulated-socket";
 
 export function acceptedSocket(connection: AcceptedConnection, callbacks: SocketCallbacks): Socket {
-	let pending: Uint8Array[] = [];
+	const received = new ReceivedBytes();
 	connection.attach({
 		onReadable: (bytes) => {
-			pending.push(bytes);
+			received.push(bytes);
 			callbacks.onReadable(bytes.length);
 		},
 		onWritable: (count) => callbacks.onWritable(count),
 		onError: (message) => callbacks.onError(message),
 	});
 	return {
-		read(count?: number): ArrayBuffer | undefined {
-			if (!pending.length) return undefined;
-			const all = pending.length === 1 ? pending[0]! : Uint8Array.from(pending.flatMap((chunk) => [...chunk]));
-			const take = Math.min(count ?? all.length, all.length);
-			pending = take < all.length ? [all.slice(take)] : [];
-			return all.slice(0, take).buffer;
-		},
+		read: ((...request: unknown[]) => received.readWith(request)) as Socket["read"],
 		write(bytes: ArrayBufferLike | ArrayBufferView): number {
 			const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
 			return connection.write(view.slice());

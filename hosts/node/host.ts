@@ -7,7 +7,7 @@
 import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
-import { WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
 
 interface NodeTimer {
 	id: number;
@@ -17,7 +17,7 @@ interface NodeTimer {
 class NodeSocket implements Socket {
 	readonly #board: Board;
 	readonly #socket: BoardSocket;
-	readonly #queue: Uint8Array[] = [];
+	readonly #received = new ReceivedBytes();
 	readonly #budget = new WritableBudget();
 
 	constructor(board: Board, options: SocketOptions) {
@@ -27,7 +27,7 @@ class NodeSocket implements Socket {
 			{
 				onReadable: (bytes) => {
 					// Node reuses its read buffers; the firmware may keep a view.
-					this.#queue.push(bytes.slice());
+					this.#received.push(bytes.slice());
 					options.onReadable(bytes.byteLength);
 				},
 				onWritable: (count) => {
@@ -38,15 +38,10 @@ class NodeSocket implements Socket {
 			});
 	}
 
-	read(count?: number): ArrayBuffer | undefined {
-		const head = this.#queue[0];
-		if (!head) return undefined;
-		if (count === undefined || count >= head.byteLength) {
-			this.#queue.shift();
-			return head.buffer.byteLength === head.byteLength ? head.buffer as ArrayBuffer : head.slice().buffer;
-		}
-		this.#queue[0] = head.subarray(count);
-		return head.slice(0, count).buffer;
+	read(into: Uint8Array): number;
+	read(count?: number): ArrayBuffer | undefined;
+	read(...request: unknown[]): ArrayBuffer | number | undefined {
+		return this.#received.readWith(request);
 	}
 
 	/** As Moddable's sockets do: at most what the last onWritable announced, else "would block". */

@@ -12,7 +12,7 @@ import type {
 	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
-import { WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
 
 type Event =
 	| { k: "boot" }
@@ -65,7 +65,7 @@ function fromLatin1(text: string): Uint8Array {
 class XsSocket implements Socket {
 	readonly id: number;
 	readonly options: SocketOptions;
-	readonly queue: Uint8Array[] = [];
+	readonly received = new ReceivedBytes();
 	readonly budget = new WritableBudget();
 
 	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
@@ -76,15 +76,10 @@ class XsSocket implements Socket {
 		if (accepted === undefined) ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
 	}
 
-	read(count?: number): ArrayBuffer | undefined {
-		const head = this.queue[0];
-		if (!head) return undefined;
-		if (count === undefined || count >= head.byteLength) {
-			this.queue.shift();
-			return head.buffer as ArrayBuffer;
-		}
-		this.queue[0] = head.slice(count);
-		return head.slice(0, count).buffer as ArrayBuffer;
+	read(into: Uint8Array): number;
+	read(count?: number): ArrayBuffer | undefined;
+	read(...request: unknown[]): ArrayBuffer | number | undefined {
+		return this.received.readWith(request);
 	}
 
 	/**
@@ -122,7 +117,7 @@ function dispatch(event: Event): void {
 			const socket = sockets.get(event.id);
 			if (socket) {
 				const bytes = fromLatin1(event.data);
-				socket.queue.push(bytes);
+				socket.received.push(bytes);
 				socket.options.onReadable(bytes.byteLength);
 			}
 			break;

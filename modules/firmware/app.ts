@@ -84,10 +84,12 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		client.publish(topics.events, json + "}", { qos: 0 });
 	};
 
+	// A state, not an event: last value wins while it waits (see mqtt/outbox).
+	const ledStateOptions = { qos: 1, retain: true, supersede: true } as const;
 	const led = new LedActuator({
 		output: host.openLed(config.led.pin),
 		activeLow: config.led.activeLow,
-		publishState: (state) => client.publish(topics.ledState, state, { qos: 1, retain: true, supersede: true }),
+		publishState: (state) => client.publish(topics.ledState, state, ledStateOptions),
 		onChange: (on) => log("info", "led", on ? "on" : "off", { pin: config.led.pin }),
 		onRejected: (reason, quote) => {
 			log("warn", "led", `rejected command: ${reason}`, { payload: quote });
@@ -109,11 +111,13 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		});
 	}
 
+	// Made once: a reading goes out every interval, and its options never change.
+	const readingOptions = { qos: sensor.qos, retain: sensor.retain };
 	const telemetry = new Telemetry({
 		host,
 		openSensor: () => host.openSensor({ kind: sensor.kind, sda: sensor.sda, scl: sensor.scl, address: sensor.address, pin: sensor.pin }),
 		publish: (payload) => {
-			client.publish(topics.temperature, payload, { qos: sensor.qos, retain: sensor.retain });
+			client.publish(topics.temperature, payload, readingOptions);
 		},
 		interval: sensor.interval,
 		precision: sensor.precision,

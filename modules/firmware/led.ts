@@ -16,9 +16,12 @@ export const maxCommandBytes = 64;
 
 export type LedCommand = "on" | "off" | "toggle";
 
-// No prototype: "constructor" or "__proto__" must not look like a command.
-const words: Record<string, LedCommand | undefined> = Object.assign(Object.create(null) as Record<string, LedCommand>,
-	{ on: "on", off: "off", toggle: "toggle", "1": "on", "0": "off", true: "on", false: "off" });
+type Parsed = { readonly command: LedCommand };
+const on: Parsed = Object.freeze({ command: "on" }), off: Parsed = Object.freeze({ command: "off" });
+// No prototype: "constructor" or "__proto__" must not look like a command. The results are made
+// once, so that a command allocates nothing.
+const words: Record<string, Parsed | undefined> = Object.assign(Object.create(null) as Record<string, Parsed>,
+	{ on, off, toggle: Object.freeze({ command: "toggle" }), "1": on, "0": off, true: on, false: off });
 
 /** Parses a command payload: the command, or why it is not one. */
 export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | { error: string } {
@@ -35,7 +38,7 @@ export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | 
 		text += String.fromCharCode(byte >= 0x41 && byte <= 0x5a ? byte + 32 : byte);
 	}
 	const word = words[text];
-	if (word) return { command: word };
+	if (word) return word;
 	if (text.charCodeAt(0) === 0x7b /* { */) {
 		let parsed: unknown;
 		try {
@@ -44,8 +47,8 @@ export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | 
 			return { error: "invalid JSON" };
 		}
 		const state = (parsed as { state?: unknown } | null)?.state;
-		const command = typeof state === "string" ? words[state.trim()] : typeof state === "boolean" ? (state ? "on" : "off") : state === 1 ? "on" : state === 0 ? "off" : undefined;
-		if (command) return { command };
+		const command = typeof state === "string" ? words[state.trim()] : typeof state === "boolean" ? (state ? on : off) : state === 1 ? on : state === 0 ? off : undefined;
+		if (command) return command;
 		return { error: 'JSON command needs "state": on, off, toggle, true, false, 1 or 0' };
 	}
 	return { error: "unknown command (expected on, off, toggle, 1, 0, true, false or {\"state\":...})" };

@@ -56,9 +56,12 @@ export class Telemetry {
 	#lastPublished: number | undefined;
 	#lastPublishedAt = 0;
 	readonly #tick: () => void;
+	/** 10 ** precision, for rounding. */
+	readonly #scale: number;
 
 	constructor(options: TelemetryOptions) {
 		this.#options = options;
+		this.#scale = 10 ** options.precision;
 		this.#tick = () => {
 			this.#timer = undefined;
 			this.sample();
@@ -103,7 +106,8 @@ export class Telemetry {
 			options.onRecovered(this.consecutiveFailures);
 			this.consecutiveFailures = 0;
 		}
-		const rounded = round(temperature + (options.offset ?? 0), options.precision);
+		const scale = this.#scale;
+		const rounded = Math.round((options.offset === undefined ? temperature : temperature + options.offset) * scale) / scale;
 		const text = rounded.toFixed(options.precision);
 		const humidityField = typeof humidity === "number" && humidity >= 0 && humidity <= 100 ? `,"humidity":${round(humidity, 1)}` : "";
 		this.lastHumidity = humidityField ? round(humidity!, 1) : undefined;
@@ -119,8 +123,10 @@ export class Telemetry {
 		this.#lastPublished = rounded;
 		this.#lastPublishedAt = now;
 		const wall = options.host.clock.wallTime();
-		options.publish(`{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${wall ?? now},"clock":"${wall === undefined ? "uptime" : "wall"}"}`);
-		options.onReading?.(text, true);
+		options.publish(wall === undefined
+			? `{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${now},"clock":"uptime"}`
+			: `{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${wall},"clock":"wall"}`);
+		if (options.onReading !== undefined) options.onReading(text, true);
 	}
 
 	#fault(message: string): void {

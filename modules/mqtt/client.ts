@@ -126,6 +126,9 @@ export interface PublishOptions {
 	onOutcome?: (outcome: PublishOutcome) => void;
 }
 
+/** Reads up to this many bytes go into the client's own buffer; larger ones are allocated. */
+const inputSize = 256;
+
 export class MqttClient {
 	/** Private: the application uses the client's API and counts, never the protocol state underneath. */
 	readonly #session: Session;
@@ -159,6 +162,10 @@ export class MqttClient {
 	readonly backoff: Backoff;
 	#timer: TimerHandle | undefined;
 	#timerDue: number | undefined;
+	/** Inbound bytes of small reads, and views of it by length (see onReadable). The session keeps none past `receive`. */
+	readonly #input = new Uint8Array(inputSize);
+	#inputViews: (Uint8Array | undefined)[] = [];
+	#inputViewCount = 0;
 
 	constructor(options: ClientOptions) {
 		this.#options = options;
@@ -384,6 +391,7 @@ export class MqttClient {
 				if (left <= budget) {
 					budget = socket.write(offset === 0 ? packet : packet.subarray(offset));
 					this.#pending = undefined;
+					if (session.quiet) break;
 					continue;
 				}
 				// A packet larger than the budget goes in slices: fill the budget, keep the rest.
@@ -402,6 +410,16 @@ export class MqttClient {
 			return;
 		}
 		if (socket === this.#socket) this.#budget = budget;
+	}
+
+	#inputView(count: number): Uint8Array {
+		// A few sizes recur (acks, commands); past a handful, start again rather than keep one for every size.
+		if (this.#inputViewCount === 8) {
+			this.#inputViews = [];
+			this.#inputViewCount = 0;
+		}
+		this.#inputViewCount++;
+		return this.#inputViews[count] = this.#input.subarray(0, count);
 	}
 
 	/** The session wants a transport: resolve the broker's name if need be, then open a socket. */
@@ -455,15 +473,25 @@ export class MqttClient {
 					this.#room = 0;
 					const now = host.clock.now();
 					try {
-						const buffer = socket.read(count);
-						if (buffer) session.receive(now, new Uint8Array(buffer));
+						if (outer && count > 0 && count <= inputSize) {
+							// Into the client's own buffer, a view a size: reading a packet allocates nothing.
+							let view = this.#inputViews[count];
+							if (view === undefined) view = this.#inputView(count);
+							const read = socket.read(view);
+							if (read > 0) session.receive(now, read === count ? view : view.subarray(0, read));
+						} else {
+							const buffer = socket.read(count);
+							if (buffer) session.receive(now, new Uint8Array(buffer));
+						}
 					} catch (error) {
 						this.#fail(socket, error);
 					}
-					if (outer) {
-						this.#busy = false;
-						this.#flush(now);
-					}
+					if (!outer) return;
+					this.#busy = false;
+					// Most inputs (an inbound message, an ack) leave nothing to write and no timer to move.
+					const quiet = this.#pending === undefined && session.quiet && !session.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0;
+					if (quiet && this.#socket === socket) this.#room = this.#budget;
+					else this.#flush(now);
 				},
 				onError: (message?: string) => {
 					if (!current()) return;

@@ -326,6 +326,9 @@ export class Session {
 		const packet = this.#nextPacket(now);
 		if (packet !== undefined) {
 			this.#lastSent = now;
+			// The last of what there was: the driver need not ask again.
+			const window = this.#window;
+			if (this.#control.length === 0 && this.outbox.length === 0 && window.cursor >= window.entries.length && this.#state === "connected" && !this.#birthDue) this.#quiet = true;
 			return packet;
 		}
 		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
@@ -351,9 +354,10 @@ export class Session {
 		// In flight but not yet sent on this connection: replays after a reconnect, in order, then
 		// messages accepted while the window had room.
 		const window = this.#window;
-		const unsent = window.nextUnsent();
+		const unsent = window.cursor < window.entries.length ? window.nextUnsent() : undefined;
 		if (unsent !== undefined) return this.#sendInflight(unsent, now);
 		if (connected) {
+			if (this.outbox.length === 0) return undefined;
 			const item = this.outbox.peek();
 			if (item !== undefined && (item.qos === 0 || window.entries.length < window.max)) {
 				this.outbox.shift();

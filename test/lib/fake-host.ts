@@ -7,7 +7,7 @@
 import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
-import { WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
 
 interface VirtualTimer {
 	id: number;
@@ -91,7 +91,7 @@ export class FakeConnection implements Socket {
 	readonly #writable = new WritableBudget();
 	#refill: unknown;
 	#writing = false;
-	#queue: Uint8Array[] = [];
+	readonly #received = new ReceivedBytes();
 	readonly #broker: FakeBroker;
 	readonly #clock: VirtualClock;
 	readonly #reader: PacketReader;
@@ -114,14 +114,10 @@ export class FakeConnection implements Socket {
 	}
 
 	// --- the device's side (ECMA-419 shape)
-	read(count?: number): ArrayBuffer | undefined {
-		const head = this.#queue.shift();
-		if (!head) return undefined;
-		if (count !== undefined && count < head.length) {
-			this.#queue.unshift(head.slice(count));
-			return head.slice(0, count).buffer as ArrayBuffer;
-		}
-		return head.slice().buffer as ArrayBuffer;
+	read(into: Uint8Array): number;
+	read(count?: number): ArrayBuffer | undefined;
+	read(...request: unknown[]): ArrayBuffer | number | undefined {
+		return this.#received.readWith(request);
 	}
 
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
@@ -166,7 +162,7 @@ export class FakeConnection implements Socket {
 			this.#clock.set(() => this.sendBytes(bytes), 0);
 			return;
 		}
-		this.#queue.push(bytes);
+		this.#received.push(bytes);
 		this.options.onReadable(bytes.length);
 	}
 
@@ -414,7 +410,7 @@ export class FakeHost implements Host {
 				open = false;
 			}, 1);
 			return {
-				read: () => undefined,
+				read: (() => undefined) as Socket["read"],
 				write: () => {
 					throw new Error("would block");
 				},

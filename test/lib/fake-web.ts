@@ -6,6 +6,7 @@
  */
 import type { ListenOptions, Listener, Socket, SocketCallbacks, SettingsStorage } from "platform";
 import { FakeHost, concat, text } from "test/lib/fake-host";
+import { ReceivedBytes } from "test/lib/simulated-socket";
 
 export const writableBudget = 1536;
 
@@ -28,7 +29,7 @@ export class FakeClient {
 	readonly #host: WebHost;
 	readonly #received: Uint8Array[] = [];
 	#callbacks: SocketCallbacks | undefined;
-	#incoming: Uint8Array[] = [];
+	readonly #incoming = new ReceivedBytes();
 	#budget = writableBudget;
 	/** The server closed this connection. */
 	closed = false;
@@ -43,13 +44,7 @@ export class FakeClient {
 		this.#callbacks = callbacks;
 		this.#host.virtual.set(() => this.#callbacks?.onWritable(this.#budget), 0);
 		return {
-			read: (count?: number): ArrayBuffer | undefined => {
-				const all = concat(this.#incoming);
-				if (!all.length) return undefined;
-				const take = Math.min(count ?? all.length, all.length);
-				this.#incoming = take < all.length ? [all.slice(take)] : [];
-				return all.slice(0, take).buffer as ArrayBuffer;
-			},
+			read: ((...request: unknown[]) => this.#incoming.readWith(request)) as Socket["read"],
 			write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
 				const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
 				if (view.length > this.#budget) this.overruns++;
@@ -70,7 +65,7 @@ export class FakeClient {
 	send(data: string | Uint8Array): void {
 		if (this.closed) return;
 		const bytes = typeof data === "string" ? Uint8Array.from(data, (c) => c.charCodeAt(0)) : data;
-		this.#incoming.push(bytes);
+		this.#incoming.push(bytes.slice());
 		this.#callbacks?.onReadable(bytes.length);
 	}
 

@@ -25,3 +25,55 @@ export class WritableBudget {
 		return view;
 	}
 }
+
+/**
+ * Bytes received and not yet read, read as Moddable's ECMA-419 TCP socket
+ * reads them (modules/io/socket/lwip/tcp.c, lin/tcp.c): into a buffer,
+ * exactly its length, returning the count; or `count` bytes, all of them
+ * when there is no argument, in a new ArrayBuffer. Nothing there: undefined.
+ * Asking for more than there is throws "invalid", as the device does; so
+ * does an undefined count (it is read as 0), so a wrapper must pass on its
+ * arguments as it got them: `read(...request)`.
+ */
+export class ReceivedBytes {
+	#chunks: Uint8Array[] = [];
+	#available = 0;
+
+	get available(): number {
+		return this.#available;
+	}
+
+	/** Arrived bytes; kept by reference, so the caller hands over a copy it will not reuse. */
+	push(bytes: Uint8Array): void {
+		if (bytes.length === 0) return;
+		this.#chunks.push(bytes);
+		this.#available += bytes.length;
+	}
+
+	read(into: Uint8Array): number;
+	read(count?: number): ArrayBuffer | undefined;
+	read(...request: unknown[]): ArrayBuffer | number | undefined {
+		return this.readWith(request);
+	}
+
+	/** `read` with the arguments a socket's own `read(...request)` was given. */
+	readWith(request: readonly unknown[]): ArrayBuffer | number | undefined {
+		if (this.#available === 0) return undefined;
+		const argument = request[0];
+		const into = typeof argument === "object" && argument !== null;
+		const target = into ? argument as Uint8Array : new Uint8Array(request.length === 0 ? this.#available : Number(argument) | 0);
+		const wanted = target.length;
+		if (!(wanted > 0 && wanted <= this.#available)) throw new Error("invalid");
+		let filled = 0;
+		while (filled < wanted) {
+			const head = this.#chunks[0]!;
+			const take = Math.min(head.length, wanted - filled);
+			target.set(take === head.length ? head : head.subarray(0, take), filled);
+			filled += take;
+			if (take === head.length) this.#chunks.shift();
+			else this.#chunks[0] = head.subarray(take);
+		}
+		this.#available -= wanted;
+		return into ? wanted : target.buffer as ArrayBuffer;
+	}
+}

@@ -8,7 +8,7 @@
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, seededRandom, text } from "test/lib/fake-host";
-import { WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
 import { MqttClient, type ClientOptions } from "mqtt/client";
 import { PacketType, type PublishPacket } from "mqtt/packets";
 import { parseConfig } from "config";
@@ -99,6 +99,24 @@ export const suite = defineSuite("back-pressure: the socket's budget per turn", 
 		// The count announced is the whole budget, not an increment.
 		budget.grant(3);
 		assert.equal(budget.left, 3);
+	},
+
+	"one read rule for every simulated socket, Moddable's TCP socket's: into a buffer, exactly; a count within what arrived; undefined is no count"() {
+		const received = new ReceivedBytes();
+		assert.equal(received.read(), undefined);
+		assert.equal(received.read(new Uint8Array(4)), undefined);
+		received.push(Uint8Array.of(1, 2, 3));
+		received.push(Uint8Array.of(4, 5));
+		// An undefined count is read as 0 by the device, and refused: a wrapper that drops "no argument" is caught here.
+		assert.throws(() => received.readWith([undefined]), /invalid/);
+		assert.throws(() => received.read(new Uint8Array(6)), /invalid/);
+		assert.throws(() => received.read(6), /invalid/);
+		const into = new Uint8Array(4);
+		assert.equal(received.read(into), 4);
+		assert.deepEqual([...into], [1, 2, 3, 4]);
+		assert.equal(received.available, 1);
+		assert.deepEqual([...new Uint8Array(received.read()!)], [5]);
+		assert.equal(received.read(), undefined);
 	},
 
 	"the simulated socket refuses a write past its budget with would block, and refills it next turn"() {

@@ -50,17 +50,11 @@ export class Backoff {
 		return this.#attempt;
 	}
 
-	/** The upper bound of the next delay. */
-	get ceiling(): number {
-		const { minimum, maximum, factor } = this.options;
-		return Math.min(maximum, minimum * Math.pow(factor, this.#attempt));
-	}
-
 	/** The delay before the next attempt; each call counts one more failure. */
 	next(): number {
-		const delay = Math.max(this.options.minimum, Math.floor(this.#random() * this.ceiling));
-		this.#attempt++;
-		return delay;
+		const { minimum, maximum, factor } = this.options;
+		// Drawn below the bound min(maximum, minimum * factor^attempt).
+		return Math.max(minimum, Math.floor(this.#random() * Math.min(maximum, minimum * Math.pow(factor, this.#attempt++))));
 	}
 
 	/** A failure that retrying soon cannot fix (bad credentials): wait the maximum. */

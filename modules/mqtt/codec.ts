@@ -6,15 +6,17 @@
  * decodes to a string naming the broken rule, which the session reports
  * before closing the connection.
  *
- * The publish path has its own entry point, `encodePublishInto`, which
- * writes into a caller's buffer from pre-encoded topic bytes, so a steady
- * stream of readings allocates nothing here.
+ * Only what the device needs is here. PUBLISH has one encoder,
+ * `encodePublishInto`, which writes into a caller's buffer from
+ * pre-encoded topic bytes, so a steady stream of readings allocates
+ * nothing here. The broker's half, and encoding any packet from its
+ * fields, live with the tests (test/lib/broker-codec).
  */
 import {
-	PacketType, type AckPacket, type ConnackPacket, type ConnectPacket, type Packet, type PublishPacket, type QoS,
-	type SubackPacket, type SubscribePacket, type UnsubscribePacket,
+	PacketType, type AckPacket, type ConnackPacket, type ConnectPacket, type Packet, type QoS,
+	type SubackPacket, type Subscription, type SubscribePacket, type UnsubscribePacket,
 } from "mqtt/packets";
-import { decodeUtf8, utf8Length, writeUtf8 } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8, mqttStringProblem } from "mqtt/utf8";
 import type { Utf8Decoder } from "platform";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 
@@ -38,49 +40,30 @@ function writeVarint(target: Uint8Array, offset: number, length: number): number
 	return offset;
 }
 
-function checkPacketId(id: unknown): number {
+/** Exported for the tests' encoder of the packets the device never builds from arguments. */
+export function checkPacketId(id: unknown): number {
 	if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 65535) {
 		throw new RangeError(`packet id must be an integer 1-65535, got ${String(id)}`);
 	}
 	return id;
 }
 
-function checkQoS(qos: unknown): QoS {
+export function checkQoS(qos: unknown): QoS {
 	if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 	return qos;
 }
 
-function checkString(text: unknown, what: string): number {
-	if (typeof text !== "string") throw new TypeError(`${what} must be a string`);
-	const length = utf8Length(text);
-	if (length < 0) throw new TypeError(`${what} is not valid UTF-8 (lone surrogate)`);
-	if (length > 65535) throw new RangeError(`${what} is ${length} bytes; at most 65535 are allowed`);
-	for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0) throw new TypeError(`${what} must not contain U+0000`);
-	return length;
-}
-
-function checkBytes(bytes: unknown, what: string, max = maxRemainingLength): Uint8Array {
+/** A binary field: bytes, and no more than `max` of them. */
+export function checkBytes(bytes: unknown, what: string, max = 65535): Uint8Array {
 	if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
 	if (bytes.length > max) throw new RangeError(`${what} is ${bytes.length} bytes; at most ${max} are allowed`);
 	return bytes;
 }
 
-function checkRemaining(length: number, what: string): void {
-	if (length > maxRemainingLength) throw new RangeError(`${what} needs ${length} bytes; MQTT allows at most ${maxRemainingLength}`);
-}
-
-/** Writes a two-byte big-endian length and the string; the caller checked it. */
-function writeString(target: Uint8Array, offset: number, text: string, length: number): number {
-	target[offset] = length >> 8;
-	target[offset + 1] = length & 0xff;
-	return writeUtf8(text, target, offset + 2);
-}
-
-function writeBinary(target: Uint8Array, offset: number, bytes: Uint8Array): number {
-	target[offset] = bytes.length >> 8;
-	target[offset + 1] = bytes.length & 0xff;
-	target.set(bytes, offset + 2);
-	return offset + 2 + bytes.length;
+/** A string field in UTF-8, once its check found no `problem`; a problem is thrown as a TypeError. */
+function checked(problem: string | undefined, text: string): Uint8Array {
+	if (problem) throw new TypeError(problem);
+	return encodeUtf8(text);
 }
 
 /** Encoded size of a PUBLISH, for outbox accounting and buffer sizing. */
@@ -90,7 +73,7 @@ export function publishSize(topicLength: number, payloadLength: number, qos: num
 }
 
 /**
- * The publish hot path: writes a PUBLISH into `target` and returns its
+ * The PUBLISH encoder: writes a PUBLISH into `target` and returns its
  * length, or -1 if it does not fit. Arguments are trusted: the client
  * validated the topic once when it encoded `topic`, and checks the rest.
  */
@@ -122,133 +105,78 @@ export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload
  */
 export function smallPublishBuffer(topic: Uint8Array): Uint8Array {
 	const buffer = new Uint8Array(2 + 127);
-	buffer[2] = topic.length >> 8;
-	buffer[3] = topic.length & 0xff;
-	buffer.set(topic, 4);
+	encodePublishInto(buffer, topic, buffer.subarray(0, 0), 0, false, false, 0);
 	return buffer;
 }
 
-function frame(type: number, flags: number, remaining: number): { bytes: Uint8Array; offset: number } {
-	checkRemaining(remaining, "packet");
+/**
+ * A packet from its first byte and its fields, in order: a number is one
+ * byte, bytes go with their two-byte length.
+ */
+function assemble(first: number, fields: (number | Uint8Array)[]): Uint8Array {
+	let remaining = 0;
+	for (const field of fields) remaining += typeof field === "number" ? 1 : 2 + field.length;
+	if (remaining > maxRemainingLength) throw new RangeError(`${typeNames[first >> 4]} needs ${remaining} bytes; MQTT allows at most ${maxRemainingLength}`);
 	const bytes = new Uint8Array(1 + varintLength(remaining) + remaining);
-	bytes[0] = (type << 4) | flags;
-	return { bytes, offset: writeVarint(bytes, 1, remaining) };
+	bytes[0] = first;
+	let offset = writeVarint(bytes, 1, remaining);
+	for (const field of fields) {
+		if (typeof field === "number") {
+			bytes[offset++] = field;
+		} else {
+			bytes[offset] = field.length >> 8;
+			bytes[offset + 1] = field.length & 0xff;
+			bytes.set(field, offset + 2);
+			offset += 2 + field.length;
+		}
+	}
+	return bytes;
 }
 
 function encodeConnect(packet: ConnectPacket): Uint8Array {
-	const clientIdLength = checkString(packet.clientId, "client id");
-	const keepalive = packet.keepalive;
+	const { clientId, keepalive, will, username, password } = packet;
+	// Protocol name "MQTT", level 4, the flags (below), keepalive, client id.
+	const fields: (number | Uint8Array)[] = [Uint8Array.of(0x4d, 0x51, 0x54, 0x54), 4, 0, keepalive >> 8, keepalive & 0xff, checked(mqttStringProblem(clientId, "client id"), clientId)];
 	if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new RangeError(`keepalive must be 0-65535 seconds, got ${keepalive}`);
-	let remaining = 10 + 2 + clientIdLength;
 	let flags = packet.cleanSession ? 0x02 : 0;
-	const will = packet.will;
-	let willTopicLength = 0;
 	if (will) {
 		const problem = validateTopicName(will.topic);
-		if (problem) throw new TypeError(`will ${problem}`);
-		willTopicLength = utf8Length(will.topic);
-		checkBytes(will.payload, "will payload", 65535);
+		fields.push(checked(problem && `will ${problem}`, will.topic), checkBytes(will.payload, "will payload"));
 		flags |= 0x04 | (checkQoS(will.qos) << 3) | (will.retain ? 0x20 : 0);
-		remaining += 2 + willTopicLength + 2 + will.payload.length;
 	}
-	let usernameLength = 0;
-	if (packet.username !== undefined) {
-		usernameLength = checkString(packet.username, "user name");
+	if (username !== undefined) {
+		fields.push(checked(mqttStringProblem(username, "user name"), username));
 		flags |= 0x80;
-		remaining += 2 + usernameLength;
 	}
-	if (packet.password !== undefined) {
-		if (packet.username === undefined) throw new TypeError("a password needs a user name in MQTT 3.1.1");
-		checkBytes(packet.password, "password", 65535);
+	if (password !== undefined) {
+		if (username === undefined) throw new TypeError("a password needs a user name in MQTT 3.1.1");
+		fields.push(checkBytes(password, "password"));
 		flags |= 0x40;
-		remaining += 2 + packet.password.length;
 	}
-	const { bytes, offset: start } = frame(PacketType.Connect, 0, remaining);
-	let offset = start;
-	// Protocol name "MQTT", level 4.
-	bytes.set([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags, keepalive >> 8, keepalive & 0xff], offset);
-	offset = writeString(bytes, offset + 10, packet.clientId, clientIdLength);
-	if (will) {
-		offset = writeString(bytes, offset, will.topic, willTopicLength);
-		offset = writeBinary(bytes, offset, will.payload);
-	}
-	if (packet.username !== undefined) offset = writeString(bytes, offset, packet.username, usernameLength);
-	if (packet.password !== undefined) writeBinary(bytes, offset, packet.password);
-	return bytes;
+	fields[2] = flags;
+	return assemble(PacketType.Connect << 4, fields);
 }
 
-function encodePublish(packet: PublishPacket): Uint8Array {
-	const problem = validateTopicName(packet.topic);
-	if (problem) throw new TypeError(problem);
-	const qos = checkQoS(packet.qos);
-	checkBytes(packet.payload, "payload");
-	if (qos > 0) checkPacketId(packet.packetId);
-	else if (packet.dup) throw new TypeError("a QoS 0 PUBLISH must not set DUP");
-	const topicLength = utf8Length(packet.topic);
-	const topic = new Uint8Array(topicLength);
-	writeUtf8(packet.topic, topic, 0);
-	const size = publishSize(topicLength, packet.payload.length, qos);
-	checkRemaining(size - 5, "PUBLISH");
-	const bytes = new Uint8Array(size);
-	encodePublishInto(bytes, topic, packet.payload, qos, packet.retain, packet.dup, packet.packetId ?? 0);
-	return bytes;
-}
-
-function encodeSubscribe(packet: SubscribePacket): Uint8Array {
+/** SUBSCRIBE (filters and their QoS) and UNSUBSCRIBE (filters). */
+function encodeFilters(packet: SubscribePacket | UnsubscribePacket): Uint8Array {
 	const id = checkPacketId(packet.packetId);
-	if (!Array.isArray(packet.subscriptions) || packet.subscriptions.length === 0) throw new TypeError("SUBSCRIBE needs at least one topic filter");
-	let remaining = 2;
-	const lengths: number[] = [];
-	for (const { filter, qos } of packet.subscriptions) {
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		checkQoS(qos);
-		const length = utf8Length(filter);
-		lengths.push(length);
-		remaining += 2 + length + 1;
+	const subscribe = packet.type === PacketType.Subscribe;
+	const list: unknown = subscribe ? packet.subscriptions : packet.filters;
+	if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${typeNames[packet.type]} needs at least one topic filter`);
+	const fields: (number | Uint8Array)[] = [id >> 8, id & 0xff];
+	for (const item of list as (Subscription | string)[]) {
+		const filter = typeof item === "object" ? item.filter : item;
+		fields.push(checked(validateTopicFilter(filter), filter));
+		if (typeof item === "object") fields.push(checkQoS(item.qos));
 	}
-	const { bytes, offset: start } = frame(PacketType.Subscribe, 0x02, remaining);
-	bytes[start] = id >> 8;
-	bytes[start + 1] = id & 0xff;
-	let offset = start + 2;
-	packet.subscriptions.forEach(({ filter, qos }, i) => {
-		offset = writeString(bytes, offset, filter, lengths[i]!);
-		bytes[offset++] = qos;
-	});
-	return bytes;
-}
-
-function encodeUnsubscribe(packet: UnsubscribePacket): Uint8Array {
-	const id = checkPacketId(packet.packetId);
-	if (!Array.isArray(packet.filters) || packet.filters.length === 0) throw new TypeError("UNSUBSCRIBE needs at least one topic filter");
-	let remaining = 2;
-	const lengths: number[] = [];
-	for (const filter of packet.filters) {
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		const length = utf8Length(filter);
-		lengths.push(length);
-		remaining += 2 + length;
-	}
-	const { bytes, offset: start } = frame(PacketType.Unsubscribe, 0x02, remaining);
-	bytes[start] = id >> 8;
-	bytes[start + 1] = id & 0xff;
-	let offset = start + 2;
-	packet.filters.forEach((filter, i) => {
-		offset = writeString(bytes, offset, filter, lengths[i]!);
-	});
-	return bytes;
+	return assemble((packet.type << 4) | 0x02, fields);
 }
 
 /** PINGREQ and DISCONNECT never change: one copy each, never written to. */
 export const pingreqPacket: Uint8Array = Uint8Array.of(PacketType.Pingreq << 4, 0);
 export const disconnectPacket: Uint8Array = Uint8Array.of(PacketType.Disconnect << 4, 0);
 
-/** PUBACK, PUBREC, PUBREL (flags 0b0010), PUBCOMP, UNSUBACK: four bytes. */
-export function encodeAck(type: AckPacket["type"], packetId: number): Uint8Array {
-	return encodeAckInto(new Uint8Array(4), type, checkPacketId(packetId));
-}
-
+/** PUBACK, PUBREC, PUBREL (flags 0b0010), PUBCOMP: four bytes, into `target`. */
 export function encodeAckInto(target: Uint8Array, type: number, packetId: number): Uint8Array {
 	target[0] = (type << 4) | (type === PacketType.Pubrel ? 0x02 : 0);
 	target[1] = 2;
@@ -258,114 +186,77 @@ export function encodeAckInto(target: Uint8Array, type: number, packetId: number
 }
 
 /**
- * Encodes any packet a client sends; throws a TypeError or RangeError
- * naming a bad field. The broker's packets (CONNACK, SUBACK, PINGRESP) are
- * encoded by the tests' broker (test/lib/broker-codec), not on the device.
+ * Encodes the packets a client builds from the application's arguments,
+ * CONNECT, SUBSCRIBE and UNSUBSCRIBE; throws a TypeError or RangeError
+ * naming a bad field. A PUBLISH goes out through encodePublishInto, an
+ * acknowledgement through encodeAckInto, PINGREQ and DISCONNECT are the
+ * constants above; the broker's packets, and any packet from its fields,
+ * are encoded by the tests' codec (test/lib/broker-codec), not on the device.
  */
 export function encode(packet: Packet): Uint8Array {
-	switch (packet.type) {
-		case PacketType.Connect:
-			return encodeConnect(packet);
-		case PacketType.Publish:
-			return encodePublish(packet);
-		case PacketType.Puback:
-		case PacketType.Pubrec:
-		case PacketType.Pubrel:
-		case PacketType.Pubcomp:
-		case PacketType.Unsuback:
-			return encodeAck(packet.type, packet.packetId);
-		case PacketType.Subscribe:
-			return encodeSubscribe(packet);
-		case PacketType.Unsubscribe:
-			return encodeUnsubscribe(packet);
-		case PacketType.Pingreq:
-			return pingreqPacket;
-		case PacketType.Disconnect:
-			return disconnectPacket;
-		default:
-			throw new TypeError(`a client does not send packet type ${String((packet as { type: unknown }).type)}`);
-	}
+	if (packet.type === PacketType.Connect) return encodeConnect(packet);
+	if (packet.type === PacketType.Subscribe || packet.type === PacketType.Unsubscribe) return encodeFilters(packet);
+	throw new TypeError(`encode takes CONNECT, SUBSCRIBE or UNSUBSCRIBE, not packet type ${String((packet as { type: unknown }).type)}`);
 }
 
 // ---------------------------------------------------------------- decoding
 
-/** Fixed-header flags each type must carry (2.2.2); PUBLISH's are its own. */
-const requiredFlags = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -1];
-const typeNames = ["reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved"];
+const typeNames = "reserved CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK PINGREQ PINGRESP DISCONNECT reserved".split(" ");
 
+/** The name of packet type 0-15. */
 export function packetTypeName(type: number): string {
-	return typeNames[type] ?? "unknown";
+	return typeNames[type]!;
 }
 
-/** Checks a fixed header's first byte; returns the broken rule, or undefined. */
+/** Checks a fixed header's first byte; returns the broken rule, or undefined. PUBLISH's flags are its own: decodePublishInto checks them. */
 export function checkFixedHeader(first: number): string | undefined {
 	const type = first >> 4, flags = first & 0x0f;
 	if (type === 0 || type === 15) return `packet type ${type} is reserved`;
-	if (type === PacketType.Publish) {
-		if ((flags & 0x06) === 0x06) return "PUBLISH with QoS 3 is malformed";
-		return undefined;
-	}
-	if (flags !== requiredFlags[type]) return `${typeNames[type]} fixed header flags must be ${requiredFlags[type]}, got ${flags}`;
+	// 0b0010 for PUBREL, SUBSCRIBE and UNSUBSCRIBE (types 6, 8, 10), 0 for the others (2.2.2).
+	const required = (0xa80 >> type) & 2;
+	if (type !== PacketType.Publish && flags !== required) return `${typeNames[type]} fixed header flags must be ${required}, got ${flags}`;
 	return undefined;
 }
 
+/** Why a packet id of 0 is refused, after the packet's name. */
+const zeroPacketId = " packet id must not be 0";
+
 /**
- * Decodes one packet body a client receives, other than PUBLISH: `first`
- * is the fixed header's first byte and bytes[start, end) the remaining
- * length. Returns the packet, or the broken rule as a string.
+ * Decodes the body of a packet a client receives, other than PUBLISH
+ * (decodePublishInto): `first` is the fixed header's first byte, already
+ * checked (checkFixedHeader), and bytes[start, end) the remaining length.
+ * Returns the packet, or the broken rule as a string.
  */
 export function decodePacket(first: number, bytes: Uint8Array, start: number, end: number): Packet | string {
-	const headerProblem = checkFixedHeader(first);
-	if (headerProblem) return headerProblem;
-	const type = first >> 4;
-	const length = end - start;
-	switch (type) {
-		case PacketType.Publish:
-			// The parser decodes PUBLISH itself, into its reused record (decodePublishInto).
-			return "PUBLISH is decoded by decodePublishInto";
-		case PacketType.Puback:
-		case PacketType.Pubrec:
-		case PacketType.Pubrel:
-		case PacketType.Pubcomp:
-		case PacketType.Unsuback: {
-			if (length !== 2) return `${typeNames[type]} remaining length must be 2, got ${length}`;
-			const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
-			if (packetId === 0) return `${typeNames[type]} packet id must not be 0`;
-			return { type, packetId } as AckPacket;
-		}
-		case PacketType.Connack: {
-			if (length !== 2) return `CONNACK remaining length must be 2, got ${length}`;
-			const flags = bytes[start]!;
-			if (flags & 0xfe) return "CONNACK reserved flag bits must be 0";
-			const returnCode = bytes[start + 1]!;
-			if (returnCode > 5) return `CONNACK return code ${returnCode} is reserved`;
-			if (returnCode !== 0 && flags) return "CONNACK session present must be 0 when the connection is refused";
-			return { type, sessionPresent: flags === 1, returnCode } satisfies ConnackPacket;
-		}
-		case PacketType.Suback: {
-			if (length < 3) return "SUBACK must carry a packet id and at least one return code";
-			const packetId = (bytes[start]! << 8) | bytes[start + 1]!;
-			if (packetId === 0) return "SUBACK packet id must not be 0";
-			const returnCodes: number[] = [];
-			for (let i = start + 2; i < end; i++) {
-				const code = bytes[i]!;
-				if (code > 2 && code !== 0x80) return `SUBACK return code ${code} is not 0, 1, 2 or 0x80`;
-				returnCodes.push(code);
-			}
-			return { type, packetId, returnCodes } satisfies SubackPacket;
-		}
-		case PacketType.Pingreq:
-		case PacketType.Pingresp:
-		case PacketType.Disconnect:
-			if (length !== 0) return `${typeNames[type]} remaining length must be 0, got ${length}`;
-			return { type } as Packet;
-		case PacketType.Connect:
-		case PacketType.Subscribe:
-		case PacketType.Unsubscribe:
-			// Only a client sends these; the tests' broker decodes them (test/lib/broker-codec).
-			return `a client must not receive ${typeNames[type]}`;
+	const type = first >> 4, name = typeNames[type]!, length = end - start;
+	if (type === PacketType.Suback) {
+		if (length < 3) return "SUBACK must carry a packet id and at least one return code";
+	} else if ((0x28f4 >> type) & 1) {
+		// CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK carry two bytes, PINGRESP none.
+		const required = type === PacketType.Pingresp ? 0 : 2;
+		if (length !== required) return `${name} remaining length must be ${required}, got ${length}`;
+		if (required === 0) return { type } as Packet;
+	} else {
+		// Only a client sends these; the tests' broker decodes them (test/lib/broker-codec).
+		return `a client must not receive ${name}`;
 	}
-	return `packet type ${type} is reserved`;
+	const high = bytes[start]!, low = bytes[start + 1]!;
+	if (type === PacketType.Connack) {
+		if (high & 0xfe) return "CONNACK reserved flag bits must be 0";
+		if (low > 5) return `CONNACK return code ${low} is reserved`;
+		if (low !== 0 && high) return "CONNACK session present must be 0 when the connection is refused";
+		return { type, sessionPresent: high === 1, returnCode: low } satisfies ConnackPacket;
+	}
+	const packetId = (high << 8) | low;
+	if (packetId === 0) return name + zeroPacketId;
+	if (type !== PacketType.Suback) return { type, packetId } as AckPacket;
+	const returnCodes: number[] = [];
+	for (let i = start + 2; i < end; i++) {
+		const code = bytes[i]!;
+		if (code > 2 && code !== 0x80) return `SUBACK return code ${code} is not 0, 1, 2 or 0x80`;
+		returnCodes.push(code);
+	}
+	return { type, packetId, returnCodes } satisfies SubackPacket;
 }
 
 /**
@@ -418,57 +309,42 @@ export function decodePublishInto(first: number, bytes: Uint8Array, start: numbe
 	const dup = (first & 0x08) !== 0;
 	if (qos === 0 && dup) return "PUBLISH with QoS 0 must not set DUP";
 	if (end - start < 2) return "PUBLISH is too short for its topic length";
-	const topicEnd = start + 2 + ((bytes[start]! << 8) | bytes[start + 1]!);
+	const topicLength = (bytes[start]! << 8) | bytes[start + 1]!;
+	const topicEnd = start + 2 + topicLength;
 	if (topicEnd + (qos > 0 ? 2 : 0) > end) return "PUBLISH topic length runs past the packet";
-	if (topicEnd === start + 2) return "PUBLISH topic must not be empty";
+	if (topicLength === 0) return "PUBLISH topic must not be empty";
+	let offset = topicEnd, packetId = 0;
+	if (qos > 0) {
+		packetId = (bytes[offset]! << 8) | bytes[offset + 1]!;
+		if (packetId === 0) return "PUBLISH" + zeroPacketId;
+		offset += 2;
+	}
 	const topic = utf8 ? utf8.decode(bytes.subarray(start + 2, topicEnd)) : decodeUtf8(bytes, start + 2, topicEnd);
 	if (topic !== into.checkedTopic) {
-		// Only a new topic can be too long: the one checked last was not.
-		if (topicEnd - start - 2 > into.maxTopicBytes) return overLongTopic(qos, bytes, topicEnd, topicEnd - start - 2, into);
-		const problem = checkTopicName(topic, bytes, start + 2, topicEnd);
-		if (problem !== undefined) return problem;
-		if ((topic as string).indexOf("\ufffd") < 0) into.checkedTopic = topic as string;
+		// Only a new topic can be too long: the one checked last was not. Such a PUBLISH
+		// is well-formed, and keeps its QoS and packet id so that it can still be
+		// acknowledged, or a broker would hold it unacknowledged forever.
+		if (topicLength > into.maxTopicBytes) {
+			into.qos = qos as QoS;
+			into.packetId = packetId;
+			into.overLimit = true;
+			return `PUBLISH topic of ${topicLength} bytes exceeds the limit of ${into.maxTopicBytes}`;
+		}
+		// The slow path of the topic check, for a topic not seen just before.
+		// U+FFFD may stand for malformed bytes: only the strict decoder can tell.
+		if (topic === undefined || (topic.indexOf("\ufffd") >= 0 && decodeUtf8(bytes, start + 2, topicEnd) === undefined)) {
+			return "PUBLISH topic is not valid UTF-8 or contains U+0000";
+		}
+		if (forbiddenInTopic.test(topic)) {
+			return topic.indexOf("\u0000") >= 0 ? "PUBLISH topic must not contain U+0000" : "PUBLISH topic must not contain wildcards";
+		}
+		if (topic.indexOf("\ufffd") < 0) into.checkedTopic = topic;
 	}
-	let offset = topicEnd;
-	if (qos > 0) {
-		const packetId = (bytes[offset]! << 8) | bytes[offset + 1]!;
-		if (packetId === 0) return "PUBLISH packet id must not be 0";
-		into.packetId = packetId;
-		offset += 2;
-	} else {
-		into.packetId = 0;
-	}
-	into.topic = topic as string; // checkTopicName refused undefined
+	into.topic = topic as string; // refused above when undefined
 	into.payload = bytes.subarray(offset, end);
 	into.qos = qos as QoS;
+	into.packetId = packetId;
 	into.retain = (first & 1) !== 0;
 	into.dup = dup;
 	return undefined;
 }
-
-/**
- * A well-formed PUBLISH whose topic is longer than we accept: its QoS and
- * packet id are kept so that it can still be acknowledged, or a broker
- * would hold it unacknowledged forever.
- */
-function overLongTopic(qos: number, bytes: Uint8Array, topicEnd: number, length: number, into: InboundPublish): string {
-	const packetId = qos > 0 ? (bytes[topicEnd]! << 8) | bytes[topicEnd + 1]! : 0;
-	if (qos > 0 && packetId === 0) return "PUBLISH packet id must not be 0";
-	into.qos = qos as QoS;
-	into.packetId = packetId;
-	into.overLimit = true;
-	return `PUBLISH topic of ${length} bytes exceeds the limit of ${into.maxTopicBytes}`;
-}
-
-/** The slow path of the topic check, for a topic not seen just before. */
-function checkTopicName(topic: string | undefined, bytes: Uint8Array, start: number, end: number): string | undefined {
-	// U+FFFD may stand for malformed bytes: only the strict decoder can tell.
-	if (topic === undefined || (topic.indexOf("\ufffd") >= 0 && decodeUtf8(bytes, start, end) === undefined)) {
-		return "PUBLISH topic is not valid UTF-8 or contains U+0000";
-	}
-	if (forbiddenInTopic.test(topic)) {
-		return topic.indexOf("\u0000") >= 0 ? "PUBLISH topic must not contain U+0000" : "PUBLISH topic must not contain wildcards";
-	}
-	return undefined;
-}
-

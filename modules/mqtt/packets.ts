@@ -51,14 +51,7 @@ export const enum ConnackCode {
 	NotAuthorized = 5,
 }
 
-export const connackCodeNames: readonly string[] = [
-	"accepted",
-	"unacceptable protocol version",
-	"identifier rejected",
-	"server unavailable",
-	"bad user name or password",
-	"not authorized",
-];
+export const connackCodeNames: readonly string[] = "accepted,unacceptable protocol version,identifier rejected,server unavailable,bad user name or password,not authorized".split(",");
 
 export interface ConnackPacket {
 	type: PacketType.Connack;

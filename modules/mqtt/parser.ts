@@ -68,7 +68,6 @@ export class PacketParser {
 	#state = State.Header;
 	#first = 0;
 	#remaining = 0;
-	#multiplier = 1;
 	#lengthBytes = 0;
 	#body: Uint8Array | undefined;
 	#filled = 0;
@@ -83,7 +82,6 @@ export class PacketParser {
 	#skipField = 0;
 	#skipTopic: Uint8Array | undefined;
 	#skipRule = "";
-	readonly #maxTopicBytes: number;
 
 	constructor(options: ParserOptions, handler: ParserHandler) {
 		if (!(options.maxPacketSize >= 2)) throw new RangeError(`maxPacketSize must be at least 2 bytes, got ${options.maxPacketSize}`);
@@ -94,7 +92,6 @@ export class PacketParser {
 		this.#utf8 = options.utf8;
 		const maxTopicBytes = options.maxTopicBytes ?? 65535;
 		if (!(Number.isInteger(maxTopicBytes) && maxTopicBytes >= 1 && maxTopicBytes <= 65535)) throw new RangeError(`maxTopicBytes must be 1-65535, got ${maxTopicBytes}`);
-		this.#maxTopicBytes = maxTopicBytes;
 		this.#inbound = inboundPublishRecord(maxTopicBytes);
 	}
 
@@ -174,17 +171,15 @@ export class PacketParser {
 					}
 					this.#first = first;
 					this.#remaining = 0;
-					this.#multiplier = 1;
 					this.#lengthBytes = 0;
 					this.#state = State.Length;
 					offset++;
 					break;
 				}
 				case State.Length: {
+					// The remaining length, seven bits a byte, least significant first (2.2.3).
 					const byte = chunk[offset++]!;
-					this.#remaining += (byte & 0x7f) * this.#multiplier;
-					this.#multiplier *= 128;
-					this.#lengthBytes++;
+					this.#remaining += (byte & 0x7f) << (7 * this.#lengthBytes++);
 					if (byte & 0x80) {
 						if (this.#lengthBytes === 4) return this.#fail("remaining length takes more than 4 bytes");
 						break;
@@ -194,12 +189,8 @@ export class PacketParser {
 						if (!this.#oversized(size)) return;
 						break;
 					}
-					if (this.#remaining === 0) {
-						this.#state = State.Header;
-						this.#deliver(this.#first, chunk, offset, offset);
-						if (this.failed) return;
-					} else if (length - offset >= this.#remaining) {
-						// The body is all here: decode in place.
+					if (length - offset >= this.#remaining) {
+						// The body is all here (or there is none): decode in place.
 						this.#state = State.Header;
 						const end = offset + this.#remaining;
 						this.#deliver(this.#first, chunk, offset, end);
@@ -258,7 +249,7 @@ export class PacketParser {
 			if (pos === 1) {
 				const topicLength = this.#skipField;
 				this.#skipTopicEnd = 2 + topicLength;
-				this.#skipTopic = topicLength <= this.#maxTopicBytes ? new Uint8Array(topicLength) : undefined;
+				this.#skipTopic = topicLength <= this.#inbound.maxTopicBytes ? new Uint8Array(topicLength) : undefined;
 				this.#skipField = 0;
 			}
 		} else if (pos < this.#skipTopicEnd) {

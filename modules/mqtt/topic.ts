@@ -3,29 +3,24 @@
  * rule as text, or undefined, so the decoder can report it without
  * throwing; the application-facing API turns that text into a TypeError.
  */
-import { utf8Length } from "mqtt/utf8";
+import { mqttStringProblem } from "mqtt/utf8";
 
-export const maxTopicBytes = 65535;
+/** The rules a topic name and a filter share: an MQTT string, and not empty. */
+function topicProblem(text: string, what: string): string | undefined {
+	return mqttStringProblem(text, what) ?? (text.length === 0 ? `${what} must not be empty` : undefined);
+}
 
 /** A topic a PUBLISH may carry: non-empty, no wildcards, no U+0000, valid UTF-8, at most 65,535 bytes. */
 export function validateTopicName(topic: string): string | undefined {
-	if (typeof topic !== "string") return "topic must be a string";
-	if (topic.length === 0) return "topic must not be empty";
-	for (let i = 0; i < topic.length; i++) {
-		const code = topic.charCodeAt(i);
-		if (code === 0x23 /* # */ || code === 0x2b /* + */) return `topic "${topic}" must not contain wildcards (+ or #)`;
-		if (code === 0) return "topic must not contain U+0000";
-	}
-	return checkLength(topic);
+	return topicProblem(topic, "topic") ?? (/[#+]/.test(topic) ? `topic "${topic}" must not contain wildcards (+ or #)` : undefined);
 }
 
 /** A SUBSCRIBE filter: `+` fills a whole level, `#` is a whole last level. */
 export function validateTopicFilter(filter: string): string | undefined {
-	if (typeof filter !== "string") return "topic filter must be a string";
-	if (filter.length === 0) return "topic filter must not be empty";
+	const problem = topicProblem(filter, "topic filter");
+	if (problem) return problem;
 	for (let i = 0; i < filter.length; i++) {
 		const code = filter.charCodeAt(i);
-		if (code === 0) return "topic filter must not contain U+0000";
 		if (code === 0x2b /* + */) {
 			if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i + 1 < filter.length && filter.charCodeAt(i + 1) !== 0x2f)) {
 				return `topic filter "${filter}": + must occupy a whole level`;
@@ -35,13 +30,6 @@ export function validateTopicFilter(filter: string): string | undefined {
 			if (i > 0 && filter.charCodeAt(i - 1) !== 0x2f) return `topic filter "${filter}": # must occupy a whole level`;
 		}
 	}
-	return checkLength(filter);
-}
-
-function checkLength(text: string): string | undefined {
-	const length = utf8Length(text);
-	if (length < 0) return "topic is not valid UTF-8 (lone surrogate)";
-	if (length > maxTopicBytes) return `topic is ${length} bytes; at most ${maxTopicBytes} are allowed`;
 	return undefined;
 }
 

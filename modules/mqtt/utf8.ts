@@ -57,6 +57,20 @@ export function encodeUtf8(text: string): Uint8Array {
 }
 
 /**
+ * The rules of an MQTT UTF-8 string (1.5.3) for one of the application's:
+ * a string, without U+0000 or a lone surrogate, at most 65,535 bytes.
+ * Returns the broken rule, naming the field `what`, or undefined.
+ */
+export function mqttStringProblem(text: unknown, what: string): string | undefined {
+	if (typeof text !== "string") return `${what} must be a string`;
+	if (text.indexOf("\u0000") >= 0) return `${what} must not contain U+0000`;
+	const length = utf8Length(text);
+	if (length < 0) return `${what} is not valid UTF-8 (lone surrogate)`;
+	if (length > 65535) return `${what} is ${length} bytes; at most 65535 are allowed`;
+	return undefined;
+}
+
+/**
  * Decodes bytes[start, end) as an MQTT UTF-8 string. Returns undefined for
  * anything MQTT calls malformed: invalid or overlong sequences, surrogates,
  * code points above U+10FFFF, and U+0000.
@@ -78,28 +92,19 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
 		if (byte < 0x80) {
 			code = byte;
 			i += 1;
-		} else if (byte >= 0xc2 && byte <= 0xdf) {
-			if (i + 1 >= end) return undefined;
-			const b1 = bytes[i + 1]!;
-			if ((b1 & 0xc0) !== 0x80) return undefined;
-			code = ((byte & 0x1f) << 6) | (b1 & 0x3f);
-			i += 2;
-		} else if (byte >= 0xe0 && byte <= 0xef) {
-			if (i + 2 >= end) return undefined;
-			const b1 = bytes[i + 1]!, b2 = bytes[i + 2]!;
-			if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80) return undefined;
-			code = ((byte & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f);
-			if (code < 0x800 || (code >= 0xd800 && code <= 0xdfff)) return undefined;
-			i += 3;
-		} else if (byte >= 0xf0 && byte <= 0xf4) {
-			if (i + 3 >= end) return undefined;
-			const b1 = bytes[i + 1]!, b2 = bytes[i + 2]!, b3 = bytes[i + 3]!;
-			if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80 || (b3 & 0xc0) !== 0x80) return undefined;
-			code = ((byte & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f);
-			if (code < 0x10000 || code > 0x10ffff) return undefined;
-			i += 4;
 		} else {
-			return undefined;
+			// A lead byte and its `count` continuation bytes (C2-DF: 1, E0-EF: 2, F0-F4: 3).
+			const count = byte >= 0xf0 ? 3 : byte >= 0xe0 ? 2 : 1;
+			if (byte < 0xc2 || byte > 0xf4 || i + count >= end) return undefined;
+			code = byte & (0x3f >> count);
+			for (let k = 1; k <= count; k++) {
+				const next = bytes[i + k]!;
+				if ((next & 0xc0) !== 0x80) return undefined;
+				code = (code << 6) | (next & 0x3f);
+			}
+			// Overlong (below 0x800 in three bytes, 0x10000 in four; C2 rules it out in two), surrogates, past U+10FFFF.
+			if (code < 1 << (5 * count + 1) || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) return undefined;
+			i += 1 + count;
 		}
 		text += String.fromCodePoint(code);
 	}

@@ -1,16 +1,21 @@
 /*
  * The broker's half of the MQTT codec, for the tests' scripted broker and
  * the codec tests: it decodes what a client sends (CONNECT, SUBSCRIBE,
- * UNSUBSCRIBE, any whole packet) and encodes what a broker sends (CONNACK,
- * SUBACK, PINGRESP). None of it ships in the firmware, which only ever
- * plays the client (modules/mqtt/codec).
+ * UNSUBSCRIBE, PINGREQ, DISCONNECT, any whole packet) and encodes what a
+ * broker sends (CONNACK, SUBACK, PINGRESP), and any packet from its
+ * fields (a PUBLISH, an acknowledgement). None of it ships in the firmware,
+ * which only ever plays the client and builds those from its own state
+ * (modules/mqtt/codec).
  */
 import {
 	PacketType, type ConnectPacket, type Packet, type PublishPacket, type QoS, type SubackPacket, type SubscribePacket, type UnsubscribePacket,
 } from "mqtt/packets";
-import { checkFixedHeader, decodePacket, decodePublishInto, encode as encodeClientPacket, inboundPublishRecord } from "mqtt/codec";
-import { decodeUtf8 } from "mqtt/utf8";
-import { validateTopicFilter } from "mqtt/topic";
+import {
+	checkBytes, checkFixedHeader, checkPacketId, checkQoS, decodePacket, decodePublishInto, disconnectPacket, encode as encodeClientPacket,
+	encodeAckInto, encodePublishInto, inboundPublishRecord, maxRemainingLength, packetTypeName, pingreqPacket, publishSize,
+} from "mqtt/codec";
+import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 
 /** Encodes any packet, a client's or a broker's; throws on a bad field. */
 export function encode(packet: Packet): Uint8Array {
@@ -24,14 +29,41 @@ export function encode(packet: Packet): Uint8Array {
 			return encodeSuback(packet);
 		case PacketType.Pingresp:
 			return Uint8Array.of(PacketType.Pingresp << 4, 0);
+		case PacketType.Publish:
+			return encodePublish(packet);
+		case PacketType.Puback:
+		case PacketType.Pubrec:
+		case PacketType.Pubrel:
+		case PacketType.Pubcomp:
+		case PacketType.Unsuback:
+			return encodeAckInto(new Uint8Array(4), packet.type, checkPacketId(packet.packetId));
+		case PacketType.Pingreq:
+			return pingreqPacket.slice();
+		case PacketType.Disconnect:
+			return disconnectPacket.slice();
 		default:
 			return encodeClientPacket(packet);
 	}
 }
 
+/** A PUBLISH from its fields, checked, through the device's one PUBLISH encoder. */
+function encodePublish(packet: PublishPacket): Uint8Array {
+	const problem = validateTopicName(packet.topic);
+	if (problem) throw new TypeError(problem);
+	const qos = checkQoS(packet.qos);
+	checkBytes(packet.payload, "payload", maxRemainingLength);
+	if (qos > 0) checkPacketId(packet.packetId);
+	else if (packet.dup) throw new TypeError("a QoS 0 PUBLISH must not set DUP");
+	const topic = encodeUtf8(packet.topic);
+	const size = publishSize(topic.length, packet.payload.length, qos);
+	if (size - 5 > maxRemainingLength) throw new RangeError(`PUBLISH needs ${size - 5} bytes; MQTT allows at most ${maxRemainingLength}`);
+	const bytes = new Uint8Array(size);
+	encodePublishInto(bytes, topic, packet.payload, qos, packet.retain, packet.dup, packet.packetId ?? 0);
+	return bytes;
+}
+
 function encodeSuback(packet: SubackPacket): Uint8Array {
-	const id = packet.packetId;
-	if (!Number.isInteger(id) || id < 1 || id > 65535) throw new RangeError(`packet id must be an integer 1-65535, got ${id}`);
+	const id = checkPacketId(packet.packetId);
 	for (const code of packet.returnCodes) {
 		if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) throw new RangeError(`SUBACK return code must be 0, 1, 2 or 0x80, got ${code}`);
 	}
@@ -53,6 +85,10 @@ export function decodeBody(first: number, bytes: Uint8Array, start: number, end:
 			return decodeSubscribe(bytes, start, end);
 		case PacketType.Unsubscribe:
 			return decodeUnsubscribe(bytes, start, end);
+		case PacketType.Pingreq:
+		case PacketType.Disconnect:
+			if (end !== start) return `${packetTypeName(first >> 4)} remaining length must be 0, got ${end - start}`;
+			return { type: first >> 4 } as Packet;
 		default:
 			return decodePacket(first, bytes, start, end);
 	}
@@ -162,18 +198,28 @@ function decodeUnsubscribe(bytes: Uint8Array, start: number, end: number): Unsub
 	return { type: PacketType.Unsubscribe, packetId, filters };
 }
 
+/**
+ * Reads the remaining length after the first byte: [the body's offset, its
+ * length], undefined when the bytes end first, or the broken rule.
+ */
+function readLength(bytes: Uint8Array): [number, number] | string | undefined {
+	let remaining = 0, offset = 1;
+	for (;;) {
+		if (offset >= bytes.length) return undefined;
+		const byte = bytes[offset++]!;
+		remaining += (byte & 0x7f) << (7 * (offset - 2));
+		if (!(byte & 0x80)) return [offset, remaining];
+		if (offset > 4) return "remaining length takes more than 4 bytes";
+	}
+}
+
 /** Decodes one whole packet (fixed header included): the packet, or the broken rule. */
 export function decode(bytes: Uint8Array): Packet | string {
 	if (bytes.length < 2) return "packet is shorter than a fixed header";
-	let remaining = 0, multiplier = 1, offset = 1;
-	for (;;) {
-		if (offset >= bytes.length) return "remaining length is truncated";
-		if (offset > 4) return "remaining length takes more than 4 bytes";
-		const byte = bytes[offset++]!;
-		remaining += (byte & 0x7f) * multiplier;
-		multiplier *= 128;
-		if (!(byte & 0x80)) break;
-	}
+	const length = readLength(bytes);
+	if (length === undefined) return "remaining length is truncated";
+	if (typeof length === "string") return length;
+	const [offset, remaining] = length;
 	if (offset + remaining !== bytes.length) return `remaining length ${remaining} does not match the ${bytes.length - offset} bytes given`;
 	return decodeBody(bytes[0]!, bytes, offset, bytes.length);
 }
@@ -193,25 +239,16 @@ export class PacketReader {
 	push(chunk: Uint8Array): void {
 		let bytes: Uint8Array = this.#pending.length ? concatBytes(this.#pending, chunk) : chunk.slice();
 		for (;;) {
-			let remaining = 0, multiplier = 1, offset = 1;
-			for (;;) {
-				if (offset >= bytes.length) {
-					this.#pending = bytes;
-					return;
-				}
-				const byte = bytes[offset++]!;
-				remaining += (byte & 0x7f) * multiplier;
-				multiplier *= 128;
-				if (!(byte & 0x80)) break;
-				if (offset > 4) {
-					this.#pending = new Uint8Array(0);
-					return this.#each("remaining length takes more than 4 bytes");
-				}
+			const length = readLength(bytes);
+			if (typeof length === "string") {
+				this.#pending = new Uint8Array(0);
+				return this.#each(length);
 			}
-			if (offset + remaining > bytes.length) {
+			if (length === undefined || length[0] + length[1] > bytes.length) {
 				this.#pending = bytes;
 				return;
 			}
+			const [offset, remaining] = length;
 			this.#each(decodeBody(bytes[0]!, bytes, offset, offset + remaining));
 			bytes = bytes.subarray(offset + remaining);
 			if (bytes.length === 0) {

@@ -76,7 +76,7 @@ class Resolver {
 }
 const host = {
 	clock: { now: () => Time.ticks, wallTime: () => Date.now() },
-	timers: { set: (callback, delay) => Timer.set(callback, delay), clear: (timer) => Timer.clear(timer) },
+	timers: { set: (callback, delay) => Timer.set(callback, delay), repeat: (callback, interval) => Timer.repeat(callback, interval), clear: (timer) => Timer.clear(timer) },
 };
 let telemetry;
 const client = new MQTTClient({

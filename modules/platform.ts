@@ -86,6 +86,11 @@ export interface Clock {
 
 export interface Timers {
 	set(callback: () => void, delay: number): TimerHandle;
+	/**
+	 * Every `interval` ms until cleared, as Moddable's Timer.repeat: one timer
+	 * for good, rather than one set (and allocated) per period.
+	 */
+	repeat(callback: () => void, interval: number): TimerHandle;
 	clear(handle: TimerHandle | undefined): void;
 }
 

@@ -74,7 +74,7 @@ function benchHost(): Rig {
 		utf8: decoder,
 		utf8Encoder: encoder,
 		clock: { now: clockNow, wallTime: () => wallTime + clockNow() },
-		timers: { set: (callback, delay) => Timer.set(callback, delay), clear: (handle) => Timer.clear(handle as Parameters<typeof Timer.clear>[0]) },
+		timers: { set: (callback, delay) => Timer.set(callback, delay), repeat: (callback, interval) => Timer.repeat(callback, interval), clear: (handle) => Timer.clear(handle as Parameters<typeof Timer.clear>[0]) },
 		log: () => {},
 		wifi: {
 			connect: (_ssid, _password, onEvent) => void Timer.set(() => {

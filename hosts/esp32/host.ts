@@ -96,6 +96,7 @@ export const host: Host = {
 	},
 	timers: {
 		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
+		repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	},
 	log,

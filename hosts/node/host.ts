@@ -8,6 +8,7 @@ import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOpt
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
 import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
+import { repeatOnGrid } from "test/lib/simulated-timers";
 
 interface NodeTimer {
 	id: number;
@@ -71,6 +72,9 @@ export function createNodeHost(board: Board, name = "node"): Host {
 		timers: {
 			set(callback: () => void, delay: number): TimerHandle {
 				return { id: board.time.set(callback, delay) } satisfies NodeTimer;
+			},
+			repeat(callback: () => void, interval: number): TimerHandle {
+				return repeatOnGrid((fire, delay) => board.time.set(fire, delay), () => board.time.now(), callback, interval) satisfies NodeTimer;
 			},
 			clear(handle: TimerHandle | undefined): void {
 				if (handle) board.time.clear((handle as NodeTimer).id);

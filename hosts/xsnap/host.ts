@@ -13,6 +13,7 @@ import type {
 } from "platform";
 import { seededRandom, type Random } from "backoff";
 import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
+import { repeatOnGrid } from "test/lib/simulated-timers";
 
 type Event =
 	| { k: "boot" }
@@ -96,6 +97,14 @@ class XsSocket implements Socket {
 	close(): void {
 		if (sockets.delete(this.id)) ops.push(["close", this.id]);
 	}
+}
+
+/** A one-shot timer on Node's side of the bridge; its id. */
+function setTimer(callback: () => void, delay: number): number {
+	const id = nextId++;
+	timers.set(id, callback);
+	ops.push(["timer", id, delay]);
+	return id;
 }
 
 function dispatch(event: Event): void {
@@ -216,10 +225,10 @@ export const host: Host = {
 	},
 	timers: {
 		set(callback: () => void, delay: number): TimerHandle {
-			const id = nextId++;
-			timers.set(id, callback);
-			ops.push(["timer", id, delay]);
-			return { id };
+			return { id: setTimer(callback, delay) };
+		},
+		repeat(callback: () => void, interval: number): TimerHandle {
+			return repeatOnGrid(setTimer, () => now, callback, interval);
 		},
 		clear(handle: TimerHandle | undefined): void {
 			const id = (handle as { id: number } | undefined)?.id;

@@ -52,7 +52,6 @@ export class Telemetry {
 	readonly #options: TelemetryOptions;
 	#sensor: TemperatureSensor | undefined;
 	#timer: TimerHandle | undefined;
-	#nextDue = 0;
 	#lastPublished: number | undefined;
 	#lastPublishedAt = 0;
 	readonly #tick: () => void;
@@ -62,19 +61,14 @@ export class Telemetry {
 	constructor(options: TelemetryOptions) {
 		this.#options = options;
 		this.#scale = 10 ** options.precision;
-		this.#tick = () => {
-			this.#timer = undefined;
-			this.sample();
-			this.#arm();
-		};
+		this.#tick = () => this.sample();
 	}
 
-	/** Takes the first sample now, then one every interval. */
+	/** Takes the first sample now, then one every interval, on a fixed grid: one timer for good. */
 	start(): void {
 		if (this.#timer !== undefined) return;
-		this.#nextDue = this.#options.host.clock.now();
+		this.#timer = this.#options.host.timers.repeat(this.#tick, this.#options.interval);
 		this.sample();
-		this.#arm();
 	}
 
 	stop(): void {
@@ -133,14 +127,6 @@ export class Telemetry {
 		this.failures++;
 		this.consecutiveFailures++;
 		this.#options.onFault(message, this.consecutiveFailures);
-	}
-
-	/** Arms the next sample on a fixed grid, so the interval does not drift. */
-	#arm(): void {
-		const now = this.#options.host.clock.now();
-		this.#nextDue += this.#options.interval;
-		if (this.#nextDue < now) this.#nextDue = now;
-		this.#timer = this.#options.host.timers.set(this.#tick, this.#nextDue - now);
 	}
 }
 

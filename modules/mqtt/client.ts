@@ -134,6 +134,7 @@ export class MqttClient {
 	readonly #session: Session;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
+	readonly #clock: Host["clock"];
 	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
 	readonly #payloadEncoder: Utf8Encoder;
 	readonly #wakeCallback: () => void;
@@ -170,6 +171,7 @@ export class MqttClient {
 	constructor(options: ClientOptions) {
 		this.#options = options;
 		const host = this.#host = options.host;
+		this.#clock = host.clock;
 		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
@@ -291,7 +293,8 @@ export class MqttClient {
 	 */
 	publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): boolean {
 		const bytes = typeof payload === "string" ? this.#payloadEncoder.encode(payload) : payload;
-		const now = this.#host.clock.now();
+		if (!(bytes instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
+		const now = this.#clock.now();
 		const taken = options === undefined ? this.#session.publish(now, topic, bytes, 0, false, this.#room)
 			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)
 			: this.#session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);

@@ -496,7 +496,6 @@ export class Session {
 	 */
 	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
 		const prepared = this.#topics.get(topic) ?? this.#buffers.prepare(topic);
-		if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
 		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
 		if (this.#quiet && room > 128) {
 			// The hot path: a small QoS 0 or 1 message goes out of the topic's own prepared

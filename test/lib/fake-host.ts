@@ -14,6 +14,7 @@ interface VirtualTimer {
 	/** When it fires: `early` ms before it is due, but never before the next ms. */
 	due: number;
 	callback: () => void;
+	interval: number;
 }
 
 export class VirtualClock {
@@ -24,8 +25,9 @@ export class VirtualClock {
 	#timers: VirtualTimer[] = [];
 	#next = 1;
 
-	set(callback: () => void, delay: number): VirtualTimer {
-		const timer = { id: this.#next++, due: this.now + (delay > 0 ? Math.max(1, delay - this.early) : 0), callback };
+	/** With an `interval`, it fires again every interval (on the grid of its due times) until cleared. */
+	set(callback: () => void, delay: number, interval = 0): VirtualTimer {
+		const timer = { id: this.#next++, due: this.now + (delay > 0 ? Math.max(1, delay - this.early) : 0), callback, interval };
 		this.#timers.push(timer);
 		return timer;
 	}
@@ -49,6 +51,10 @@ export class VirtualClock {
 			if (!first) break;
 			this.#timers.splice(this.#timers.indexOf(first), 1);
 			this.now = Math.max(this.now, first.due);
+			if (first.interval > 0) {
+				first.due += first.interval;
+				this.#timers.push(first);
+			}
 			first.callback();
 		}
 		this.now = end;
@@ -356,6 +362,7 @@ export class FakeHost implements Host {
 
 	readonly timers = {
 		set: (callback: () => void, delay: number): TimerHandle => this.virtual.set(callback, delay),
+		repeat: (callback: () => void, interval: number): TimerHandle => this.virtual.set(callback, interval, interval),
 		clear: (handle: TimerHandle | undefined): void => this.virtual.clear(handle as VirtualTimer | undefined),
 	};
 

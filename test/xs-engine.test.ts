@@ -1,6 +1,6 @@
 /*
  * Which XS the XS host simulator runs: the XS 17 worker that
- * $ROOM1_XS_WORKER names (CI's real-SDK stage builds it with
+ * $XSNAP_WORKER names (CI's real-SDK stage builds it with
  * scripts/engines/build-xsnap.sh), else @agoric/xsnap's bundled XS 13.3.
  * The binary's banner is checked against the running engine's own features,
  * so a mislabelled or wrong binary fails here.
@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { XsWorker } from "../hosts/xsnap/worker.js";
 import { xsModuleRoot } from "./support/xs.js";
 
-const expectedMajor = process.env.ROOM1_XS_WORKER ? 17 : 13;
+const expectedMajor = process.env.XSNAP_WORKER ? 17 : 13;
 
-describe(`XS host engine (XS ${expectedMajor}.x expected: ROOM1_XS_WORKER is ${process.env.ROOM1_XS_WORKER ? "set" : "unset"})`, function () {
+describe(`XS host engine (XS ${expectedMajor}.x expected: XSNAP_WORKER is ${process.env.XSNAP_WORKER ? "set" : "unset"})`, function () {
 	let worker: XsWorker | undefined;
 	after(async function () {
 		await worker?.close();

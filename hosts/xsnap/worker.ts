@@ -2,7 +2,7 @@
  * Node side of the XS host simulator: drives one XS engine process.
  *
  * The engine is the `xsnap-worker` that `@agoric/xsnap` builds from XS's C
- * sources on install (XS 13.3), or the one `$ROOM1_XS_WORKER` names:
+ * sources on install (XS 13.3), or the one `$XSNAP_WORKER` names:
  * `scripts/engines/build-xsnap.sh worker xs17 $MODDABLE` builds it from the
  * same sources against the SDK's XS 17.7, the board's engine. We speak its pipe protocol directly (netstrings on
  * fds 3 and 4) rather than through @agoric/xsnap's JS wrapper, which needs a
@@ -46,12 +46,12 @@ export interface XsWorkerOptions {
 	debugBuild?: boolean;
 }
 
-/** `$ROOM1_XS_WORKER` when set, else @agoric/xsnap's bundled XS 13.3 worker. */
+/** `$XSNAP_WORKER` when set (not ROOM1_…: npm start reads those as config keys), else the bundled XS 13.3 worker. */
 export function workerBinary(debugBuild = false): string {
-	const chosen = process.env.ROOM1_XS_WORKER;
+	const chosen = process.env.XSNAP_WORKER;
 	if (chosen) {
 		// A wrong path would otherwise surface as a spawn error far from its cause.
-		if (!fs.existsSync(chosen)) throw new Error(`ROOM1_XS_WORKER: no such file: ${chosen}`);
+		if (!fs.existsSync(chosen)) throw new Error(`XSNAP_WORKER: no such file: ${chosen}`);
 		return chosen;
 	}
 	const pkg = path.dirname(require.resolve("@agoric/xsnap/package.json"));

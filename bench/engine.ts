@@ -1,6 +1,6 @@
 /*
  * The engine bench's Node half: builds the release xsnap CLI engines
- * (scripts/engines/build-xsnap-cli.sh), copies Moddable's MQTT client out of
+ * (scripts/engines/build-xsnap.sh cli), copies Moddable's MQTT client out of
  * the SDK when there is one, runs bench/xs/engine-driver in each engine and
  * returns what it measured.
  *
@@ -38,8 +38,8 @@ export function moddableSdk(): string | undefined {
 }
 
 function buildEngine(engine: "xs13" | "xs17", sdk?: string): string {
-	const script = path.join(projectRoot, "scripts", "engines", "build-xsnap-cli.sh");
-	const output = execFileSync("bash", [script, engine, ...(sdk ? [sdk] : [])], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+	const script = path.join(projectRoot, "scripts", "engines", "build-xsnap.sh");
+	const output = execFileSync("bash", [script, "cli", engine, ...(sdk ? [sdk] : [])], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
 	return output.trim().split("\n").pop()!;
 }
 

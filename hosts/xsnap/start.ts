@@ -18,6 +18,7 @@ import path from "node:path";
 import { ConfigError } from "config";
 import { Board, formatLog } from "../node/platform.js";
 import { XsSimulator } from "./simulator.js";
+import { workerBinary, workerXsVersion } from "./worker.js";
 import { projectRoot } from "./paths.js";
 import { chooseBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { render, type DashboardState } from "./dashboard.js";
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
 		"Ctrl-C publishes offline and exits",
 	];
 	if (note) console.log(note);
-	if (!live) console.log(`room1 firmware on the XS host simulator; broker ${view.broker}\n${help.join("\n")}\n`);
+	if (!live) console.log(`room1 firmware on the XS host simulator (XS ${workerXsVersion()}, ${workerBinary()}); broker ${view.broker}\n${help.join("\n")}\n`);
 
 	const simulator = await XsSimulator.start({ board, config });
 	if (!(await simulator.status())) {

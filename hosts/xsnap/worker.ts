@@ -2,7 +2,9 @@
  * Node side of the XS host simulator: drives one XS engine process.
  *
  * The engine is the `xsnap-worker` that `@agoric/xsnap` builds from XS's C
- * sources on install. We speak its pipe protocol directly (netstrings on
+ * sources on install (XS 13.3), or the one `$XSNAP_WORKER` names:
+ * `scripts/engines/build-xsnap.sh worker xs17 $MODDABLE` builds it from the
+ * same sources against the SDK's XS 17.7, the board's engine. We speak its pipe protocol directly (netstrings on
  * fds 3 and 4) rather than through @agoric/xsnap's JS wrapper, which needs a
  * SES lockdown of the whole Node process.
  *
@@ -11,7 +13,8 @@
  * - The worker answers `.<meter JSON>\x01<reply>`, or `!<error>`, or asks us
  *   `?<bytes>` (its synchronous `issueCommand`), which we answer `/<bytes>`.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -43,12 +46,37 @@ export interface XsWorkerOptions {
 	debugBuild?: boolean;
 }
 
+/** `$XSNAP_WORKER` when set (not ROOM1_…: npm start reads those as config keys), else the bundled XS 13.3 worker. */
 export function workerBinary(debugBuild = false): string {
+	const chosen = process.env.XSNAP_WORKER;
+	if (chosen) {
+		// A wrong path would otherwise surface as a spawn error far from its cause.
+		if (!fs.existsSync(chosen)) throw new Error(`XSNAP_WORKER: no such file: ${chosen}`);
+		return chosen;
+	}
 	const pkg = path.dirname(require.resolve("@agoric/xsnap/package.json"));
 	return path.join(pkg, "xsnap-native", "xsnap", "build", "bin", "lin", debugBuild ? "debug" : "release", "xsnap-worker");
 }
 
+const versions = new Map<string, string>();
+
+/** The XS version a worker binary was built with, from its `-v` banner: `xsnap 0.15.0 (XS 17.7.0)`. */
+export function workerXsVersion(binary = workerBinary()): string {
+	let version = versions.get(binary);
+	if (!version) {
+		const banner = execFileSync(binary, ["-v"], { encoding: "utf8" });
+		const match = /\(XS (\d+\.\d+\.\d+)\)/.exec(banner);
+		if (!match) throw new Error(`${binary} -v printed no XS version: ${banner}`);
+		version = match[1]!;
+		versions.set(binary, version);
+	}
+	return version;
+}
+
 export class XsWorker {
+	/** The binary this worker runs, and the XS version it was built with. */
+	readonly binary: string;
+	readonly xsVersion: string;
 	readonly #process: ChildProcess;
 	readonly #toWorker: Writable;
 	readonly #options: XsWorkerOptions;
@@ -59,8 +87,10 @@ export class XsWorker {
 
 	constructor(options: XsWorkerOptions) {
 		this.#options = options;
+		this.binary = workerBinary(options.debugBuild);
+		this.xsVersion = workerXsVersion(this.binary);
 		// -l 0: no crank limit; metering stays on so every reply carries its meters.
-		this.#process = spawn(workerBinary(options.debugBuild), ["room1-xs", "-l", "0"], {
+		this.#process = spawn(this.binary, ["room1-xs", "-l", "0"], {
 			cwd: options.moduleRoot,
 			stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"],
 			// Its own process group: Ctrl-C goes to Node, which shuts the firmware

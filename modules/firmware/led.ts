@@ -25,6 +25,11 @@ const words: Record<string, Parsed | undefined> = Object.assign(Object.create(nu
 
 /** Parses a command payload: the command, or why it is not one. */
 export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | { error: string } {
+	// What dashboards send (Home Assistant: ON and OFF), matched byte by byte in any case; `| 0x20`
+	// makes only O and o into o, N and n into n, F and f into f. No string is built for them.
+	const length = payload.length;
+	if (length === 2 && (payload[0]! | 0x20) === 0x6f && (payload[1]! | 0x20) === 0x6e) return on;
+	if (length === 3 && (payload[0]! | 0x20) === 0x6f && (payload[1]! | 0x20) === 0x66 && (payload[2]! | 0x20) === 0x66) return off;
 	if (payload.length > maxCommandBytes) return { error: `command of ${payload.length} bytes is longer than ${maxCommandBytes}` };
 	let start = 0, end = payload.length;
 	while (start < end && isSpace(payload[start]!)) start++;

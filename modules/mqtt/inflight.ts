@@ -84,6 +84,16 @@ export class InflightWindow {
 		return undefined;
 	}
 
+	/** The state (a superseding message) to `topic` not yet handed over on this connection, if any. */
+	unsentState(topic: string): Inflight | undefined {
+		const entries = this.entries;
+		for (let index = this.cursor; index < entries.length; index++) {
+			const entry = entries[index]!;
+			if (!entry.sent && entry.supersede === true && entry.topicText === topic) return entry;
+		}
+		return undefined;
+	}
+
 	/** Where the entry with this id is, or -1. A plain loop: acks come in order, so this is almost always 0. */
 	indexOf(packetId: number): number {
 		const entries = this.entries;

@@ -382,8 +382,19 @@ export class Session {
 		entry.sentAt = now;
 		if (entry.phase === "release") return encodeAckInto(this.#ack, PacketType.Pubrel, entry.packetId);
 		if (dup) this.stats.retransmitted++;
-		// The QoS 1/2 hot path: straight to the buffers, no wrapper.
 		this.stats.sent++;
+		// A small one goes out of its topic's prepared buffer, as a new message does (see `publish`).
+		const prepared = entry.size < 130 ? this.#topics.get(entry.topicText) : undefined;
+		if (prepared !== undefined) {
+			const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+			const base = prepared.remainingBase, size = entry.size, packetId = entry.packetId;
+			buffer[0] = 0x30 | (dup ? 0x08 : 0) | (entry.qos << 1) | (entry.retain ? 1 : 0);
+			buffer[1] = size - 2;
+			buffer[base + 2] = packetId >> 8;
+			buffer[base + 3] = packetId & 0xff;
+			buffer.set(entry.payload, base + 4);
+			return prepared.views[size] ?? (prepared.views[size] = buffer.subarray(0, size));
+		}
 		return this.#buffers.encode(entry.topic, entry.payload, entry.qos, entry.retain, dup, entry.packetId, entry.size);
 	}
 
@@ -541,24 +552,38 @@ export class Session {
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		const size = publishSize(prepared.bytes.length, payload.length, qos);
 		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
-		if (this.#quiet) {
-			if (qos === 0) {
-				if (size <= room) {
-					this.#lastSent = now;
-					return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
-				}
-			} else if (this.#window.entries.length < this.#window.max) {
-				const entry = this.#window.take(prepared.bytes, topic, payload, qos, retain, size, this.#allocatePacketId());
-				if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
-				if (size <= room) {
-					// Nothing else waits and it fits: it goes now, and the session stays quiet.
-					this.#window.cursor = this.#window.entries.length;
-					this.#lastSent = now;
-					return this.#sendInflight(entry, now);
-				}
-				this.#quiet = false;
+		const window = this.#window;
+		if (qos === 0) {
+			if (this.#quiet && size <= room) {
+				this.#lastSent = now;
+				return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
+			}
+		} else if (this.outbox.length === 0 && this.#state === "connected" && window.entries.length < window.max) {
+			// Nothing waits in the outbox: the message joins the window at once, to go out after what
+			// is owed already (the acknowledgement of the message being handled, say), or now if
+			// nothing is and it fits. A state is replaced there too, until it has gone out.
+			const earlier = this.#superseding ? window.unsentState(topic) : undefined;
+			if (earlier !== undefined) {
+				this.outbox.superseded++;
+				settle(earlier, "superseded");
+				earlier.payload = payload;
+				earlier.qos = qos;
+				earlier.retain = retain;
+				earlier.size = size;
+				earlier.onOutcome = this.#onOutcome;
 				return true;
 			}
+			const entry = window.take(prepared.bytes, topic, payload, qos, retain, size, this.#allocatePacketId());
+			if (this.#superseding) entry.supersede = true;
+			if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
+			if (this.#quiet && size <= room) {
+				// Nothing else waits and it fits: it goes now, and the session stays quiet.
+				window.cursor = window.entries.length;
+				this.#lastSent = now;
+				return this.#sendInflight(entry, now);
+			}
+			this.#quiet = false;
+			return true;
 		}
 		this.#quiet = false;
 		const item: QueuedPublish = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size };

@@ -143,7 +143,7 @@ export const suite = defineSuite("firmware on a virtual clock", {
 
 	"LED: accepts every documented form, case-insensitive and trimmed"() {
 		const table: [string, string][] = [
-			["on", "on"], ["OFF", "off"], [" Toggle\n", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
+			["on", "on"], ["ON", "on"], ["oN", "on"], ["OFF", "off"], ["Off", "off"], [" Toggle\n", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
 			['{"state":"on"}', "on"], ['{"state":"OFF"}', "off"], [' {"state": "toggle"} ', "toggle"], ['{"state":true}', "on"], ['{"state":0}', "off"],
 		];
 		for (const [payload, expected] of table) {
@@ -165,6 +165,9 @@ export const suite = defineSuite("firmware on a virtual clock", {
 			[ascii('{"state":"blink"}'), /JSON command needs "state"/],
 			[ascii('{"power":"on"}'), /JSON command needs "state"/],
 			[ascii("null"), /unknown command/],
+			// The byte-wise match for on and off takes nothing else of their length.
+			[ascii("o."), /unknown command/], [ascii("/n"), /unknown command/], [ascii("of&"), /unknown command/], [ascii("0FF"), /unknown command/],
+			[Uint8Array.of(0x6f, 0xce), /not printable ASCII/],
 		];
 		for (const [payload, reason] of table) {
 			const result = parseLedCommand(payload);

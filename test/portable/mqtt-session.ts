@@ -538,6 +538,28 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.equal(r.client.inflight, 2);
 	},
 
+	"a handler's state publishes while connected: the last one of a command goes out, after the command's PUBACK, in order with the rest"() {
+		const r = rig();
+		const outcomes: string[] = [];
+		const state = (value: string) => r.client.publish("s/state", value, { qos: 1, retain: true, supersede: true, onOutcome: (outcome) => outcomes.push(`${value} ${outcome}`) });
+		r.client.subscribe("c/led", 1, () => {
+			state("on");
+			r.client.publish("s/t", "reading", { qos: 1 });
+			state("off");
+			state("on again");
+		});
+		connected(r);
+		const connection = r.host.broker.current!;
+		const before = connection.received.length;
+		r.host.broker.deliver("c/led", "toggle", 1);
+		r.host.virtual.advance(10);
+		const sent = connection.received.slice(before).map((packet) => packet.type === PacketType.Publish ? `${packet.topic} ${text(packet.payload)}` : `${packet.type}`);
+		// The state's first value was replaced where it waited, ahead of the reading: its place, the last value.
+		assert.deepEqual(sent, [`${PacketType.Puback}`, "s/state on again", "s/t reading"]);
+		assert.deepEqual(outcomes, ["on superseded", "off superseded", "on again acknowledged"]);
+		assert.equal(r.client.inflight, 0);
+	},
+
 	"acknowledges inbound QoS 1 and passes retain and topic-filter dispatch"() {
 		const r = rig();
 		const led: string[] = [];

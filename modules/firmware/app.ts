@@ -86,11 +86,12 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 
 	// A state, not an event: last value wins while it waits (see mqtt/outbox).
 	const ledStateOptions = { qos: 1, retain: true, supersede: true } as const;
+	const ledFields = Object.freeze({ pin: config.led.pin });
 	const led = new LedActuator({
 		output: host.openLed(config.led.pin),
 		activeLow: config.led.activeLow,
 		publishState: (state) => client.publish(topics.ledState, state, ledStateOptions),
-		onChange: (on) => log("info", "led", on ? "on" : "off", { pin: config.led.pin }),
+		onChange: (on) => log("info", "led", on ? "on" : "off", ledFields),
 		onRejected: (reason, quote) => {
 			log("warn", "led", `rejected command: ${reason}`, { payload: quote });
 			report("led_command_rejected", reason, { payload: quote });

@@ -167,8 +167,12 @@ export class Session {
 	// Where outbound PUBLISH bytes are written, and its topics, encoded once (read directly on the hot path).
 	readonly #buffers = new PublishBuffers();
 	readonly #topics: Map<string, PreparedTopic> = this.#buffers.topics;
-	// Connected, and the last transmit() found nothing at all waiting: a new message may go straight out.
-	#quiet = false;
+	/**
+	 * Connected, and transmit() is sure to have nothing: a new message may go
+	 * straight out, and the driver need not ask. A field, not a getter, as
+	 * the driver reads it after every input; only the session writes it.
+	 */
+	quiet = false;
 	#lastSent = 0;
 	#lastReceived = 0;
 	readonly #effects: SessionEffects;
@@ -238,11 +242,6 @@ export class Session {
 
 	get state(): ConnectionState {
 		return this.#state;
-	}
-
-	/** True when `transmit()` is sure to have nothing: the driver may skip asking. */
-	get quiet(): boolean {
-		return this.#quiet;
 	}
 
 	/** Outbound QoS 1/2 messages not yet completed. */
@@ -328,10 +327,10 @@ export class Session {
 			this.#lastSent = now;
 			// The last of what there was: the driver need not ask again.
 			const window = this.#window;
-			if (this.#control.length === 0 && this.outbox.length === 0 && window.cursor >= window.entries.length && this.#state === "connected" && !this.#birthDue) this.#quiet = true;
+			if (this.#control.length === 0 && this.outbox.length === 0 && window.cursor >= window.entries.length && this.#state === "connected" && !this.#birthDue) this.quiet = true;
 			return packet;
 		}
-		this.#quiet = this.#state === "connected" && this.outbox.length === 0;
+		this.quiet = this.#state === "connected" && this.outbox.length === 0;
 		// After disconnect(): everything owed went out, DISCONNECT last; now the transport can close.
 		if (this.#state === "closing") this.abort(now, "disconnected by the application");
 		return undefined;
@@ -400,7 +399,7 @@ export class Session {
 
 	#queue(packet: ControlPacket): void {
 		this.#control.push(packet);
-		this.#quiet = false;
+		this.quiet = false;
 	}
 
 	/** Bytes from the transport, in any split. */
@@ -437,11 +436,16 @@ export class Session {
 					}
 				}
 			} else if (first === 0x40) {
-				const entry = this.#window.entries[0];
+				const window = this.#window;
+				const entry = window.entries[0];
 				if (length === 4 && chunk[1] === 2 && entry !== undefined && entry.packetId === ((chunk[2]! << 8) | chunk[3]!) && entry.qos === 1 && entry.sent) {
 					this.#lastReceived = now;
 					this.stats.lastRoundTrip = now - entry.sentAt;
-					this.#complete(entry, 0);
+					// #complete for the oldest, inlined: this is every reading's last step.
+					window.entries.shift();
+					if (window.cursor > 0) window.cursor--;
+					if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
+					window.release(entry);
 					return;
 				}
 			} else if (first === 0x32 && chunk[1] === length - 2 && length < 130 && this.#directRoutes !== undefined) {
@@ -508,7 +512,7 @@ export class Session {
 	publish(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number): Uint8Array | boolean {
 		const prepared = this.#topics.get(topic) ?? this.#buffers.prepare(topic);
 		// Nothing waits to go out, and the socket takes any small packet: it may go straight out.
-		if (this.#quiet && room > 128) {
+		if (this.quiet && room > 128) {
 			// The hot path: a small QoS 0 or 1 message goes out of the topic's own prepared
 			// buffer, with only the header, the packet id and the payload written. The bytes
 			// smallPublishBuffer leaves to each message are written here: a call would cost more.
@@ -550,11 +554,13 @@ export class Session {
 		}
 		this.#now = now;
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
-		const size = publishSize(prepared.bytes.length, payload.length, qos);
+		// publishSize, inlined.
+		const remaining = prepared.remainingBase + payload.length + (qos === 0 ? 0 : 2);
+		const size = 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
 		if (size > 268435460) throw new RangeError(`a PUBLISH of ${payload.length} payload bytes exceeds MQTT's maximum packet size`);
 		const window = this.#window;
 		if (qos === 0) {
-			if (this.#quiet && size <= room) {
+			if (this.quiet && size <= room) {
 				this.#lastSent = now;
 				return this.#encodePublish(prepared.bytes, payload, 0, retain, false, 0, size);
 			}
@@ -562,7 +568,7 @@ export class Session {
 			// Nothing waits in the outbox: the message joins the window at once, to go out after what
 			// is owed already (the acknowledgement of the message being handled, say), or now if
 			// nothing is and it fits. A state is replaced there too, until it has gone out.
-			const earlier = this.#superseding ? window.unsentState(topic) : undefined;
+			const earlier = this.#superseding && window.cursor < window.entries.length ? window.unsentState(topic) : undefined;
 			if (earlier !== undefined) {
 				this.outbox.superseded++;
 				settle(earlier, "superseded");
@@ -576,16 +582,16 @@ export class Session {
 			const entry = window.take(prepared.bytes, topic, payload, qos, retain, size, this.#allocatePacketId());
 			if (this.#superseding) entry.supersede = true;
 			if (this.#onOutcome !== undefined) entry.onOutcome = this.#onOutcome;
-			if (this.#quiet && size <= room) {
+			if (this.quiet && size <= room) {
 				// Nothing else waits and it fits: it goes now, and the session stays quiet.
 				window.cursor = window.entries.length;
 				this.#lastSent = now;
 				return this.#sendInflight(entry, now);
 			}
-			this.#quiet = false;
+			this.quiet = false;
 			return true;
 		}
-		this.#quiet = false;
+		this.quiet = false;
 		const item: QueuedPublish = { topic: prepared.bytes, topicText: topic, payload, qos, retain, size };
 		if (this.#superseding) item.supersede = true;
 		if (this.#onOutcome !== undefined) item.onOutcome = this.#onOutcome;
@@ -911,7 +917,7 @@ export class Session {
 		if (this.#state === state) return;
 		this.#state = state;
 		if (state !== "connected") this.#laneOpen = false;
-		this.#quiet = false;
+		this.quiet = false;
 		this.timeoutChanged = true;
 		this.#effects.stateChanged(state, reason);
 	}

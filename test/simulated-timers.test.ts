@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { VirtualTime } from "../hosts/node/platform.js";
-import { repeatOnGrid } from "./lib/simulated-timers.js";
+import { repeatOnGrid } from "../hosts/simulated/timers.js";
 
 /** One-shot timers on a virtual clock, the next one set firing `late` ms late, once. */
 function lateTimers(time: VirtualTime): { set(fire: () => void, delay: number): number; late: number } {

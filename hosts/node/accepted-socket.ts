@@ -4,7 +4,7 @@
  */
 import type { Socket, SocketCallbacks } from "platform";
 import type { AcceptedConnection } from "./listener.js";
-import { ReceivedBytes } from "test/lib/simulated-socket";
+import { ReceivedBytes } from "simulated/socket";
 
 export function acceptedSocket(connection: AcceptedConnection, callbacks: SocketCallbacks): Socket {
 	const received = new ReceivedBytes();

@@ -7,8 +7,8 @@
 import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
-import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
-import { repeatOnGrid } from "test/lib/simulated-timers";
+import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { repeatOnGrid } from "simulated/timers";
 
 interface NodeTimer {
 	id: number;

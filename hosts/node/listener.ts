@@ -7,7 +7,7 @@
  * server that writes past it fails here as it would in mcsim.
  */
 import net from "node:net";
-import { WritableBudget } from "test/lib/simulated-socket";
+import { WritableBudget } from "simulated/socket";
 import { endSocket, resetSocket } from "./platform.js";
 
 export const writableBudget = 1536;

@@ -12,8 +12,8 @@ import type {
 	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
-import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
-import { repeatOnGrid } from "test/lib/simulated-timers";
+import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { repeatOnGrid } from "simulated/timers";
 
 type Event =
 	| { k: "boot" }

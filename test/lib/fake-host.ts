@@ -7,7 +7,7 @@
 import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
-import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "simulated/socket";
 
 interface VirtualTimer {
 	id: number;

@@ -6,7 +6,7 @@
  */
 import type { ListenOptions, Listener, Socket, SocketCallbacks, SettingsStorage } from "platform";
 import { FakeHost, concat, text } from "test/lib/fake-host";
-import { ReceivedBytes } from "test/lib/simulated-socket";
+import { ReceivedBytes } from "simulated/socket";
 
 export const writableBudget = 1536;
 

@@ -8,7 +8,7 @@
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, seededRandom, text } from "test/lib/fake-host";
-import { ReceivedBytes, WritableBudget } from "test/lib/simulated-socket";
+import { ReceivedBytes, WritableBudget } from "simulated/socket";
 import { MqttClient, type ClientOptions } from "mqtt/client";
 import { PacketType, type PublishPacket } from "mqtt/packets";
 import { parseConfig } from "config";

@@ -1,12 +1,13 @@
 /*
- * The writable budget every simulated socket enforces, in one place: the
- * Node host's, the XS host simulator's and the tests' fake host's. As
- * Moddable's ECMA-419 sockets do on every host, a socket takes only as
- * many bytes as its last onWritable(count) announced; a write past that
- * throws "would block" and takes nothing, and write returns what is left.
- * When the budget comes back is each simulator's own (a turn of Node's
- * event loop, of the XS bridge, of the virtual clock). Simulators only: a
- * device's socket enforces its own, so this never ships in the firmware.
+ * The limits every simulated socket enforces, in one place: the Node
+ * host's, the XS host simulator's and the tests' fake hosts'. Moddable's
+ * ECMA-419 sockets are the model, so a simulator is never kinder than the
+ * board: a write past what the last onWritable(count) announced throws
+ * "would block" and takes nothing (WritableBudget), and a read follows the
+ * TCP socket's rules (ReceivedBytes). When the budget comes back is each
+ * simulator's own (a turn of Node's event loop, of the XS bridge, of the
+ * virtual clock). Simulators only: a device's socket enforces its own, so
+ * this never ships in the firmware.
  */
 export class WritableBudget {
 	/** Bytes the socket takes until the next onWritable. */

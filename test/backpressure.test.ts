@@ -9,28 +9,12 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { VirtualRig } from "./support/virtual-rig.js";
+import { VirtualRig, rigsOnOneBroker } from "./support/virtual-rig.js";
 
 describe("back-pressure end to end: the firmware (XS host simulator) against mosquitto, 1,536 bytes per turn", function () {
 	this.timeout(120_000);
-	let broker: Mosquitto;
-	let rig: VirtualRig | undefined;
-
-	before(async function () {
-		// QoS 0 readings published while the subscriber itself reconnects after a restart are kept for it.
-		broker = await Mosquitto.start({ persistent: true, config: ["queue_qos0_messages true"] });
-	});
-
-	afterEach(async function () {
-		await rig?.close();
-		rig = undefined;
-		if (!broker.running) await broker.restart();
-	});
-
-	after(async function () {
-		await broker?.stop();
-	});
+	// QoS 0 readings published while the subscriber itself reconnects after a restart are kept for it.
+	const suite = rigsOnOneBroker({ persistent: true, config: ["queue_qos0_messages true"] });
 
 	function assertNoFailures(r: VirtualRig): void {
 		const bad = r.board.logs.filter((record) => /would block|transport failed|uncaught exception|engine failure|threw/.test(record.message));
@@ -59,11 +43,10 @@ describe("back-pressure end to end: the firmware (XS host simulator) against mos
 		// Ten configs: temperature, humidity, the LED, and seven diagnostic entities (the XS host simulator reports its IP); and online.
 		const expected = 10 + 1;
 		// Readings at QoS 1 here: a reset, unlike a broker's orderly stop, may lose a QoS 0 message in transit.
-		rig = await VirtualRig.start({ broker, name: "bp-ha", config: { ha_discovery: "true", sensor_interval: "200" } });
-		const r = rig;
+		const r = suite.rig = await VirtualRig.start({ broker: suite.broker, name: "bp-ha", config: { ha_discovery: "true", sensor_interval: "200" } });
 		const device = "bp-ha-device";
 		const retained = new Map<string, string>();
-		const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: "bp-ha-watcher" });
+		const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${suite.broker.port}`, { clientId: "bp-ha-watcher" });
 		try {
 			watcher.on("message", (topic, payload) => retained.set(topic, payload.toString()));
 			await watcher.subscribeAsync([`homeassistant/+/${device}/+/config`, `${r.prefix}/status`], { qos: 1 });
@@ -91,8 +74,7 @@ describe("back-pressure end to end: the firmware (XS host simulator) against mos
 	});
 
 	it("sensor_qos=0, a reading every 200 ms, through two 10 s broker outages: no reading lost, all in order, heap flat", async function () {
-		rig = await VirtualRig.start({ broker, name: "bp-qos0", config: { sensor_interval: "200", sensor_qos: "0" } });
-		const r = rig;
+		const r = suite.rig = await VirtualRig.start({ broker: suite.broker, name: "bp-qos0", config: { sensor_interval: "200", sensor_qos: "0" } });
 		await r.advance(5_000);
 		const baseline = await r.census();
 		for (let outage = 0; outage < 2; outage++) {
@@ -100,10 +82,10 @@ describe("back-pressure end to end: the firmware (XS host simulator) against mos
 			// What went out before the outage is the broker's: a QoS 0 message still in its input when it
 			// stops is lost there, not here. The outage's own readings are the test.
 			await assertAllDelivered(r);
-			await broker.stop();
+			await suite.broker.stop();
 			await noticed(r, drops + 1);
 			await r.advance(10_000);
-			await broker.restart();
+			await suite.broker.restart();
 			await r.advance(15_000);
 		}
 		assert.equal(r.mqttLog(/^connected: /).length, 3);

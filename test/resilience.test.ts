@@ -7,8 +7,7 @@
  * Settings: Wi-Fi and MQTT backoff 1 s doubling to 10 s, max in flight 10.
  */
 import assert from "node:assert/strict";
-import { Mosquitto } from "./support/mosquitto.js";
-import { VirtualRig } from "./support/virtual-rig.js";
+import { VirtualRig, rigsOnOneBroker } from "./support/virtual-rig.js";
 import { runSoak } from "./support/soak.js";
 
 const backoffMax = 10_000;
@@ -16,26 +15,11 @@ const maxInflight = 10;
 
 describe("long faults on a virtual clock: the firmware (XS host simulator) against mosquitto", function () {
 	this.timeout(120_000);
-	let broker: Mosquitto;
-	let rig: VirtualRig | undefined;
+	const suite = rigsOnOneBroker({ persistent: true });
 	let rigs = 0;
 
-	before(async function () {
-		broker = await Mosquitto.start({ persistent: true });
-	});
-
-	afterEach(async function () {
-		await rig?.close();
-		rig = undefined;
-		if (!broker.running) await broker.restart();
-	});
-
-	after(async function () {
-		await broker?.stop();
-	});
-
 	async function start(config: Record<string, string> = {}): Promise<VirtualRig> {
-		rig = await VirtualRig.start({ broker, name: `rig${++rigs}`, config });
+		const rig = suite.rig = await VirtualRig.start({ broker: suite.broker, name: `rig${++rigs}`, config });
 		await rig.advance(10_000);
 		assert.equal(rig.mqttLog(/^connected: /).length, 1, "connected once");
 		assert.ok(rig.delivery.highest >= 8, `readings flowing: ${rig.delivery.highest}`);
@@ -78,11 +62,11 @@ describe("long faults on a virtual clock: the firmware (XS host simulator) again
 		await r.advance(5_000);
 		const inflight = (await r.simulator.status())!.inflight as number;
 		assert.ok(inflight >= 4 && inflight <= maxInflight, `${inflight} in flight`);
-		await broker.stop();
+		await suite.broker.stop();
 		await r.advance(30_000);
 		r.proxy.swallowPubacks = false;
 		r.awaitAnswers = true;
-		await broker.restart();
+		await suite.broker.restart();
 		const back = r.time.now();
 		await r.advance(backoffMax + 2_000);
 		const reconnected = r.mqttLog(/^connected: /)[1];
@@ -99,9 +83,9 @@ describe("long faults on a virtual clock: the firmware (XS host simulator) again
 
 	it("past the outbox's capacity the oldest readings are dropped and counted, the newest delivered in order, and nothing crashes", async function () {
 		const r = await start({ mqtt_outbox_messages: "10" });
-		await broker.stop();
+		await suite.broker.stop();
 		await r.advance(30_000);
-		await broker.restart();
+		await suite.broker.restart();
 		await r.advance(backoffMax + 2_000);
 		const status = (await r.simulator.status())!;
 		const published = status.readings as number;
@@ -118,7 +102,7 @@ describe("long faults on a virtual clock: the firmware (XS host simulator) again
 
 	it("a short soak: readings every second, an LED command every minute, a broker drop every hour; heap, timers and sockets flat", async function () {
 		const hours = 3;
-		const { rows, missing, outOfOrder, stalls, lastLedState, ledLevel, ledToggles } = await runSoak({ broker, name: "short-soak", hours, censusEvery: 1 });
+		const { rows, missing, outOfOrder, stalls, lastLedState, ledLevel, ledToggles } = await runSoak({ broker: suite.broker, name: "short-soak", hours, censusEvery: 1 });
 		assert.equal(rows.length, hours);
 		const first = rows[0]!;
 		for (const row of rows) {

@@ -18,7 +18,7 @@ import { Board, VirtualTime, type OpenSocketOptions, type SocketEvents, type Boa
 import { XsSimulator } from "../../hosts/xsnap/simulator.js";
 import { FaultProxy, splitPackets } from "./fault-proxy.js";
 import { manifestConfig } from "./firmware.js";
-import type { Mosquitto } from "./mosquitto.js";
+import { Mosquitto, type MosquittoOptions } from "./mosquitto.js";
 
 /** Packets the broker answers (CONNECT, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ; and PUBLISH at QoS 1 or 2), and the answers. */
 const requests = new Set([1, 6, 8, 10, 12]);
@@ -322,4 +322,31 @@ export class VirtualRig {
 		await this.proxy.close();
 		await this.subscriber.endAsync(true);
 	}
+}
+
+/** What `rigsOnOneBroker` gives a suite: its broker, and the test's rig, closed after the test. */
+export interface RigSuite {
+	broker: Mosquitto;
+	rig: VirtualRig | undefined;
+}
+
+/**
+ * The mocha hooks of a suite whose tests each run a rig against one
+ * mosquitto: the broker starts before the suite and stops after it; after
+ * each test its rig is closed, and a broker the test stopped runs again.
+ */
+export function rigsOnOneBroker(options: MosquittoOptions): RigSuite {
+	const suite = { rig: undefined } as RigSuite;
+	before(async function () {
+		suite.broker = await Mosquitto.start(options);
+	});
+	afterEach(async function () {
+		await suite.rig?.close();
+		suite.rig = undefined;
+		if (!suite.broker.running) await suite.broker.restart();
+	});
+	after(async function () {
+		await suite.broker?.stop();
+	});
+	return suite;
 }

@@ -331,37 +331,8 @@ export const paths: Path[] = [
 			return { op, check: (runs) => (led.commands - before === runs ? undefined : `${led.commands - before} LED commands, expected ${runs}`) };
 		},
 	},
-	{
-		name: "(c) QoS 0 publish, 13-character string payload",
-		target: 320,
-		ours() {
-			const { client, socket } = ourClient();
-			const op = (): void => void client.publish(topics.temperature, stringPayload);
-			proven(socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
-			return { op, check: () => (client.state === "connected" ? undefined : "disconnected") };
-		},
-		theirs(MQTTClient) {
-			const rig = theirClient(MQTTClient);
-			const op = (): void => void rig.client.write(rig.encoder.encode(stringPayload), { topic: topics.temperature });
-			proven(rig.socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
-			return { op, check: () => undefined };
-		},
-	},
-	{
-		name: "(c) QoS 0 publish, 13 bytes made beforehand",
-		ours() {
-			const { client, socket } = ourClient();
-			const op = (): void => void client.publish(topics.temperature, bytePayload);
-			proven(socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
-			return { op, check: () => (client.state === "connected" ? undefined : "disconnected") };
-		},
-		theirs(MQTTClient) {
-			const rig = theirClient(MQTTClient);
-			const op = (): void => void rig.client.write(bytePayload, { topic: topics.temperature });
-			proven(rig.socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
-			return { op, check: () => undefined };
-		},
-	},
+	qos0Publish("(c) QoS 0 publish, 13-character string payload", stringPayload, 320),
+	qos0Publish("(c) QoS 0 publish, 13 bytes made beforehand", bytePayload),
 	{
 		name: "(c) inbound QoS 0 `on`, handed to a subscription's handler",
 		ours() {
@@ -394,6 +365,28 @@ export const paths: Path[] = [
 		ours: () => ({ op: () => {}, check: () => undefined }),
 	},
 ];
+
+/** (c) a QoS 0 publish of `payload` (a string is encoded by each client as it encodes strings), on both clients. */
+function qos0Publish(name: string, payload: string | Uint8Array, target?: number): Path {
+	return {
+		name,
+		...(target === undefined ? {} : { target }),
+		ours() {
+			const { client, socket } = ourClient();
+			const op = (): void => void client.publish(topics.temperature, payload);
+			proven(socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
+			return { op, check: () => (client.state === "connected" ? undefined : "disconnected") };
+		},
+		theirs(MQTTClient) {
+			const rig = theirClient(MQTTClient);
+			const op = typeof payload === "string"
+				? (): void => void rig.client.write(rig.encoder.encode(payload), { topic: topics.temperature })
+				: (): void => void rig.client.write(payload, { topic: topics.temperature });
+			proven(rig.socket, op, (packets) => expectPackets(packets, `3 ${topics.temperature}`));
+			return { op, check: () => undefined };
+		},
+	};
+}
 
 /** The broker's LED commands at QoS 1, `on` and `off` in turn, both with packet id 7. */
 const commandId = 7;

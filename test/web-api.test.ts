@@ -157,6 +157,36 @@ for (const kind of hostKinds) {
 			assert.equal(fs.existsSync(path.join(flashDir, "flash.json")), false);
 		});
 
+		it("8 parallel clients all get answers, round after round; none is dropped", async function () {
+			const rounds = 10;
+			const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+				const statuses: string[] = [];
+				for (let round = 0; round < rounds; round++) {
+					const response = await raw(device.url, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+					statuses.push(response.slice(0, 12));
+				}
+				return statuses;
+			}));
+			assert.deepEqual(answers.flat(), Array.from({ length: 8 * rounds }, () => "HTTP/1.1 200"));
+		});
+
+		it("sockets closed by the client, before or during a request, are closed by the server: open sockets return to none", async function () {
+			const listener = [...device.board.listeners][0]!;
+			const { port } = new URL(device.url);
+			for (let round = 0; round < 10; round++) {
+				await Promise.all(Array.from({ length: 4 }, (_, i) => new Promise<void>((resolve) => {
+					const socket = net.connect(Number(port), "127.0.0.1", () => {
+						if (i % 2) socket.write("GET /api/sta");
+						setTimeout(() => socket.destroy(), 5);
+					});
+					socket.on("error", () => {});
+					socket.on("close", () => resolve());
+				})));
+			}
+			await waitFor(() => listener.open === 0, 5000, "every accepted socket closed by its owner");
+			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
+		});
+
 		it("with http_password, a change needs it (HTTP Basic)", async function () {
 			await device.stop();
 			device = await runDevice(kind, { ...overrides(), http_password: "open sesame" }, path.join(flashDir, "flash.json"));

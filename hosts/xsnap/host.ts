@@ -68,9 +68,12 @@ class XsSocket implements Socket {
 	readonly options: SocketOptions;
 	readonly received = new ReceivedBytes();
 	readonly budget = new WritableBudget();
+	/** A connection the board accepted, not one this opened. */
+	readonly accepted: boolean;
 
 	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
 	constructor(options: SocketOptions, accepted?: number) {
+		this.accepted = accepted !== undefined;
 		this.id = accepted ?? nextId++;
 		this.options = options;
 		sockets.set(this.id, this);
@@ -142,7 +145,8 @@ function dispatch(event: Event): void {
 		case "error": {
 			const socket = sockets.get(event.id);
 			if (socket) {
-				sockets.delete(event.id);
+				// An accepted socket stays open until its owner closes it, as on Moddable (lin/tcp.c, lwip/tcp.c).
+				if (!socket.accepted) sockets.delete(event.id);
 				socket.options.onError(event.message);
 			}
 			break;

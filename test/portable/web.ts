@@ -297,25 +297,87 @@ export const suite = defineSuite("web server and API", {
 		assert.ok(host.broker.publishedTo("sensors/room1/temp").length >= before + 2);
 	},
 
-	"bounds: a new connection sheds an idle one, and is refused when all are busy"() {
+	"bounds: a connection not yet read is never shed; beyond the slots it waits, beyond the queue it gets 503, each counted"() {
 		const { host } = boot();
-		const idle = [host.connect(), host.connect(), host.connect(), host.connect()];
-		const fifth = host.connect();
-		assert.ok(idle[0]!.closed, "the oldest idle connection was shed");
-		fifth.send("GET /api/status HTTP/1.1\r\n\r\n");
-		host.virtual.advance(5);
-		assert.equal(fifth.status, 200);
-		const busy = [host.connect(), host.connect(), host.connect(), host.connect()];
-		for (const client of busy) client.send("GET /api/sta");
+		// Opened before their requests arrive, as browsers and parallel scripts do: every one is answered.
+		const early = Array.from({ length: 12 }, () => host.connect());
+		for (const client of early) assert.ok(!client.closed, "none is shed for not having sent yet");
+		for (const client of early) client.send("GET /api/status HTTP/1.1\r\nHost: device\r\n\r\n");
+		host.virtual.advance(50);
+		assert.deepEqual(early.map((client) => client.status), early.map(() => 200));
+		// Every slot held and the queue full: the next is answered 503 at once, logged and counted.
+		const held = Array.from({ length: 12 }, () => host.connect());
+		for (const client of held) client.send("GET /api/sta");
 		const refused = host.connect();
-		assert.ok(refused.closed, "refused while every slot holds a request in progress");
-		refused.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
-		assert.equal(refused.status, 0);
-		busy[0]!.send("tus HTTP/1.1\r\n\r\n");
+		assert.equal(refused.status, 503);
+		assert.ok(/busy/.test(String(refused.json.error)), String(refused.json.error));
+		assert.ok(refused.closed);
+		assert.equal(host.logged("http", /connection refused/).length, 1);
+		for (const client of held) client.send("tus HTTP/1.1\r\n\r\n");
+		host.virtual.advance(50);
+		assert.deepEqual(held.map((client) => client.status), held.map(() => 200), "the waiting ones were served as slots came free");
+		const stats = host.request("GET", "/api/status").json.http as Record<string, number>;
+		assert.deepEqual([stats.refused, stats.queued, stats.connections], [1, 16, 1]);
+	},
+
+	"bounds: slow clients holding every slot are cut with 408 once others wait, and the waiting are served"() {
+		const { host } = boot();
+		const slow = Array.from({ length: 4 }, () => host.connect());
+		for (const client of slow) client.send("GET /api/status HTTP/1.1\r\nX-Slow: ");
+		host.virtual.advance(1000);
+		const patient = host.connect();
+		patient.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
-		assert.equal(busy[0]!.status, 200);
-		assert.equal(host.request("GET", "/api/status").status, 200, "a freed slot serves again");
+		assert.equal(patient.status, 0, "waits for a slot");
+		host.virtual.advance(1100);
+		// One slow client is cut for the one waiting; the others are cut only when someone else waits.
+		assert.deepEqual(slow.map((client) => client.status), [408, 0, 0, 0]);
+		assert.ok(/while others waited/.test(slow[0]!.response), slow[0]!.response);
+		assert.equal(patient.status, 200, "served within the contended bound, not after the 10 s request timeout");
+		// The free slot goes to one that has not sent yet; the next waits, and a slow client past its bound gives its slot up at once.
+		const next = [host.connect(), host.connect()];
+		next[1]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+		host.virtual.advance(5);
+		assert.deepEqual(slow.map((client) => client.status), [408, 408, 0, 0]);
+		next[0]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+		host.virtual.advance(5);
+		assert.deepEqual(next.map((client) => client.status), [200, 200]);
+		assert.equal((host.request("GET", "/api/status").json.http as Record<string, number>).shed, 2);
+		// Alone, a slow client keeps the whole request timeout.
+		const alone = host.connect();
+		alone.send("GET / HTTP/1.1\r\n");
+		host.virtual.advance(defaultLimits.requestTimeout - 100);
+		assert.equal(alone.status, 0);
+		host.virtual.advance(200);
+		assert.equal(alone.status, 408);
+	},
+
+	"sockets: every connection ends in exactly one close(), whoever ends it; sockets and timers return to where they were"() {
+		const { host } = boot();
+		host.virtual.advance(1000);
+		const timers = host.virtual.pending;
+		for (let round = 0; round < 25; round++) {
+			const clients = Array.from({ length: 6 }, () => host.connect());
+			clients[0]!.reset();
+			clients[1]!.send("GET /api/st");
+			clients[1]!.reset();
+			clients[2]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+			clients[4]!.send("POST /api/led HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{");
+			host.virtual.advance(2);
+			clients[3]!.reset();
+			clients[4]!.reset();
+			clients[5]!.reset();
+			host.virtual.advance(20);
+			clients[2]!.reset();
+			host.virtual.advance(20);
+		}
+		assert.equal(host.openSockets, 0, "every socket was closed, including those whose peer went away");
+		for (const client of host.clients) assert.equal(client.closes, 1, "closed exactly once");
+		assert.equal(host.virtual.pending, timers, "no timer left behind");
+		const status = host.request("GET", "/api/status").json.http as Record<string, number>;
+		assert.equal(status.connections, 1, "only the request asking");
+		assert.equal(host.openSockets, 0);
 	},
 
 	"bounds: a slow client gets 408 and MQTT and readings go on meanwhile"() {

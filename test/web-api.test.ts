@@ -157,6 +157,22 @@ for (const kind of hostKinds) {
 			assert.equal(fs.existsSync(path.join(flashDir, "flash.json")), false);
 		});
 
+		it("hostile JSON: 4,000 nested [ and 800 nested {\"a\": are refused 400; __proto__ and constructor 422 by name; nothing saved", async function () {
+			for (const body of ["[".repeat(4000), '{"a":'.repeat(800)]) {
+				for (const route of ["/api/led", "/api/settings"]) {
+					const response = await fetch(`${device.url}${route}`, { method: "POST", headers: json, body });
+					assert.equal(response.status, 400);
+					assert.match((await response.json() as { error: string }).error, /nests deeper than \d+ levels/);
+				}
+			}
+			for (const key of ["__proto__", "constructor"]) {
+				const response = await fetch(`${device.url}/api/settings`, { method: "POST", headers: json, body: `{${JSON.stringify(key)}:"x"}` });
+				assert.equal(response.status, 422);
+				assert.deepEqual((await response.json() as { errors: Record<string, string> }).errors, { [key]: `${key} is not a setting` });
+			}
+			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
+		});
+
 		it("8 parallel clients all get answers, round after round; none is dropped", async function () {
 			const rounds = 10;
 			const answers = await Promise.all(Array.from({ length: 8 }, async () => {

@@ -18,6 +18,7 @@ import { decodeUtf8 } from "mqtt/utf8";
 import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from "web/http";
 import { pageGzipBase64 } from "web/page";
 import { decodeBase64 } from "web/base64";
+import { parseJson } from "web/json";
 import type { SettingView, UpdateResult } from "web/settings";
 import type { BodySink } from "web/server";
 
@@ -109,15 +110,12 @@ function page(request: HttpRequest): HttpResponse {
 	};
 }
 
-/** The body as JSON, or the 400 that says why it is not. */
+/** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */
 function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
 	const text = decodeUtf8(request.body, 0, request.body.length);
 	if (text === undefined) return errorResponse(400, "the body is not valid UTF-8");
-	try {
-		return { value: JSON.parse(text) as unknown };
-	} catch (error) {
-		return errorResponse(400, `malformed JSON: ${(error as Error).message}`);
-	}
+	const parsed = parseJson(text);
+	return "error" in parsed ? errorResponse(400, parsed.error) : parsed;
 }
 
 function led(request: HttpRequest, api: DeviceApi): HttpResponse {

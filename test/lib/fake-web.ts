@@ -152,3 +152,28 @@ export class WebHost extends FakeHost {
 		return client;
 	}
 }
+
+/**
+ * Runs each case as a release build would: Moddable's release builds strip
+ * the `__proto__` accessor, and XS aborts ("dead strip") when code reaches
+ * for it, so here it throws. Code that writes `obj[key]` with a client's key
+ * on an ordinary object fails these cases as it would reset a device.
+ */
+export function withoutProtoAccessor(cases: Record<string, () => void>): Record<string, () => void> {
+	const wrapped: Record<string, () => void> = {};
+	for (const name of Object.keys(cases)) {
+		wrapped[name] = () => {
+			const original = Object.getOwnPropertyDescriptor(Object.prototype, "__proto__")!;
+			const stripped = (): never => {
+				throw new Error("dead strip: Object.prototype.__proto__ is not in a release build");
+			};
+			Object.defineProperty(Object.prototype, "__proto__", { get: stripped, set: stripped, configurable: true, enumerable: false });
+			try {
+				cases[name]!();
+			} finally {
+				Object.defineProperty(Object.prototype, "__proto__", original);
+			}
+		};
+	}
+	return wrapped;
+}

@@ -6,8 +6,9 @@
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
-import { WebHost, writableBudget } from "test/lib/fake-web";
+import { WebHost, withoutProtoAccessor, writableBudget } from "test/lib/fake-web";
 import { HttpConnection, defaultLimits, type HttpRejection, type HttpRequest } from "web/http";
+import { maxJsonDepth, nestsDeeperThan } from "web/json";
 import { startDevice, type Device } from "web/device";
 import { decodeBase64 } from "web/base64";
 import { pageGzipBase64 } from "web/page";
@@ -52,7 +53,7 @@ function setting(device: Device, key: string): { value: string; source: string }
 	return device.settings.describe().find((view) => view.key === key)!;
 }
 
-export const suite = defineSuite("web server and API", {
+export const suite = defineSuite("web server and API", withoutProtoAccessor({
 	"http: a request split at every byte arrives whole"() {
 		const raw = "POST /api/led?x=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"on\":true}";
 		const http = new HttpConnection(0);
@@ -409,6 +410,67 @@ export const suite = defineSuite("web server and API", {
 		assert.ok(on.host.listenerClosed, "shutdown closes the listener");
 	},
 
+	"json: nesting is counted before JSON.parse, outside strings"() {
+		assert.equal(nestsDeeperThan("[".repeat(maxJsonDepth), maxJsonDepth), false);
+		assert.equal(nestsDeeperThan("[".repeat(maxJsonDepth + 1), maxJsonDepth), true);
+		assert.equal(nestsDeeperThan(`{"a":"${"[".repeat(100)}"}`, 2), false, "brackets in a string do not count");
+		assert.equal(nestsDeeperThan('{"a":"\\"[[[[["}', 2), false, "an escaped quote does not end the string");
+		assert.equal(nestsDeeperThan('{"a":"\\\\"[[[[[', 2), true, "an escaped backslash does not escape the quote after it");
+		assert.equal(nestsDeeperThan("[[],[],[[]]]", 3), false, "depth, not count");
+	},
+
+	"json: a deeply nested body is refused with 400 before it can overflow the stack; the device keeps serving"() {
+		const { host, device } = boot();
+		const bodies = ["[".repeat(4000), '{"a":'.repeat(800), `{"on":${"[".repeat(maxJsonDepth)}`];
+		for (const path of ["/api/led", "/api/settings"]) {
+			for (const body of bodies) {
+				const client = host.request("POST", path, body);
+				assert.equal(client.status, 400, client.response.slice(0, 120));
+				assert.equal(client.json.error, `the JSON nests deeper than ${maxJsonDepth} levels`);
+			}
+		}
+		// As deep as allowed is parsed, and refused for its shape, not its depth.
+		assert.equal(host.request("POST", "/api/led", `{"on":${"[".repeat(maxJsonDepth - 1)}${"]".repeat(maxJsonDepth - 1)}}`).status, 422);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.request("POST", "/api/led", { on: true }).status, 200);
+		assert.equal(device.firmware.status().led, "on");
+	},
+
+	"settings: __proto__, constructor and other unknown keys are refused 422 by name, with no prototype reached"() {
+		const { host, device } = boot();
+		const restarts = host.logged("settings", /restarting/).length;
+		for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+			const client = host.request("POST", "/api/settings", `{${JSON.stringify(key)}:"x"}`);
+			assert.equal(client.status, 422, `${key}: ${client.response.slice(0, 160)}`);
+			const errors = client.json.errors as Record<string, string>;
+			assert.deepEqual(Object.keys(errors), [key]);
+			assert.equal(errors[key], `${key} is not a setting`);
+		}
+		const mixed = host.request("POST", "/api/settings", '{"__proto__":{"ssid":"evil"},"device_name":"ok","constructor":1}');
+		assert.equal(mixed.status, 422);
+		assert.deepEqual(Object.keys(mixed.json.errors as object).sort(), ["__proto__", "constructor"]);
+		assert.equal(host.request("POST", "/api/led", '{"__proto__":{"on":true}}').status, 422);
+		host.virtual.advance(1000);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.logged("settings", /restarting/).length, restarts, "nothing restarted");
+		assert.equal(setting(device, "device_name").source, "default");
+		assert.equal(({} as Record<string, unknown>).ssid, undefined, "no prototype was written");
+	},
+
+	"settings: each key takes its JSON type: text keys strings, numbers for numeric keys, true/false for booleans"() {
+		const { host, device } = boot();
+		const refused = host.request("POST", "/api/settings", { ssid: false, device_name: 12, mqtt_port: true, mqtt_tls: 1, topic_status: ["a"] });
+		assert.equal(refused.status, 422);
+		assert.deepEqual(refused.json.errors, {
+			ssid: "ssid must be text (a JSON string)", device_name: "device_name must be text (a JSON string)",
+			mqtt_port: "mqtt_port must be a number", mqtt_tls: "mqtt_tls must be true or false", topic_status: "topic_status must be text (a JSON string)",
+		});
+		assert.equal(host.settings.saves, 0);
+		const taken = host.request("POST", "/api/settings", { mqtt_port: 1884, mqtt_tls: false, sensor_interval: "2000", device_name: "Den" });
+		assert.equal(taken.status, 200, taken.response);
+		assert.deepEqual([setting(device, "mqtt_port").value, setting(device, "mqtt_tls").value, setting(device, "device_name").value], ["1884", "false", "Den"]);
+	},
+
 	"settings: more than flash holds is refused"() {
 		const { host } = boot();
 		const big = "x".repeat(1000);
@@ -420,4 +482,4 @@ export const suite = defineSuite("web server and API", {
 		assert.equal(over.status, 422);
 		assert.ok(/fit in flash/.test((over.json.errors as Record<string, string>)._!));
 	},
-});
+}));

@@ -170,6 +170,10 @@ for (const kind of hostKinds) {
 				assert.equal(response.status, 422);
 				assert.deepEqual((await response.json() as { errors: Record<string, string> }).errors, { [key]: `${key} is not a setting` });
 			}
+			const rebound = await raw(device.url, 'POST /api/led HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"on":true}');
+			assert.match(rebound, /^HTTP\/1\.1 403 [^]*DNS rebinding/);
+			const empty = await fetch(`${device.url}/api/settings`, { method: "POST", headers: json, body: "{}" });
+			assert.deepEqual(await empty.json(), { saved: true, restarting: [] });
 			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
 		});
 

@@ -11,6 +11,7 @@
 import { ConfigError, configKeys, parseConfig, type ConfigKey, type FirmwareConfig } from "config";
 import type { SettingsStorage } from "platform";
 import { utf8Length } from "mqtt/utf8";
+import { parseJson } from "web/json";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */
 export const editableKeys: readonly string[] = [
@@ -35,7 +36,8 @@ export interface SettingView {
 	kind: ConfigKey["kind"];
 }
 
-export type UpdateResult = { ok: true } | { ok: false; errors: Record<string, string> };
+/** `restarting`: the parts of the firmware the change restarts, when the device says. */
+export type UpdateResult = { ok: true; restarting?: readonly string[] } | { ok: false; errors: Record<string, string> };
 
 /**
  * Keys a client names are untrusted: every table and result keyed by them
@@ -91,18 +93,38 @@ export class Settings {
 		const text = storage?.load();
 		if (text) {
 			try {
-				const parsed = JSON.parse(text) as unknown;
-				if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
-				for (const key of Object.keys(parsed)) {
-					const value = editableKeys.includes(key) ? asText((parsed as Record<string, unknown>)[key], specs[key]!) : undefined;
-					if (value !== undefined) this.#stored[key] = value;
+				const parsed = parseJson(text);
+				if ("error" in parsed) throw new Error(parsed.error);
+				const value = parsed.value;
+				if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not an object");
+				for (const key of Object.keys(value)) {
+					const given = editableKeys.includes(key) ? asText((value as Record<string, unknown>)[key], specs[key]!) : undefined;
+					if (given !== undefined) this.#stored[key] = given;
 				}
-				parseConfig(this.#merged(this.#stored));
+				this.#setAsideInvalid();
 			} catch (error) {
 				// Settings from an older firmware, or a corrupted flash: run on the build's, and say so.
 				this.problem = `stored settings ignored: ${(error as Error).message}`;
 				this.#stored = table<string>();
 			}
+		}
+	}
+
+	/**
+	 * Stored values the rules refuse (a password longer than this firmware
+	 * takes, say) are set aside one by one, so the rest (the Wi-Fi network)
+	 * still applies and the device stays reachable; said in `problem`.
+	 */
+	#setAsideInvalid(): void {
+		try {
+			parseConfig(this.#merged(this.#stored));
+		} catch (error) {
+			if (!(error instanceof ConfigError)) throw error;
+			const keys = error.problems.map(problemKey);
+			if (keys.some((key) => !(key in this.#stored))) throw error;
+			for (const key of keys) delete this.#stored[key];
+			parseConfig(this.#merged(this.#stored));
+			this.problem = `stored settings ignored for ${keys.join(", ")}: ${error.problems.join("; ")}`;
 		}
 	}
 

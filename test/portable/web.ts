@@ -243,17 +243,18 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		for (const key of editableKeys) assert.ok(configKeys.some((spec) => spec.key === key), key);
 	},
 
-	"settings: a valid change is stored and applied by restarting Wi-Fi and MQTT, not the device"() {
+	"settings: a valid change is stored and applied by restarting what it changes (MQTT, telemetry), not Wi-Fi nor the device"() {
 		const { host, device } = boot();
 		host.request("POST", "/api/led", { on: true });
 		const wifiAttempts = host.wifiAttempts;
 		const connects = host.broker.connections.length;
 		const client = host.request("POST", "/api/settings", { topic_temperature: "sensors/room9/temp", sensor_interval: "500" }, {}, 1000);
 		assert.equal(client.status, 200);
+		assert.deepEqual(client.json, { saved: true, restarting: ["mqtt", "telemetry"] });
 		assert.deepEqual(JSON.parse(host.settings.text!), { topic_temperature: "sensors/room9/temp", sensor_interval: "500" });
 		assert.equal(setting(device, "topic_temperature").source, "stored");
 		host.virtual.advance(2000);
-		assert.ok(host.wifiAttempts > wifiAttempts, "Wi-Fi rejoined");
+		assert.equal(host.wifiAttempts, wifiAttempts, "Wi-Fi untouched");
 		assert.ok(host.broker.connections.length > connects, "MQTT reconnected");
 		assert.ok(host.broker.publishedTo("sensors/room9/temp").length >= 3, "readings on the new topic, at the new interval");
 		assert.equal(device.firmware.status().led, "on", "the LED kept its state");
@@ -471,12 +472,105 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.deepEqual([setting(device, "mqtt_port").value, setting(device, "mqtt_tls").value, setting(device, "device_name").value], ["1884", "false", "Den"]);
 	},
 
+	"settings: saving restarts only what changed; {} restarts nothing; seq and the readings waiting to be sent survive every restart"() {
+		const { host, device } = boot({ sensor_interval: "500" });
+		host.request("POST", "/api/led", { on: true });
+		host.virtual.advance(2000);
+		const wifiAttempts = host.wifiAttempts;
+		let connects = host.broker.connections.length;
+		const save = (changes: Record<string, unknown>): unknown => {
+			const client = host.request("POST", "/api/settings", changes, {}, 5);
+			assert.equal(client.status, 200, client.response);
+			host.virtual.advance(1000);
+			return client.json.restarting;
+		};
+		assert.deepEqual(save({}), [], "{} restarts nothing");
+		assert.deepEqual(save({ http_password: "" }), [], "the page's password is read per request");
+		assert.deepEqual(save({ sensor_interval: "500" }), [], "the value it already has");
+		assert.deepEqual([host.wifiAttempts, host.broker.connections.length], [wifiAttempts, connects]);
+		assert.deepEqual(save({ sensor_precision: "1" }), ["telemetry"]);
+		assert.deepEqual(save({ device_name: "Den" }), ["discovery"]);
+		assert.deepEqual([host.wifiAttempts, host.broker.connections.length], [wifiAttempts, connects], "neither Wi-Fi nor MQTT restarted");
+		// Readings wait while the broker is away; a new topic restarts MQTT only, and they go out on it.
+		host.broker.setUp(false);
+		host.virtual.advance(3000);
+		assert.ok(device.firmware.status().outbox as number >= 5, `readings waiting: ${String(device.firmware.status().outbox)}`);
+		assert.deepEqual(save({ topic_temperature: "sensors/room9/temp" }), ["mqtt"]);
+		host.broker.setUp(true);
+		host.virtual.advance(8000);
+		assert.equal(host.wifiAttempts, wifiAttempts, "Wi-Fi untouched by a broker change");
+		connects = host.broker.connections.length;
+		assert.deepEqual(save({ ssid: "attic" }), ["wifi"]);
+		assert.ok(host.wifiAttempts > wifiAttempts, "Wi-Fi rejoined");
+		host.virtual.advance(5000);
+		const seqs = [...host.broker.publishedTo("sensors/room1/temp"), ...host.broker.publishedTo("sensors/room9/temp")].map((payload) => (JSON.parse(payload) as { seq: number }).seq);
+		const unique = [...new Set(seqs)].sort((a, b) => a - b);
+		assert.equal(unique[0], 1);
+		assert.deepEqual(unique, unique.map((_, i) => i + 1), "no reading lost, seq never reset");
+		assert.ok(unique.length >= 30, `${unique.length} readings`);
+		assert.ok(host.broker.publishedTo("sensors/room9/temp").length > 10, "the readings that waited went out on the new topic");
+		assert.equal(device.firmware.status().led, "on", "the LED kept its state");
+		assert.ok(host.broker.connections.length > connects, "MQTT reconnected over the new Wi-Fi");
+		assert.equal(device.firmware.status().mqtt, "connected");
+	},
+
+	"settings: mqtt_host must be a host name or IP address"() {
+		const { host } = boot();
+		const refused = host.request("POST", "/api/settings", { mqtt_host: "bad host!" });
+		assert.equal(refused.status, 422);
+		assert.ok(/mqtt_host="bad host!" must be a host name/.test((refused.json.errors as Record<string, string>).mqtt_host!), refused.response);
+		for (const good of ["broker.lan", "10.0.0.2", "mqtt-1.example.com"]) assert.equal(host.request("POST", "/api/settings", { mqtt_host: good }).status, 200, good);
+	},
+
+	"settings: http_password is at most 64 characters, so a signed request fits the head; an over-long stored one is set aside at start, not locking the device"() {
+		const { host } = boot();
+		const refused = host.request("POST", "/api/settings", { http_password: "p".repeat(65) });
+		assert.equal(refused.status, 422);
+		const problem = (refused.json.errors as Record<string, string>).http_password!;
+		assert.equal(problem, "http_password=(hidden) must be at most 64 characters (it has 65)");
+		const longest = "p".repeat(64);
+		assert.equal(host.request("POST", "/api/settings", { http_password: longest }).status, 200);
+		const signed = host.request("POST", "/api/led", { on: true }, { ...basic(longest, "a-rather-long-user-name"), "User-Agent": "x".repeat(600), Accept: "*/*".repeat(100) });
+		assert.equal(signed.status, 200, signed.response.slice(0, 100));
+		// Stored by an older firmware (or edited): the password is set aside, the rest applies, and the page says so.
+		const old = boot({}, (h) => h.settings.save(JSON.stringify({ http_password: "x".repeat(1600), device_name: "Kitchen" })));
+		assert.ok(/stored settings ignored for http_password: http_password=\(hidden\) must be at most 64/.test(old.device.settings.problem ?? ""), old.device.settings.problem);
+		assert.equal(setting(old.device, "device_name").value, "Kitchen");
+		assert.equal(old.host.request("POST", "/api/led", { on: true }).status, 200, "reachable, not locked out");
+		assert.ok(!(old.device.settings.problem ?? "").includes("xxxx"), "the secret is not shown");
+	},
+
+	"security: a change must name the device in Host, and an Origin must be its own page (DNS rebinding); reads are not changes"() {
+		const { host, device } = boot();
+		for (const name of ["192.168.1.40", "192.168.1.40:8080", "[fe80::1]:80", "localhost:8080", "room1.local", "Room1.LOCAL.", "room1", "room1.lan", "room1.home.arpa"]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: name });
+			assert.equal(client.status, 200, `${name}: ${client.response.slice(0, 120)}`);
+		}
+		const led = device.firmware.status().led;
+		for (const name of ["evil.example", "192.168.1.40.nip.io", "attacker.com:80", "bad host", ""]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: name });
+			assert.equal(client.status, 403, `${name}: ${client.response.slice(0, 120)}`);
+			assert.ok(/DNS rebinding/.test(String(client.json.error)), String(client.json.error));
+		}
+		for (const origin of ["http://evil.example", "null", "https://192.168.1.40", "http://192.168.1.40:81"]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: "192.168.1.40", Origin: origin });
+			assert.equal(client.status, 403, origin);
+			assert.ok(/is not this device's page/.test(String(client.json.error)), String(client.json.error));
+		}
+		assert.equal(device.firmware.status().led, led, "no refused change went through");
+		assert.equal(host.request("POST", "/api/led", { on: true }, { Host: "192.168.1.40", Origin: "http://192.168.1.40" }).status, 200);
+		assert.equal(host.request("POST", "/api/settings", { device_name: "x" }, { Host: "evil.example" }).status, 403);
+		assert.equal(host.request("POST", "/api/settings/reset", {}, { Host: "evil.example" }).status, 403);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.request("GET", "/api/status", undefined, { Host: "evil.example" }).status, 200, "reading the status is not a change");
+	},
+
 	"settings: more than flash holds is refused"() {
 		const { host } = boot();
 		const big = "x".repeat(1000);
 		const client = host.request("POST", "/api/settings", { ssid: big, mqtt_host: big, mqtt_username: big, device_name: big, mqtt_client_id: big });
 		assert.equal(client.status, 413);
-		const fits = host.request("POST", "/api/settings", { ssid: big, mqtt_host: big, mqtt_username: big });
+		const fits = host.request("POST", "/api/settings", { ssid: big, topic_status: big, mqtt_username: big });
 		assert.equal(fits.status, 200);
 		const over = host.request("POST", "/api/settings", { device_name: "y".repeat(900), mqtt_tls_server_name: "z".repeat(100) });
 		assert.equal(over.status, 422);

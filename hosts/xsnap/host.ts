@@ -30,6 +30,13 @@ type Event =
 
 type Op = (string | number | boolean | null | object | undefined)[];
 
+// A Moddable release build strips the __proto__ accessor, and XS aborts ("dead strip") when code
+// reaches it: here it throws, so code that would reset a device fails loudly on this host too.
+const deadStrip = (): never => {
+	throw new Error("dead strip: Object.prototype.__proto__ is not in a release build");
+};
+Object.defineProperty(Object.prototype, "__proto__", { get: deadStrip, set: deadStrip, configurable: true, enumerable: false });
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

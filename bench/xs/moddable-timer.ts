@@ -78,3 +78,15 @@ function runOnce(): void {
 		callback(timer);
 	}
 }
+
+/** Timers armed (set and neither fired nor cleared), whoever set them. */
+export function armed(): number {
+	let count = 0;
+	for (const timer of pending) if (timer.callback !== undefined) count++;
+	return count;
+}
+
+/** Whether an armed timer is due now and has not run. */
+export function overdue(): boolean {
+	return pending.some((timer) => timer.callback !== undefined && timer.due <= now);
+}

@@ -150,3 +150,16 @@ export function engineBench(options: EngineBenchOptions = {}): { results: Engine
 	if (engines.includes("xs13")) results.push(run("xs13", buildEngine("xs13"), options, sdk !== undefined));
 	return { results, skipped };
 }
+
+/** (a) in parts (bench/xs/reading-parts), on one engine. */
+export interface ReadingParts {
+	/** What one mark costs, taken off every part. */
+	perMark: number;
+	parts: { part: string; units: number }[];
+	sum: number;
+}
+
+export function readingParts(binary: string, runs = 1000): ReadingParts {
+	installBoardSocket();
+	return inFreshEngine<ReadingParts>(binary, `import("bench/xs/reading-parts").then((parts) => parts.readingParts(${runs}))`, "(a) in parts");
+}

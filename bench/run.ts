@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { XsRunner, projectRoot } from "../test/support/xs.js";
 import { systemBenches } from "./system.js";
-import { engineBench, type EngineResult } from "./engine.js";
+import { engineBench, readingParts, type EngineResult } from "./engine.js";
 import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";
 import { moddableRam } from "./moddable-ram.js";
 import { median, missed, round, type Figure } from "./figures.js";
@@ -100,7 +100,13 @@ function xsPaths(): { engines: string[]; skipped: string[] } {
 		if (engine.moddableClient === "loaded") {
 			record({ name: `[${engine.version}] of Moddable's figures: the ArrayBuffer.fromString stand-in, per topic encoded`, value: round(engine.shimUnits, 1), unit: "units", note: "native on a device" });
 		}
-		if (judge) printPathTable(engine);
+		if (judge) {
+			printPathTable(engine);
+			const parts = readingParts(engine.binary);
+			console.log(`\n(a) in parts, ${engine.version} (bench/xs/reading-parts; a mark's own ${round(parts.perMark, 1)} units taken off each part)`);
+			for (const { part, units } of parts.parts) console.log(`${String(round(units, 1)).padStart(8)}  ${part}`);
+			console.log(`${String(round(parts.sum, 1)).padStart(8)}  the sum of the parts`);
+		}
 	}
 	return { engines: results.map((engine) => `${engine.version} (${engine.binary})`), skipped };
 }

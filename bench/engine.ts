@@ -155,8 +155,10 @@ export function engineBench(options: EngineBenchOptions = {}): { results: Engine
 export interface ReadingParts {
 	/** What one mark costs, taken off every part. */
 	perMark: number;
-	parts: { part: string; units: number }[];
+	parts: { part: string; units: number; slots: number }[];
 	sum: number;
+	/** Slots allocated per reading, over all parts. */
+	slots: number;
 }
 
 export function readingParts(binary: string, runs = 1000): ReadingParts {

@@ -104,8 +104,8 @@ function xsPaths(): { engines: string[]; skipped: string[] } {
 			printPathTable(engine);
 			const parts = readingParts(engine.binary);
 			console.log(`\n(a) in parts, ${engine.version} (bench/xs/reading-parts; a mark's own ${round(parts.perMark, 1)} units taken off each part)`);
-			for (const { part, units } of parts.parts) console.log(`${String(round(units, 1)).padStart(8)}  ${part}`);
-			console.log(`${String(round(parts.sum, 1)).padStart(8)}  the sum of the parts`);
+			for (const { part, units, slots } of parts.parts) console.log(`${String(round(units, 1)).padStart(8)} units ${String(round(slots, 1)).padStart(5)} slots  ${part}`);
+			console.log(`${String(round(parts.sum, 1)).padStart(8)} units ${String(round(parts.slots, 1)).padStart(5)} slots  the sum of the parts`);
 		}
 	}
 	return { engines: results.map((engine) => `${engine.version} (${engine.binary})`), skipped };

@@ -16,26 +16,35 @@ import type { SocketOptions } from "platform";
 
 declare function print(...values: unknown[]): void;
 declare function resetMeter(newLimit: number, newIndex: number): number;
+declare function gc(): void;
+declare function currentHeapCount(): number;
 
-const parts = new Map<string, { units: number; marks: number }>();
+const parts = new Map<string, { units: number; marks: number; slots: number }>();
+let heap = 0;
 
-/** Ends the part running since the last mark, charging it to `part`. */
+/** Ends the part running since the last mark, charging it its units and the slots it allocated. */
 function mark(part: string): void {
 	const units = resetMeter(0, 0);
+	const now = currentHeapCount();
+	const slots = now - heap;
 	const entry = parts.get(part);
 	if (entry) {
 		entry.units += units;
 		entry.marks++;
-	} else parts.set(part, { units, marks: 1 });
+		entry.slots += slots;
+	} else parts.set(part, { units, marks: 1, slots });
+	heap = currentHeapCount();
+	resetMeter(0, 0);
 }
 
 /** Wraps `owner[name]` so that the part before it and the part inside it are told apart. */
 function seam(owner: object, name: string, before: string, inside: string): void {
 	const target = owner as Record<string, (...args: unknown[]) => unknown>;
 	const original = target[name]!;
-	target[name] = function (this: unknown, ...args: unknown[]) {
+	// Two fixed arguments, enough for every seam: rest arguments would allocate.
+	target[name] = function (this: unknown, a: unknown, b: unknown) {
 		mark(before);
-		const result = original.apply(this, args);
+		const result = original.call(this, a, b);
 		mark(inside);
 		return result;
 	};
@@ -74,6 +83,17 @@ export async function readingParts(runs: number): Promise<void> {
 		bench.socket.capture = undefined;
 		const op = bench.op;
 		for (let i = 0; i < 10; i++) op();
+		// Units over `runs`; slots over a batch small enough that no GC runs inside it.
+		parts.clear();
+		const slotRuns = 40;
+		gc();
+		heap = currentHeapCount();
+		resetMeter(0, 0);
+		for (let i = 0; i < slotRuns; i++) {
+			op();
+			mark("the harness");
+		}
+		const slots = new Map([...parts].map(([part, entry]) => [part, entry.slots / slotRuns]));
 		parts.clear();
 		resetMeter(0, 0);
 		for (let i = 0; i < runs; i++) {
@@ -86,10 +106,10 @@ export async function readingParts(runs: number): Promise<void> {
 		resetMeter(0, 0);
 		for (let i = 0; i < runs; i++) mark("calibration");
 		const perMark = parts.get("calibration")!.units / runs;
-		const problem = bench.check(runs + 10);
+		const problem = bench.check(runs + 10 + slotRuns);
 		if (problem) throw new Error(problem);
-		const result = measured.map(([part, { units, marks }]) => ({ part, units: (units - marks * perMark) / runs }));
-		print("ENGINE-BENCH " + JSON.stringify({ perMark, parts: result, sum: result.reduce((sum, part) => sum + part.units, 0) }));
+		const result = measured.map(([part, { units, marks }]) => ({ part, units: (units - marks * perMark) / runs, slots: slots.get(part) ?? 0 }));
+		print("ENGINE-BENCH " + JSON.stringify({ perMark, parts: result, sum: result.reduce((sum, part) => sum + part.units, 0), slots: result.reduce((sum, part) => sum + part.slots, 0) }));
 	} catch (error) {
 		print("ENGINE-BENCH-ERROR " + JSON.stringify(`${(error as Error).message}\n${(error as Error).stack ?? ""}`));
 	}

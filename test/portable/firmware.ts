@@ -143,7 +143,7 @@ export const suite = defineSuite("firmware on a virtual clock", {
 
 	"LED: accepts every documented form, case-insensitive and trimmed"() {
 		const table: [string, string][] = [
-			["on", "on"], ["ON", "on"], ["oN", "on"], ["OFF", "off"], ["Off", "off"], [" Toggle\n", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
+			["on", "on"], ["ON", "on"], ["oN", "on"], ["OFF", "off"], ["Off", "off"], [" Toggle\n", "toggle"], ["TOGGLE", "toggle"], ["tOgGlE", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
 			['{"state":"on"}', "on"], ['{"state":"OFF"}', "off"], [' {"state": "toggle"} ', "toggle"], ['{"state":true}', "on"], ['{"state":0}', "off"],
 		];
 		for (const [payload, expected] of table) {
@@ -155,6 +155,9 @@ export const suite = defineSuite("firmware on a virtual clock", {
 	"LED: rejects everything else with a reason"() {
 		const table: [Uint8Array, RegExp][] = [
 			[ascii("blink"), /unknown command/],
+			// Six bytes that TOGGLE's byte-by-byte match must not take ("togglf", "t0ggle").
+			[ascii("togglf"), /unknown command/],
+			[ascii("t0ggle"), /unknown command/],
 			[ascii(""), /empty command/],
 			[ascii("   "), /empty command/],
 			[ascii("constructor"), /unknown command/],

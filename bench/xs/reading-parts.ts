@@ -74,9 +74,9 @@ export async function readingParts(runs: number): Promise<void> {
 				mark("the PUBACK: the session (the lane, the record back to the pool, the outcome), the quiet test");
 			},
 			onWritable: (count: number) => {
-				mark("the board socket: onWritable's guard (after the TCP acknowledgement)");
+				mark("the TCP acknowledgement: the bench socket's acknowledge, the board socket's onWritable guard");
 				options.onWritable(count);
-				mark("the client's onWritable: begin, flush, arm");
+				mark("the client's onWritable: nothing waits, the room only");
 			},
 		});
 		const bench = paths[0]!.ours(board);

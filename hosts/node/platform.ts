@@ -11,6 +11,8 @@ import net from "node:net";
 import tls from "node:tls";
 import dns from "node:dns";
 import { EventEmitter } from "node:events";
+import { createHash } from "node:crypto";
+import os from "node:os";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
@@ -217,8 +219,22 @@ export class BoardSocket {
 	}
 }
 
+let boardsMade = 0;
+
+/**
+ * A locally administered MAC (02:...) for a simulated radio, from the
+ * machine's name, the process and the board's number in it: two simulators
+ * against one broker get two identities, as two ESP32s would.
+ */
+export function simulatedMac(seed = `${os.hostname()}/${process.pid}/${++boardsMade}`): string {
+	const digest = createHash("sha256").update(seed).digest();
+	return ["02", ...Array.from(digest.subarray(0, 5), (byte) => byte.toString(16).padStart(2, "0"))].join(":");
+}
+
 /** The simulated radio: it associates after `associateDelay` unless the AP is down. */
 export class BoardWifi extends EventEmitter {
+	/** What Net.get("MAC") gives on a device. */
+	readonly mac: string;
 	accessPointUp = true;
 	associateDelay = 50;
 	#listener: ((event: WifiEvent) => void) | undefined;
@@ -226,9 +242,10 @@ export class BoardWifi extends EventEmitter {
 	#attempt: number | undefined;
 	#time: BoardTime;
 
-	constructor(time: BoardTime) {
+	constructor(time: BoardTime, mac: string) {
 		super();
 		this.#time = time;
+		this.mac = mac;
 	}
 
 	get connected(): boolean {
@@ -356,6 +373,8 @@ export interface BoardOptions {
 	socketBudget?: number;
 	/** Where the board's flash (stored settings) lives; default: memory only. */
 	flashFile?: string;
+	/** The radio's MAC; default: simulatedMac(), one per board. */
+	mac?: string;
 }
 
 export class Board {
@@ -381,7 +400,7 @@ export class Board {
 	constructor(options: BoardOptions = {}) {
 		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
 		this.time = options.time ?? new RealTime();
-		this.wifi = new BoardWifi(this.time);
+		this.wifi = new BoardWifi(this.time, options.mac ?? simulatedMac());
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
 		this.#print = options.print;
 		this.#logLimit = options.logLimit ?? 10000;

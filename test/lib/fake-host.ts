@@ -345,6 +345,8 @@ export class FakeHost implements Host {
 	/** SNTP servers the firmware asked for, one per request. */
 	readonly clockRequests: string[] = [];
 	accessPointUp = true;
+	/** The radio's MAC, which the default identity comes from (room1-dbc020); undefined: a radio without one. */
+	mac: string | undefined = "a4:d1:8c:db:c0:20";
 	wifiAssociateDelay = 100;
 	#wifiListener: ((event: WifiEvent) => void) | undefined;
 	wifiConnected = false;
@@ -386,6 +388,7 @@ export class FakeHost implements Host {
 			this.#wifiListener = undefined;
 			this.wifiConnected = false;
 		},
+		mac: (): string | undefined => this.mac,
 	};
 
 	/**

@@ -284,6 +284,12 @@ export interface Host {
 	readonly updater?: FirmwareUpdater;
 	/** Optional: a SHA-256 to check an image against the hash its sender gave. */
 	sha256?(): Sha256;
+	/**
+	 * Optional: announce `<hostName>.local` by mDNS, with an `_http._tcp`
+	 * service on `httpPort` when the page is served. Called on every Wi-Fi
+	 * connect (the address may be new); hosts without mDNS leave it out.
+	 */
+	advertise?(hostName: string, httpPort: number | undefined): void;
 	/** Hands the host the running firmware, so it can stop it or show its status. */
 	attach?(firmware: FirmwareHandle): void;
 	/** Called once the firmware has shut down in an orderly way. */

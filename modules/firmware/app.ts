@@ -21,7 +21,7 @@ import { Telemetry } from "firmware/telemetry";
 import { LedActuator } from "firmware/led";
 import { discoveryMessages, homeAssistantStatusTopic } from "firmware/discovery";
 import { Diagnostics } from "firmware/diagnostics";
-import { deviceIdentity, TakeoverWatch, takeoverCount, takeoverWindow } from "firmware/identity";
+import { deviceIdentity, hostLabel, TakeoverWatch, takeoverCount, takeoverWindow } from "firmware/identity";
 
 export const firmwareVersion = "0.1.0";
 
@@ -187,6 +187,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			if (stopped) return;
 			if (state === "connected") {
 				host.syncClock?.(config.time.sntpServer);
+				host.advertise?.(hostLabel(identity.id), config.http.enabled ? config.http.port : undefined);
 				if (mqttStarted) client.resume();
 				else {
 					mqttStarted = true;

@@ -460,6 +460,13 @@ export class FakeHost implements Host {
 		this.exited = true;
 	}
 
+	/** mDNS announcements asked for: the host name and the page's port. */
+	readonly advertised: { hostName: string; httpPort: number | undefined }[] = [];
+
+	advertise(hostName: string, httpPort: number | undefined): void {
+		this.advertised.push({ hostName, httpPort });
+	}
+
 	/** The access point vanishes (the device sees a disconnect) or returns. */
 	setAccessPoint(up: boolean): void {
 		this.accessPointUp = up;

@@ -4,7 +4,8 @@
  * Assistant device and the setup access point come from the MAC (room1-
  * and its last three bytes, as ESPHome); a connection the broker closes
  * soon after CONNACK, again and again, is reported as another client with
- * the same id, in the log and on the events topic, once per streak.
+ * the same id, in the log and on the events topic, once per streak. The
+ * host is asked to announce <identity>.local by mDNS on every Wi-Fi connect.
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
@@ -97,6 +98,18 @@ export const suite = defineSuite("device identity and takeover", {
 		takenOver(host, 0, 1);
 		takenOver(host, 2000, takeoverCount);
 		assert.equal(host.logged("mqtt", /another client with the same id/).length, 2);
+	},
+
+	"mDNS: <identity>.local with the page's port is announced on every Wi-Fi connect; without the page, the name alone"() {
+		const { host } = boot({ mqtt_client_id: "Kitchen Sensor", http_port: "8080" });
+		assert.deepEqual(host.advertised, [{ hostName: "kitchen-sensor", httpPort: 8080 }]);
+		host.setAccessPoint(false);
+		host.virtual.advance(1000);
+		host.setAccessPoint(true);
+		host.virtual.advance(70000);
+		assert.deepEqual(host.advertised.map((a) => a.hostName), ["kitchen-sensor", "kitchen-sensor"], "again after a new connect");
+		const bare = boot({ http_enabled: "false" });
+		assert.deepEqual(bare.host.advertised, [{ hostName: "room1-dbc020", httpPort: undefined }]);
 	},
 
 	"drops after long connections, or failures before CONNACK, are not a takeover"() {

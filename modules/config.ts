@@ -230,16 +230,26 @@ function distance(a: string, b: string): number {
 	return rows[a.length]![b.length]!;
 }
 
+/**
+ * Names other firmwares (ESPHome, Tasmota) and habit give our keys: a key
+ * near one of these means the key it stands for (wifi_pasword: password).
+ */
+const keyAliases: readonly (readonly [string, string])[] = [
+	["wifi_ssid", "ssid"], ["wifi_password", "password"], ["wifi_pass", "password"],
+	["mqtt_server", "mqtt_host"], ["mqtt_broker", "mqtt_host"], ["mqtt_user", "mqtt_username"], ["mqtt_pass", "mqtt_password"],
+	["http_pass", "http_password"], ["web_password", "http_password"], ["web_port", "http_port"],
+];
+
 /** The known key nearest to `key`, if one is near enough to be what was meant. */
 export function nearestKey(key: string): string | undefined {
 	let nearest: string | undefined;
 	let best = Infinity;
 	const lower = key.toLowerCase();
-	for (const spec of configKeys) {
-		const d = distance(lower, spec.key);
+	for (const [name, meant] of [...configKeys.map((spec) => [spec.key, spec.key] as const), ...keyAliases]) {
+		const d = distance(lower, name);
 		if (d < best) {
 			best = d;
-			nearest = spec.key;
+			nearest = meant;
 		}
 	}
 	return best <= Math.max(2, Math.floor(key.length / 3)) ? nearest : undefined;

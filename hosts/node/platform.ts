@@ -375,6 +375,8 @@ export interface BoardOptions {
 	flashFile?: string;
 	/** The radio's MAC; default: simulatedMac(), one per board. */
 	mac?: string;
+	/** Serve a device port on that same port of 127.0.0.1 (npm start with http_port given); default: a free port. */
+	exactPorts?: boolean;
 }
 
 export class Board {
@@ -396,8 +398,10 @@ export class Board {
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
 	readonly socketBudget: number;
+	readonly #exactPorts: boolean;
 
 	constructor(options: BoardOptions = {}) {
+		this.#exactPorts = options.exactPorts ?? false;
 		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
 		this.time = options.time ?? new RealTime();
 		this.wifi = new BoardWifi(this.time, options.mac ?? simulatedMac());
@@ -407,9 +411,10 @@ export class Board {
 		this.flash = new BoardFlash(options.flashFile);
 	}
 
-	/** Serves the device's `port` on a free loopback port, printed once listening. */
+	/** Serves the device's `port` on a free loopback port (or the same port: exactPorts), printed once listening. */
 	listen(port: number, onConnection: (connection: AcceptedConnection) => void): BoardListener {
-		const listener = new BoardListener(port, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }));
+		const listener = new BoardListener(port, this.#exactPorts ? port : 0, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }),
+			(message) => this.log("error", "board", `cannot serve device port ${port} on 127.0.0.1:${port}: ${message}`));
 		this.listeners.add(listener);
 		return listener;
 	}

@@ -188,8 +188,12 @@ export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
 	shutdown(): void;
 	status(): Record<string, unknown>;
-	/** Drives the LED as an MQTT command would (the state topic follows). */
+	/** Drives the LED (the state topic follows), uncounted: restoring a state. */
 	setLed?(on: boolean): void;
+	/** An LED command from elsewhere than MQTT (the web page): counted as MQTT's are; returns whether it is lit. */
+	ledCommand?(command: "on" | "off" | "toggle"): boolean;
+	/** The recent readings kept for a chart, oldest first. */
+	recentReadings?(): number[];
 }
 
 /** The callbacks of an accepted connection: an ECMA-419 TCP socket built `from` a listener. */

@@ -22,6 +22,7 @@ const settings = new Settings({ ssid: "home", sensor: "simulated" }, { load: () 
 const api: DeviceApi = {
 	status: () => status,
 	setLed: (command) => command === "on",
+	readings: () => ({ temperatures: [21.5, 21.53], recorded: 1234, interval: 10000, precision: 2 }),
 	settings: () => ({ persistent: true, problem: undefined, values: settings.describe() }),
 	updateSettings: (changes) => settings.update(changes),
 	factoryReset: () => {},

@@ -222,6 +222,11 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		setLed(on: boolean): void {
 			led.set(on);
 		},
+		ledCommand(command): boolean {
+			led.apply(command);
+			return led.on;
+		},
+		recentReadings: () => telemetry.recent(),
 		status(): Record<string, unknown> {
 			const counts = mqttCounts();
 			return {
@@ -230,7 +235,9 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 				mqtt: client.state,
 				led: led.on ? "on" : "off",
 				temperature: telemetry.lastTemperature ?? null,
+				precision: sensor.precision,
 				humidity: telemetry.lastHumidity ?? null,
+				recorded: telemetry.recorded,
 				readings: telemetry.published,
 				samples: telemetry.samples,
 				sensorFailures: telemetry.failures,

@@ -102,7 +102,7 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
 	{ key: "sntp_server", default: "pool.ntp.org", meaning: "time server (SNTP) that sets the device's wall clock", kind: { type: "hostname" } },
 	{ key: "http_enabled", default: "true", meaning: "serve the web page and its JSON API", kind: boolean },
-	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; the simulators serve on a free loopback port and print it)", kind: integer(0, 65535) },
+	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; npm start serves a given port on 127.0.0.1, else a free loopback port, and prints it)", kind: integer(0, 65535) },
 	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page (empty: anyone on the network)", kind: text(true, true) },
 ];
 

@@ -21,6 +21,7 @@ import { Telemetry } from "firmware/telemetry";
 import { LedActuator } from "firmware/led";
 import { discoveryMessages, homeAssistantStatusTopic } from "firmware/discovery";
 import { Diagnostics } from "firmware/diagnostics";
+import { deviceIdentity, hostLabel, TakeoverWatch, takeoverCount, takeoverWindow } from "firmware/identity";
 
 export const firmwareVersion = "0.1.0";
 
@@ -36,6 +37,8 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	let stopped = false;
 	// A failed attempt's reason is logged once, on the "waiting" line that says when the next one is.
 	const retryKinds = ["transport", "timeout", "refused", "protocol"];
+	const identity = deviceIdentity(mqtt.clientId, host.wifi.mac?.());
+	const takeover = new TakeoverWatch();
 
 	const client = new MqttClient({
 		host,
@@ -43,7 +46,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		dns: mqtt.dns,
 		port: mqtt.port,
 		tls: mqtt.tls,
-		clientId: mqtt.clientId,
+		clientId: identity.id,
 		cleanSession: mqtt.cleanSession,
 		keepalive: mqtt.keepalive,
 		username: mqtt.username || undefined,
@@ -62,12 +65,18 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
 		onResolved: (name, address) => log("info", "dns", `${name} is ${address}`),
 		onConnect: ({ sessionPresent }) => {
+			takeover.connected(host.clock.now());
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
 			led.publishState();
 			announce();
 			diagnostics.send();
 		},
 		onError: (kind, message) => {
+			if (kind === "transport" && takeover.lost(host.clock.now())) {
+				const problem = `another client with the same id "${identity.id}" is probably connected: the broker closed our connection ${takeoverCount} times within ${takeoverWindow / 1000} s of CONNACK (it drops the older of two clients with one id); give each device its own mqtt_client_id`;
+				log("error", "mqtt", problem, { clientId: identity.id });
+				report("client_id_taken", problem, { clientId: identity.id });
+			}
 			if (!retryKinds.includes(kind)) log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind });
 		},
 		// A message skipped for its size never reaches its handler: an LED command is refused
@@ -103,7 +112,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	// Assistant restarts (its birth message), since it may have lost them.
 	const announce = (): void => {
 		if (!config.homeAssistant.discovery) return;
-		for (const { topic, payload } of discoveryMessages(config, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
+		for (const { topic, payload } of discoveryMessages(config, identity.id, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
 		log("info", "discovery", "announced to Home Assistant", { prefix: config.homeAssistant.prefix });
 	};
 	if (config.homeAssistant.discovery) {
@@ -170,6 +179,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		password: config.wifi.password,
 		connectTimeout: config.wifi.connectTimeout,
 		setupAfter: config.wifi.setupAfter,
+		identity: identity.id,
 		backoff: config.wifi.backoff,
 		...(random ? { random } : {}),
 		onChange: (state, reason) => {
@@ -177,6 +187,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			if (stopped) return;
 			if (state === "connected") {
 				host.syncClock?.(config.time.sntpServer);
+				host.advertise?.(hostLabel(identity.id), config.http.enabled ? config.http.port : undefined);
 				if (mqttStarted) client.resume();
 				else {
 					mqttStarted = true;
@@ -189,7 +200,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	});
 
 	log("info", "firmware", `room1 firmware ${firmwareVersion} starting on ${host.name}`, {
-		clientId: mqtt.clientId, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
+		clientId: identity.id, identity: identity.source, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
 	});
 	wifi.start();
 	telemetry.start();
@@ -211,6 +222,11 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		setLed(on: boolean): void {
 			led.set(on);
 		},
+		ledCommand(command): boolean {
+			led.apply(command);
+			return led.on;
+		},
+		recentReadings: () => telemetry.recent(),
 		status(): Record<string, unknown> {
 			const counts = mqttCounts();
 			return {
@@ -219,7 +235,9 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 				mqtt: client.state,
 				led: led.on ? "on" : "off",
 				temperature: telemetry.lastTemperature ?? null,
+				precision: sensor.precision,
 				humidity: telemetry.lastHumidity ?? null,
+				recorded: telemetry.recorded,
 				readings: telemetry.published,
 				samples: telemetry.samples,
 				sensorFailures: telemetry.failures,

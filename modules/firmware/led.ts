@@ -109,8 +109,13 @@ export class LedActuator {
 			this.#options.onRejected(result.error, safeQuote(payload));
 			return;
 		}
+		this.apply(result.command);
+	}
+
+	/** A command from anywhere (MQTT, the web page): counted, then obeyed. */
+	apply(command: LedCommand): void {
 		this.commands++;
-		this.set(result.command === "toggle" ? !this.#on : result.command === "on");
+		this.set(command === "toggle" ? !this.#on : command === "on");
 	}
 
 	/**

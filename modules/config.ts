@@ -55,17 +55,17 @@ const topic: Kind = { type: "topic" };
 export const sensorKinds: readonly SensorKind[] = ["tmp102", "sht3x", "ds18b20", "ntc", "simulated", "simulated-faulty"];
 
 export const configKeys: readonly ConfigKey[] = [
-	{ key: "ssid", default: "", meaning: "Wi-Fi network name (empty: the ESP32 opens the setup access point room1-setup-XXXX)", kind: text(true) },
+	{ key: "ssid", default: "", meaning: "Wi-Fi network name (empty: the ESP32 opens the setup access point <identity>-setup)", kind: text(true) },
 	{ key: "password", default: "", meaning: "Wi-Fi password (empty for an open network)", kind: text(true, true) },
 	{ key: "wifi_connect_timeout", default: "20000", meaning: "ms to wait for an IP address before retrying", kind: integer(1000, 600000) },
 	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },
 	{ key: "wifi_backoff_max", default: "60000", meaning: "longest Wi-Fi retry delay, ms", kind: integer(100, 3600000) },
-	{ key: "wifi_setup_after", default: "300000", meaning: "ms without a network before the setup access point room1-setup-XXXX opens (ESP32; 0: never; with no ssid it opens at once)", kind: integer(0, 86400000) },
+	{ key: "wifi_setup_after", default: "300000", meaning: "ms without a network before the setup access point <identity>-setup opens (ESP32; 0: never; with no ssid it opens at once)", kind: integer(0, 86400000) },
 	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IPv4 address", kind: { type: "hostname" } },
 	{ key: "dns_servers", default: "", meaning: "DNS servers for mqtt_host, comma-separated IPv4 (empty: the network's own)", kind: { type: "ipv4-list" } },
 	{ key: "dns_timeout", default: "5000", meaning: "ms to wait for mqtt_host to resolve; counts within mqtt_connack_timeout", kind: integer(100, 600000) },
 	{ key: "mqtt_port", default: "1883", meaning: "broker port (8883 is usual for TLS)", kind: integer(1, 65535) },
-	{ key: "mqtt_client_id", default: "room1-sensor", meaning: "MQTT client id; also the device's identity (empty: the broker assigns one, which needs mqtt_clean_session=true)", kind: text(true) },
+	{ key: "mqtt_client_id", default: "", meaning: "MQTT client id, also the device's identity: Home Assistant device, setup access point, mDNS name (empty: room1- and the MAC's last three bytes, e.g. room1-dbc020, unique per device)", kind: text(true) },
 	{ key: "mqtt_username", default: "", meaning: "broker user name (empty: none)", kind: text(true) },
 	{ key: "mqtt_password", default: "", meaning: "broker password (empty: none); never logged", kind: text(true, true) },
 	{ key: "mqtt_tls", default: "false", meaning: "connect over TLS (mqtts)", kind: boolean },
@@ -110,7 +110,7 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "device_name", default: "Room 1 sensor", meaning: "the device's name in Home Assistant", kind: text(false) },
 	{ key: "sntp_server", default: "pool.ntp.org", meaning: "time server (SNTP) that sets the device's wall clock", kind: { type: "hostname" } },
 	{ key: "http_enabled", default: "true", meaning: "serve the web page and its JSON API", kind: boolean },
-	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; the simulators serve on a free loopback port and print it)", kind: integer(0, 65535) },
+	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; npm start serves a given port on 127.0.0.1, else a free loopback port, and prints it)", kind: integer(0, 65535) },
 	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page, at most 64 characters (empty: anyone on the network)", kind: text(true, true, maxHttpPasswordLength) },
 ];
 
@@ -239,16 +239,26 @@ function distance(a: string, b: string): number {
 	return rows[a.length]![b.length]!;
 }
 
+/**
+ * Names other firmwares (ESPHome, Tasmota) and habit give our keys: a key
+ * near one of these means the key it stands for (wifi_pasword: password).
+ */
+const keyAliases: readonly (readonly [string, string])[] = [
+	["wifi_ssid", "ssid"], ["wifi_password", "password"], ["wifi_pass", "password"],
+	["mqtt_server", "mqtt_host"], ["mqtt_broker", "mqtt_host"], ["mqtt_user", "mqtt_username"], ["mqtt_pass", "mqtt_password"],
+	["http_pass", "http_password"], ["web_password", "http_password"], ["web_port", "http_port"],
+];
+
 /** The known key nearest to `key`, if one is near enough to be what was meant. */
 export function nearestKey(key: string): string | undefined {
 	let nearest: string | undefined;
 	let best = Infinity;
 	const lower = key.toLowerCase();
-	for (const spec of configKeys) {
-		const d = distance(lower, spec.key);
+	for (const [name, meant] of [...configKeys.map((spec) => [spec.key, spec.key] as const), ...keyAliases]) {
+		const d = distance(lower, name);
 		if (d < best) {
 			best = d;
-			nearest = spec.key;
+			nearest = meant;
 		}
 	}
 	return best <= Math.max(2, Math.floor(key.length / 3)) ? nearest : undefined;
@@ -306,9 +316,6 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		if (number("mqtt_backoff_max") < number("mqtt_backoff_min")) problems.push(`mqtt_backoff_max=${number("mqtt_backoff_max")} must be >= mqtt_backoff_min (${number("mqtt_backoff_min")})`);
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
 		if (!literalAddress(string("mqtt_host")) && number("dns_timeout") >= number("mqtt_connack_timeout")) problems.push(`dns_timeout=${number("dns_timeout")} must be shorter than mqtt_connack_timeout (${number("mqtt_connack_timeout")}), which counts from the start of the attempt`);
-		// As the MQTT client's own check at start: a broker keeps no session for a client without an id (MQTT-3.1.3-7, -8).
-		if (string("mqtt_client_id") === "" && !flag("mqtt_clean_session")) problems.push('mqtt_client_id="" needs mqtt_clean_session=true: a broker keeps no session for a client without an id (set mqtt_client_id, or mqtt_clean_session=true)');
-		if (string("mqtt_client_id") === "" && flag("ha_discovery")) problems.push('mqtt_client_id="" cannot identify the device to Home Assistant (ha_discovery=true): set mqtt_client_id');
 		if (string("mqtt_password") && !string("mqtt_username")) problems.push("mqtt_password needs mqtt_username: MQTT 3.1.1 sends no password without a user name");
 		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const interval = number("diagnostics_interval");

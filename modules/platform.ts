@@ -188,8 +188,12 @@ export interface FirmwareHandle {
 	/** Publishes a clean `offline`, disconnects, and stops every timer. */
 	shutdown(): void;
 	status(): Record<string, unknown>;
-	/** Drives the LED as an MQTT command would (the state topic follows). */
+	/** Drives the LED (the state topic follows), uncounted: restoring a state. */
 	setLed?(on: boolean): void;
+	/** An LED command from elsewhere than MQTT (the web page): counted as MQTT's are; returns whether it is lit. */
+	ledCommand?(command: "on" | "off" | "toggle"): boolean;
+	/** The recent readings kept for a chart, oldest first. */
+	recentReadings?(): number[];
 }
 
 /** The callbacks of an accepted connection: an ECMA-419 TCP socket built `from` a listener. */
@@ -284,6 +288,12 @@ export interface Host {
 	readonly updater?: FirmwareUpdater;
 	/** Optional: a SHA-256 to check an image against the hash its sender gave. */
 	sha256?(): Sha256;
+	/**
+	 * Optional: announce `<hostName>.local` by mDNS, with an `_http._tcp`
+	 * service on `httpPort` when the page is served. Called on every Wi-Fi
+	 * connect (the address may be new); hosts without mDNS leave it out.
+	 */
+	advertise?(hostName: string, httpPort: number | undefined): void;
 	/** Hands the host the running firmware, so it can stop it or show its status. */
 	attach?(firmware: FirmwareHandle): void;
 	/** Called once the firmware has shut down in an orderly way. */

@@ -21,7 +21,9 @@ let loaded;
 const typescript = () => (loaded ??= createRequire(import.meta.url)("typescript"));
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const out = path.join(root, "build");
+// `--out DIR` builds elsewhere (a test of the build itself); the project runs from build/.
+const outArgument = process.argv.indexOf("--out");
+const out = outArgument > 1 ? path.resolve(process.argv[outArgument + 1]) : path.join(root, "build");
 
 /** Module resolution (manifest names) from the Node-side tsconfig. */
 function projectPaths() {
@@ -155,7 +157,11 @@ export function upToDate() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-	if (process.argv.includes("--if-stale") && upToDate()) process.exit(0);
+	if (process.argv.includes("--if-stale")) {
+		if (upToDate()) process.exit(0);
+		// npm start's first run would otherwise show an empty terminal for the whole build.
+		console.log("building… (the first start, or sources changed since the last build; this takes a few seconds, more the first time)");
+	}
 	const began = Date.now();
 	const counts = build();
 	// Stamped with the time the build began: a source saved during it leaves the build stale.

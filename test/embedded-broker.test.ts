@@ -8,8 +8,10 @@ import mqtt from "mqtt";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
 import { sendLedCommand } from "../hosts/xsnap/led-command.js";
 import { runFirmware, type RunningFirmware } from "./support/firmware.js";
+import { Board, simulatedMac } from "../hosts/node/platform.js";
 import { freePort } from "./support/mosquitto.js";
 import { waitFor } from "./support/wait.js";
+import { identityFromMac } from "firmware/identity";
 
 describe("npm start's embedded broker, with the firmware on XS", function () {
 	this.timeout(20000);
@@ -71,6 +73,13 @@ describe("npm start's embedded broker, with the firmware on XS", function () {
 		}
 	});
 
+	it("simulated boards have MACs of their own (locally administered), so two simulators get two identities", function () {
+		const macs = [new Board().wifi.mac, new Board().wifi.mac, firmware.board.wifi.mac];
+		for (const mac of macs) assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+		assert.equal(new Set(macs.map((mac) => identityFromMac(mac))).size, 3);
+		assert.equal(simulatedMac("host/1/1"), simulatedMac("host/1/1"), "stable for one machine, process and board");
+	});
+
 	it("npm run led: says so when there is no broker, or no device answering", async function () {
 		const closed = new URL(`mqtt://127.0.0.1:${await freePort()}`);
 		await assert.rejects(sendLedCommand({ command: "on", broker: closed, ...topics, timeout: 1000 }), /no broker at mqtt:\/\/127\.0\.0\.1:\d+\/?: .*is npm start running/);
@@ -82,7 +91,10 @@ describe("npm start's embedded broker, with the firmware on XS", function () {
 		const seen: { topic: string; retain: boolean; config: Record<string, unknown> }[] = [];
 		// The XS host simulator reports its IP address; it has no RSSI, reset reason or heap figures to announce.
 		const sensors = ["temperature", "humidity", "ip", "uptime", "wifi_reconnects", "mqtt_reconnects", "readings_dropped", "sensor_faults", "commands_rejected"];
-		const expected = ["homeassistant/light/room1-sensor/led/config", ...sensors.map((id) => `homeassistant/sensor/room1-sensor/${id}/config`)].sort();
+		// No mqtt_client_id: the simulated board's own MAC names the device, room1-xxxxxx.
+		const identity = identityFromMac(firmware.board.wifi.mac)!;
+		assert.match(identity, /^room1-[0-9a-f]{6}$/);
+		const expected = ["homeassistant/light/" + identity + "/led/config", ...sensors.map((id) => `homeassistant/sensor/${identity}/${id}/config`)].sort();
 		const client = await mqtt.connectAsync(url.href, { reconnectPeriod: 0 });
 		try {
 			client.on("message", (topic, payload, packet) => seen.push({ topic, retain: packet.retain, config: JSON.parse(payload.toString()) as Record<string, unknown> }));

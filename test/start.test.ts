@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError } from "config";
 import { chooseBroker, probeMqttBroker, startEmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
-import { environmentConfig, manifestConfigOf, parseStartArguments, simulatorConfig, UsageError } from "../hosts/xsnap/start-options.js";
+import { environmentConfig, jsonProblem, localManifestConfig, localManifestNote, manifestConfigOf, parseStartArguments, simulatorConfig, UsageError } from "../hosts/xsnap/start-options.js";
 import { projectRoot } from "../hosts/xsnap/paths.js";
 import { freePort } from "./support/mosquitto.js";
 import { manifestConfig } from "./support/firmware.js";
@@ -148,6 +148,115 @@ describe("npm start: a newcomer's mistakes", function () {
 		const example = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest_local.example.json"), "utf8")) as { include: string[]; config: Record<string, string> };
 		assert.deepEqual(example.include, ["./manifest.json"]);
 		simulatorConfig({ manifest: manifestConfig(), local: example.config, environment: {}, board: { ssid: "simulator", sensor: "simulated" }, overrides: {} });
+	});
+});
+
+/** Runs npm start's script until stdout matches `until`, then stops it with SIGINT as Ctrl-C would. */
+function runStartUntil(args: string[], until: RegExp): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, ["--import", "./scripts/register.mjs", startScript, ...args], {
+			cwd: projectRoot, env: { ...process.env, NO_DASHBOARD: "" }, stdio: ["ignore", "pipe", "pipe"],
+		});
+		let output = "";
+		const timer = setTimeout(() => {
+			child.kill("SIGKILL");
+			reject(new Error(`no ${until} within 30 s: ${output}`));
+		}, 30000);
+		const seen = (chunk: Buffer): void => {
+			output += chunk.toString();
+			if (until.test(output)) {
+				clearTimeout(timer);
+				child.kill("SIGINT");
+			}
+		};
+		child.stdout.on("data", seen);
+		child.stderr.on("data", seen);
+		child.on("exit", () => {
+			clearTimeout(timer);
+			if (until.test(output)) resolve(output);
+			else reject(new Error(`npm start ended without ${until}: ${output}`));
+		});
+	});
+}
+
+describe("npm start: the first hour", function () {
+	this.timeout(90000);
+
+	it("http_port given is the port served on 127.0.0.1, and the printed URL names it", async function () {
+		const port = await freePort();
+		const broker = await startEmbeddedBroker(0);
+		try {
+			const output = await runStartUntil(["--broker", `mqtt://127.0.0.1:${broker.port}`, `http_port=${port}`], /web page: http:\/\/127\.0\.0\.1:\d+\//);
+			assert.match(output, new RegExp(`web page: http://127\\.0\\.0\\.1:${port}/`));
+			assert.match(output, new RegExp(`device port ${port} is at http://127\\.0\\.0\\.1:${port}/`));
+		} finally {
+			await broker.close();
+		}
+	});
+
+	it("npm start --broker URL (the -- left out): npm took the option; the hint says to write npm start -- --broker", async function () {
+		// What npm hands the script: it keeps --broker (npm_config_broker=true) and passes the URL on alone.
+		const run = await runStart(["mqtt://127.0.0.1:1884"], { npm_config_broker: "true" });
+		assert.equal(run.code, 2, run.stdout + run.stderr);
+		assert.match(run.stderr, /npm took --broker for itself: arguments for npm start go after --, e.g\. npm start -- --broker mqtt:\/\/127\.0\.0\.1:1884/);
+		assert.doesNotMatch(run.stderr, /unknown argument/);
+		assert.throws(() => parseStartArguments([], { npm_config_broker: "mqtt://127.0.0.1:1884" }), /npm took --broker for itself/);
+		assert.throws(() => parseStartArguments(["x.json"], { npm_config_flash: "true" }), /npm took --flash for itself/);
+	});
+
+	it("a stale build says building… before it builds; an up-to-date one says nothing", function () {
+		const out = fs.mkdtempSync(path.join(os.tmpdir(), "room1-build-"));
+		try {
+			const build = (): string => spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale", "--out", out], { cwd: projectRoot, encoding: "utf8", timeout: 120000 }).stdout;
+			const first = build();
+			assert.match(first.split("\n")[0]!, /^building… /);
+			assert.match(first, /built \d+ modules/);
+			assert.equal(build(), "");
+		} finally {
+			fs.rmSync(out, { recursive: true, force: true });
+		}
+	});
+
+	it("manifest_local.json: announced by its keys (never values), JSON errors with line and column, and an include of ./manifest.json required as by mcconfig", function () {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), "room1-local-"));
+		try {
+			const file = path.join(dir, "manifest_local.json");
+			assert.equal(localManifestConfig(file), undefined, "no file: nothing");
+			fs.writeFileSync(file, JSON.stringify({ include: ["./manifest.json"], config: { ssid: "home", password: "secret" } }));
+			const config = localManifestConfig(file)!;
+			assert.equal(localManifestNote(file, config), "manifest_local.json read: ssid, password");
+			assert.doesNotMatch(localManifestNote(file, config), /secret/);
+			fs.writeFileSync(file, JSON.stringify({ include: "./manifest.json", config: {} }));
+			assert.deepEqual(localManifestConfig(file), {}, "one include as a string, as mcconfig takes it");
+			fs.writeFileSync(file, JSON.stringify({ config: { ssid: "home" } }));
+			assert.throws(() => localManifestConfig(file), /manifest_local\.json must include \.\/manifest\.json/);
+			fs.writeFileSync(file, JSON.stringify({ include: ["./other.json"], config: {} }));
+			assert.throws(() => localManifestConfig(file), /must include \.\/manifest\.json/);
+			fs.writeFileSync(file, '{\n\t"include": ["./manifest.json"],\n\t"config": {\n\t\t"ssid": "home",\n\t}\n}\n');
+			assert.throws(() => localManifestConfig(file), /manifest_local\.json is not valid JSON: line 5, column 2: /);
+			fs.writeFileSync(file, '{\n\t"config": {\n');
+			assert.throws(() => localManifestConfig(file), /line 3, column 1: /);
+			assert.equal(jsonProblem("{}", new Error("Unexpected end of JSON input")), "line 1, column 3: the text ends too soon (a missing } or ])");
+		} finally {
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it("did you mean, for every key: near misses of ours and the names other firmwares use (wifi_pasword: password)", function () {
+		const layers = { manifest: manifestConfig(), local: {}, environment: {}, board: { ssid: "simulator", sensor: "simulated" }, overrides: {} };
+		const problems = (overrides: Record<string, string>): readonly string[] => {
+			try {
+				simulatorConfig({ ...layers, overrides });
+			} catch (error) {
+				return (error as ConfigError).problems;
+			}
+			return [];
+		};
+		assert.deepEqual(problems({ wifi_pasword: "x" }), ["unknown key wifi_pasword; did you mean password?"]);
+		assert.deepEqual(problems({ wifi_ssid: "x" }), ["unknown key wifi_ssid; did you mean ssid?"]);
+		assert.deepEqual(problems({ mqtt_server: "x" }), ["unknown key mqtt_server; did you mean mqtt_host?"]);
+		assert.deepEqual(problems({ mqtt_user: "x" }), ["unknown key mqtt_user; did you mean mqtt_username?"]);
+		assert.deepEqual(problems({ sensor_intervall: "1" }), ["unknown key sensor_intervall; did you mean sensor_interval?"]);
 	});
 });
 

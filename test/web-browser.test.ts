@@ -179,6 +179,29 @@ function scenario(name: string, prepare: (context: Mocha.Context, brokerPort: nu
 			assert.equal(await page.inputValue("#f_device_name"), "Browser room");
 			assert.equal(await page.textContent("label[for=f_device_name] small"), "(stored)");
 		});
+
+		it("on a reload: the chart starts from the readings the device keeps, with a scale; Show becomes Hide; nothing is a 404 (the icon is inline)", async function () {
+			const failed: string[] = [];
+			page.on("response", (response) => {
+				if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+			});
+			const kept = async (): Promise<number> => ((await (await fetch(`${url}/api/readings`)).json()) as { temperatures: number[] }).temperatures.length;
+			await waitFor(async () => (await kept()) >= 4, 20000, "four readings kept on the device", 200);
+			await page.reload();
+			await waitText(page, "#hi", /°C$/, 10000);
+			// Drawn first from /api/readings: without it the chart would start from one point, the first poll's.
+			assert.ok((await page.getAttribute("#chart", "points") ?? "").split(" ").length >= 4, "seeded from the readings the device keeps");
+			assert.match(await page.textContent("#lo") ?? "", /°C$/);
+			assert.match(await page.textContent("#span") ?? "", /^last \d+ readings, one every 1 s$/);
+			assert.equal(await page.textContent("#open"), "Show");
+			await page.click("#open");
+			await page.waitForSelector("#f_device_name");
+			assert.equal(await page.textContent("#open"), "Hide");
+			await page.click("#open");
+			assert.equal(await page.isHidden("#settings"), true);
+			assert.equal(await page.textContent("#open"), "Show");
+			assert.deepEqual(failed, []);
+		});
 	});
 }
 

@@ -58,11 +58,17 @@ export function runDue(): void {
 	while (earliest <= now) runOnce();
 }
 
+// Two lists in turn, and an indexed loop: a pass allocates nothing, as a device's native timers
+// allocate no JavaScript slots (a new list or an iterator per pass would be charged to the client).
+let spare: Entry[] = [];
+
 function runOnce(): void {
 	const due = pending;
-	pending = [];
+	pending = spare;
+	spare = due;
 	earliest = Infinity;
-	for (const timer of due) {
+	for (let i = 0; i < due.length; i++) {
+		const timer = due[i]!;
 		const callback = timer.callback;
 		if (callback === undefined) continue;
 		if (timer.due > now) {
@@ -77,4 +83,17 @@ function runOnce(): void {
 		} else timer.callback = undefined;
 		callback(timer);
 	}
+	due.length = 0;
+}
+
+/** Timers armed (set and neither fired nor cleared), whoever set them. */
+export function armed(): number {
+	let count = 0;
+	for (const timer of pending) if (timer.callback !== undefined) count++;
+	return count;
+}
+
+/** Whether an armed timer is due now and has not run. */
+export function overdue(): boolean {
+	return pending.some((timer) => timer.callback !== undefined && timer.due <= now);
 }

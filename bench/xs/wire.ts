@@ -17,70 +17,97 @@ export interface SocketCallbacks {
 export const sendBuffer = 5744;
 
 /**
- * One TCP connection. `write` takes whole or partial packets (Moddable's
- * client writes a packet in fragments with `more`); `read` serves the chunk
- * the broker last sent, in buffer format or a byte at a time in number
- * format, as Moddable's sockets do.
+ * One TCP connection, with the rules of Moddable's ECMA-419 TCP socket
+ * (modules/io/socket/lwip/tcp.c), constructed as `embedded:io/socket/tcp`
+ * is: `new BenchSocket({ onReadable, onWritable, onError, ... })`.
+ *
+ * - `write` takes whole or partial packets (Moddable's client writes a
+ *   packet in fragments with `more`) and answers the send buffer left;
+ *   past it, "would block", nothing taken. The buffer comes back whole with
+ *   the next `onWritable`, which `deliver` (the broker's packet carries the
+ *   TCP acknowledgement of what was sent) and `acknowledge` call, after
+ *   `onReadable`, as tcpDeliver does in one turn.
+ * - `read` serves what the broker last sent: into a buffer, exactly its
+ *   length, returning the count (ours); a count or all, as an ArrayBuffer
+ *   (Moddable's, for payloads); one byte in number format. Nothing there:
+ *   undefined. More than there is: "invalid".
+ *
+ * Every socket opened and not closed is in `BenchSocket.open`, so the
+ * harness can tell that no other rig's socket is alive.
  */
 export class BenchSocket {
+	static readonly open = new Set<BenchSocket>();
 	format: "buffer" | "number" = "buffer";
 	readonly callbacks: SocketCallbacks;
 	/** Bytes written since the last `take()`, kept only while capturing (not while metered). */
 	capture: number[] | undefined = [];
-	written = 0;
+	/** The send buffer left until the next onWritable. */
+	budget = 0;
 	#input: Uint8Array = new Uint8Array(0);
 	#position = 0;
 
 	constructor(callbacks: SocketCallbacks) {
 		this.callbacks = callbacks;
+		BenchSocket.open.add(this);
+	}
+
+	/** The connection is up: the first onWritable, with the whole send buffer. */
+	connected(): void {
+		this.budget = sendBuffer;
+		this.callbacks.onWritable(sendBuffer);
 	}
 
 	write(data: ArrayBufferLike | ArrayBufferView, _options?: object): number {
-		this.written += data.byteLength;
+		const length = data.byteLength;
+		if (length > this.budget) throw new Error("would block");
 		if (this.capture) {
-			const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-			for (let i = 0; i < bytes.length; i++) this.capture.push(bytes[i]!);
+			const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, length) : new Uint8Array(data);
+			for (let i = 0; i < length; i++) this.capture.push(bytes[i]!);
 		}
-		return sendBuffer;
+		return this.budget -= length;
 	}
 
-	/**
-	 * Buffer format: into a buffer, exactly its length (ours), or an ArrayBuffer
-	 * (Moddable's, for payloads); past what arrived, "invalid", as Moddable's
-	 * TCP socket. Number format: one byte.
-	 */
 	read(into: Uint8Array): number;
 	read(count?: number): ArrayBuffer | undefined;
 	read(count?: number | Uint8Array): ArrayBuffer | number | undefined {
 		const position = this.#position;
+		const input = this.#input;
+		const available = input.length - position;
+		if (available <= 0) return undefined;
+		if (this.format === "number") {
+			this.#position = position + 1;
+			return input[position] as unknown as ArrayBuffer;
+		}
 		if (typeof count === "object") {
-			const input = this.#input;
 			const length = count.length;
-			if (length > input.length - position || length === 0) throw new Error("invalid");
+			if (length > available || length === 0) throw new Error("invalid");
 			count.set(position === 0 && length === input.length ? input : input.subarray(position, position + length));
 			this.#position = position + length;
 			return length;
 		}
-		if (this.format === "number") {
-			this.#position = position + 1;
-			return this.#input[position] as unknown as ArrayBuffer;
-		}
-		const input = this.#input;
-		const available = input.length - position;
-		if (available <= 0) return undefined;
-
-		const length = typeof count === "number" && count < available ? count : available;
+		const length = count === undefined ? available : count;
+		if (!(length > 0 && length <= available)) throw new Error("invalid");
 		this.#position = position + length;
 		return (input.buffer as ArrayBuffer).slice(input.byteOffset + position, input.byteOffset + position + length);
 	}
 
-	close(): void {}
+	close(): void {
+		BenchSocket.open.delete(this);
+	}
 
-	/** The broker sends a chunk. */
+	/** The broker sends a chunk, which acknowledges at TCP what was written before it. */
 	deliver(bytes: Uint8Array): void {
 		this.#input = bytes;
 		this.#position = 0;
 		this.callbacks.onReadable(bytes.length);
+		this.acknowledge();
+	}
+
+	/** The broker's TCP acknowledges what was written: the send buffer is whole again, announced by onWritable. */
+	acknowledge(): void {
+		if (this.budget === sendBuffer || !BenchSocket.open.has(this)) return;
+		this.budget = sendBuffer;
+		this.callbacks.onWritable(sendBuffer);
 	}
 
 	/** Everything captured since the last call, as packets. */

@@ -6,7 +6,8 @@
  * `embedded:io/socket/tcp`, the LED through `embedded:io/digital`, and the
  * sensor through Moddable's drivers, each given its I/O class. Diagnostics
  * from `resetReason` (build/devices/esp32/modules/resetReason), `Net` and
- * `instrumentation` (whose values exist only in instrumented builds).
+ * `instrumentation` (whose values exist only in instrumented builds). The
+ * device's name, `<identity>.local`, through Moddable's `mdns`.
  */
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
@@ -20,6 +21,7 @@ import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import Net from "net";
+import MDNS from "mdns";
 import Instrumentation from "instrumentation";
 import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
@@ -58,6 +60,25 @@ let wifi: WiFi | undefined;
 /** The setup access point is up: the radio runs station and AP together, and joining must not end it. */
 let accessPointOpen = false;
 let sntpStarted = false;
+let mdns: MDNS | undefined;
+/** modules/network/mdns/mdns.js: the callback's message once probing claimed a name (the typings leave the constants out). */
+const mdnsClaimed = 1;
+
+/**
+ * `<hostName>.local` and an `_http._tcp` service for the page. MDNS probes
+ * the name first and, if another device holds it, takes `<name>-2` and so
+ * on; the claimed name is logged. A new one per Wi-Fi connect: the
+ * responder answers with the address it had when it started.
+ */
+function advertise(hostName: string, httpPort: number | undefined): void {
+	(mdns as unknown as { close(): void } | undefined)?.close();
+	const responder = new MDNS({ hostName }, guard("mDNS callback", (message: number, value?: string) => {
+		if (message !== mdnsClaimed || !value) return;
+		log("info", "mdns", `this device is ${value}.local${httpPort !== undefined ? `; its page http://${value}.local${httpPort === 80 ? "" : `:${httpPort}`}/` : ""}`);
+		if (httpPort !== undefined) responder.add({ name: "http", protocol: "tcp", port: httpPort, txt: { path: "/" } });
+	}));
+	mdns = responder;
+}
 /** Read once: the reason does not change while running. */
 const resetReason = getResetReason().string;
 
@@ -128,6 +149,13 @@ export const host: Host = {
 	// Empty dns_servers: the servers DHCP gave, asked when the look-up starts (a new lease may change them).
 	resolve: (options: ResolveOptions) => resolveByDns(options, options.servers.length ? options.servers : networkServers()),
 	diagnostics,
+	advertise(hostName: string, httpPort: number | undefined): void {
+		try {
+			advertise(hostName, httpPort);
+		} catch (error) {
+			log("error", "mdns", `cannot announce ${hostName}.local: ${(error as Error).message}`);
+		}
+	},
 	syncClock(server: string): void {
 		// Wall time for readings; until it arrives they carry uptime. A failure is retried on the next connect.
 		if (sntpStarted || host.clock.wallTime() !== undefined) return;

@@ -25,15 +25,20 @@ export function guard<A extends unknown[]>(what: string, callback: (...args: A) 
 		try {
 			callback(...args);
 		} catch (error) {
-			const message = (error as Error)?.message ?? String(error);
-			trace(formatLogLine("error", "host", `${what} threw: ${message}`) + "\n");
-			try {
-				onFailure?.(message);
-			} catch {
-				// The failure handler failed too: nothing more can be done from here.
-			}
+			failedIn(what, error, onFailure);
 		}
 	};
+}
+
+/** What `guard` does with an exception: logs it and hands its message to `onFailure`, never throwing. */
+function failedIn(what: string, error: unknown, onFailure?: (message: string) => void): void {
+	const message = (error as Error)?.message ?? String(error);
+	trace(formatLogLine("error", "host", `${what} threw: ${message}`) + "\n");
+	try {
+		onFailure?.(message);
+	} catch {
+		// The failure handler failed too: nothing more can be done from here.
+	}
 }
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
@@ -96,13 +101,23 @@ export function openSocket(options: SocketOptions): Socket {
 	};
 	const common = {
 		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
-		onReadable: guard("socket onReadable", (count: number) => {
-			if (!failed) options.onReadable(count);
-		}, lost),
-		onWritable: guard("socket onWritable", (count: number) => {
+		// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
+		// rest arguments would allocate an array and spread it on each call.
+		onReadable: (count: number) => {
+			try {
+				if (!failed) options.onReadable(count);
+			} catch (error) {
+				failedIn("socket onReadable", error, lost);
+			}
+		},
+		onWritable: (count: number) => {
 			budget = count;
-			if (!failed) options.onWritable(count);
-		}, lost),
+			try {
+				if (!failed) options.onWritable(count);
+			} catch (error) {
+				failedIn("socket onWritable", error, lost);
+			}
+		},
 	};
 	const view = (): Socket => ({
 		read: reader(() => socket),

@@ -84,6 +84,7 @@ export function createNodeHost(board: Board, name = "node"): Host {
 		wifi: {
 			connect: (ssid: string, _password: string, onEvent: (event: WifiEvent) => void) => board.wifi.connect(ssid, onEvent),
 			disconnect: () => board.wifi.disconnect(),
+			mac: () => board.wifi.mac,
 		},
 		resolve: (options: ResolveOptions): void => board.resolve(options.host, options.servers, options.timeout, (address, reason) => {
 			if (address !== undefined) options.onResolved(options.host, address);

@@ -87,7 +87,8 @@ export class BoardListener {
 	readonly #connections = new Set<AcceptedConnection>();
 	#address: string | undefined;
 
-	constructor(port: number, onConnection: (connection: AcceptedConnection) => void, onListening: (url: string) => void) {
+	/** `loopbackPort`: where on 127.0.0.1 (0: any free port). */
+	constructor(port: number, loopbackPort: number, onConnection: (connection: AcceptedConnection) => void, onListening: (url: string) => void, onFailure: (message: string) => void) {
 		this.port = port;
 		this.#server = net.createServer((socket) => {
 			// Held until its owner closes it, whatever the peer does.
@@ -95,7 +96,8 @@ export class BoardListener {
 			this.#connections.add(connection);
 			onConnection(connection);
 		});
-		this.#server.listen(0, "127.0.0.1", () => {
+		this.#server.on("error", (error: NodeJS.ErrnoException) => onFailure(error.code === "EADDRINUSE" ? "the port is in use (choose another http_port)" : error.code === "EACCES" ? "not allowed (ports below 1024 need privileges; choose http_port=8080)" : error.message));
+		this.#server.listen(loopbackPort, "127.0.0.1", () => {
 			const { port: forwarded } = this.#server.address() as net.AddressInfo;
 			this.#address = `http://127.0.0.1:${forwarded}/`;
 			onListening(this.#address);

@@ -11,6 +11,8 @@ import net from "node:net";
 import tls from "node:tls";
 import dns from "node:dns";
 import { EventEmitter } from "node:events";
+import { createHash } from "node:crypto";
+import os from "node:os";
 import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
 import { SimulatedSensor } from "firmware/simulated-sensor";
 import { formatLogLine } from "log";
@@ -217,8 +219,22 @@ export class BoardSocket {
 	}
 }
 
+let boardsMade = 0;
+
+/**
+ * A locally administered MAC (02:...) for a simulated radio, from the
+ * machine's name, the process and the board's number in it: two simulators
+ * against one broker get two identities, as two ESP32s would.
+ */
+export function simulatedMac(seed = `${os.hostname()}/${process.pid}/${++boardsMade}`): string {
+	const digest = createHash("sha256").update(seed).digest();
+	return ["02", ...Array.from(digest.subarray(0, 5), (byte) => byte.toString(16).padStart(2, "0"))].join(":");
+}
+
 /** The simulated radio: it associates after `associateDelay` unless the AP is down. */
 export class BoardWifi extends EventEmitter {
+	/** What Net.get("MAC") gives on a device. */
+	readonly mac: string;
 	accessPointUp = true;
 	associateDelay = 50;
 	#listener: ((event: WifiEvent) => void) | undefined;
@@ -226,9 +242,10 @@ export class BoardWifi extends EventEmitter {
 	#attempt: number | undefined;
 	#time: BoardTime;
 
-	constructor(time: BoardTime) {
+	constructor(time: BoardTime, mac: string) {
 		super();
 		this.#time = time;
+		this.mac = mac;
 	}
 
 	get connected(): boolean {
@@ -356,6 +373,10 @@ export interface BoardOptions {
 	socketBudget?: number;
 	/** Where the board's flash (stored settings) lives; default: memory only. */
 	flashFile?: string;
+	/** The radio's MAC; default: simulatedMac(), one per board. */
+	mac?: string;
+	/** Serve a device port on that same port of 127.0.0.1 (npm start with http_port given); default: a free port. */
+	exactPorts?: boolean;
 }
 
 export class Board {
@@ -377,20 +398,23 @@ export class Board {
 	readonly #print: ((line: string, record: LogRecord) => void) | undefined;
 	readonly #logLimit: number;
 	readonly socketBudget: number;
+	readonly #exactPorts: boolean;
 
 	constructor(options: BoardOptions = {}) {
+		this.#exactPorts = options.exactPorts ?? false;
 		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
 		this.time = options.time ?? new RealTime();
-		this.wifi = new BoardWifi(this.time);
+		this.wifi = new BoardWifi(this.time, options.mac ?? simulatedMac());
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);
 		this.#print = options.print;
 		this.#logLimit = options.logLimit ?? 10000;
 		this.flash = new BoardFlash(options.flashFile);
 	}
 
-	/** Serves the device's `port` on a free loopback port, printed once listening. */
+	/** Serves the device's `port` on a free loopback port (or the same port: exactPorts), printed once listening. */
 	listen(port: number, onConnection: (connection: AcceptedConnection) => void): BoardListener {
-		const listener = new BoardListener(port, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }));
+		const listener = new BoardListener(port, this.#exactPorts ? port : 0, onConnection, (url) => this.log("info", "board", `device port ${port} is at ${url}`, { url }),
+			(message) => this.log("error", "board", `cannot serve device port ${port} on 127.0.0.1:${port}: ${message}`));
 		this.listeners.add(listener);
 		return listener;
 	}

@@ -28,6 +28,21 @@ function log(level: LogLevel, tag: string, message: string, fields?: Record<stri
 
 let wifi: WiFi | undefined;
 
+/**
+ * The desktop simulator has no MAC (Moddable's lin Net.get knows only "IP"):
+ * a locally administered one from the computer's address and the moment
+ * this instance started, so two simulators on one broker differ. New on
+ * every run; set mqtt_client_id to keep one identity.
+ */
+function instanceMac(): string {
+	let hash = 0x811c9dc5;
+	const seed = `${Net.get("IP") ?? ""}/${Date.now()}`;
+	for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193) >>> 0;
+	const hex = (shift: number): string => ((hash >>> shift) & 0xff).toString(16).padStart(2, "0");
+	return `02:00:00:${hex(16)}:${hex(8)}:${hex(0)}`;
+}
+let mac: string | undefined;
+
 /** An instrumentation counter by its name, or undefined where the build has none. */
 function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
 	const index = Instrumentation.map(name);
@@ -74,6 +89,7 @@ export const host: Host = {
 			wifi?.close();
 			wifi = undefined;
 		},
+		mac: (): string => (mac ??= instanceMac()),
 	},
 	// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
 	resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),

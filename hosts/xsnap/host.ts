@@ -257,6 +257,7 @@ export const host: Host = {
 		disconnect(): void {
 			ops.push(["wifi.disconnect"]);
 		},
+		mac: (): string | undefined => (query({ q: "mac" }) as { mac?: string }).mac,
 	},
 	resolve(options: ResolveOptions): void {
 		const id = nextId++;

@@ -154,6 +154,8 @@ export class XsSimulator {
 			answer = this.#config;
 		} else if (query.q === "flash") {
 			answer = { text: this.board.flash.load() ?? null };
+		} else if (query.q === "mac") {
+			answer = { mac: this.board.wifi.mac };
 		} else if (query.q === "seed") {
 			answer = { seed: this.#seed };
 		} else if (query.q === "diagnostics") {

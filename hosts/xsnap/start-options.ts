@@ -62,11 +62,22 @@ function brokerUrl(text: string, from: string): URL {
 	return url;
 }
 
+/** Our options npm takes for its own when `--` is left out: it sets npm_config_<name> and passes only the value on. */
+const npmTakes = ["broker", "flash"];
+
+/** Says how to write it when `npm start --broker URL` lost the option to npm; undefined when nothing was lost. */
+export function missingSeparatorHint(env: Readonly<Record<string, string | undefined>>): string | undefined {
+	const taken = npmTakes.filter((name) => env[`npm_config_${name}`] !== undefined);
+	if (!taken.length) return undefined;
+	return `npm took ${taken.map((name) => `--${name}`).join(" and ")} for itself: arguments for npm start go after --, e.g. npm start -- --broker mqtt://127.0.0.1:1884`;
+}
+
 /** Parses `npm start`'s arguments; throws a UsageError naming each bad one. */
 export function parseStartArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): StartArguments {
 	let broker = env.MQTT_URL ? brokerUrl(env.MQTT_URL, "MQTT_URL") : undefined;
 	const overrides: Record<string, string> = {};
-	const problems: string[] = [];
+	const separatorHint = missingSeparatorHint(env);
+	const problems: string[] = separatorHint ? [separatorHint] : [];
 	let help = false;
 	let flash: string | undefined;
 	for (let i = 0; i < argv.length; i++) {
@@ -85,6 +96,8 @@ export function parseStartArguments(argv: readonly string[], env: Readonly<Recor
 				overrides[argument.slice(0, equals)] = argument.slice(equals + 1);
 			} else {
 				const near = argument.startsWith("-") ? undefined : nearestKey(argument);
+				// A URL alone is what npm leaves of `npm start --broker URL`; the hint above says so once.
+				if (separatorHint && /^[a-z]+:\/\//i.test(argument)) continue;
 				throw new UsageError([`unknown argument ${JSON.stringify(argument)}: expected --broker URL, --flash FILE, key=value or --help${near ? ` (did you mean ${near}=...?)` : ""}`]);
 			}
 		} catch (error) {
@@ -96,18 +109,60 @@ export function parseStartArguments(argv: readonly string[], env: Readonly<Recor
 	return { help, broker, overrides, flash };
 }
 
-/** `config` of a manifest file, or {} when the file does not exist. */
-export function manifestConfigOf(file: string): Record<string, string> {
-	if (!fs.existsSync(file)) return {};
-	let manifest: { config?: Record<string, unknown> };
+/** JSON.parse's complaint with the line and column it is at (Node 20 gives only a position). */
+export function jsonProblem(text: string, error: Error): string {
+	const message = error.message.replace(/\s*\(line \d+ column \d+\)/, "");
+	const at = /at position (\d+)/.exec(message);
+	const position = at ? Number(at[1]) : text.length;
+	const before = text.slice(0, position).split("\n");
+	return `line ${before.length}, column ${before[before.length - 1]!.length + 1}: ${message.replace(/ in JSON at position \d+/, "").replace(/^Unexpected end of JSON input$/, "the text ends too soon (a missing } or ])")}`;
+}
+
+interface Manifest {
+	include?: unknown;
+	config?: Record<string, unknown>;
+}
+
+function readManifest(file: string): Manifest {
+	const text = fs.readFileSync(file, "utf8");
 	try {
-		manifest = JSON.parse(fs.readFileSync(file, "utf8")) as typeof manifest;
+		return JSON.parse(text) as Manifest;
 	} catch (error) {
-		throw new UsageError([`${path.basename(file)} is not valid JSON: ${(error as Error).message}`]);
+		throw new UsageError([`${path.basename(file)} is not valid JSON: ${jsonProblem(text, error as Error)}`]);
 	}
+}
+
+function configOf(manifest: Manifest): Record<string, string> {
 	const config: Record<string, string> = {};
 	for (const [key, value] of Object.entries(manifest.config ?? {})) config[key] = String(value);
 	return config;
+}
+
+/** `config` of a manifest file, or {} when the file does not exist. */
+export function manifestConfigOf(file: string): Record<string, string> {
+	return fs.existsSync(file) ? configOf(readManifest(file)) : {};
+}
+
+/**
+ * manifest_local.json's `config`, by mcconfig's rules: mcconfig builds from
+ * this file alone, so it must include ./manifest.json (or the build loses
+ * every module and default). Undefined when there is no such file.
+ */
+export function localManifestConfig(file: string): Record<string, string> | undefined {
+	if (!fs.existsSync(file)) return undefined;
+	const manifest = readManifest(file);
+	const includes = ([] as unknown[]).concat(manifest.include ?? []);
+	const project = path.join(path.dirname(file), "manifest.json");
+	if (!includes.some((entry) => typeof entry === "string" && path.resolve(path.dirname(file), entry) === project)) {
+		throw new UsageError([`${path.basename(file)} must include ./manifest.json ("include": ["./manifest.json"], as manifest_local.example.json does): mcconfig builds from it alone and would lose the firmware's modules and defaults`]);
+	}
+	return configOf(manifest);
+}
+
+/** The log line that says a local manifest was read: its keys, never their values (secrets). */
+export function localManifestNote(file: string, config: Readonly<Record<string, string>>): string {
+	const keys = Object.keys(config);
+	return `${path.basename(file)} read: ${keys.length ? keys.join(", ") : "no config keys"}`;
 }
 
 /** ROOM1_<KEY> variables as config keys (ROOM1_MQTT_PASSWORD -> mqtt_password). */

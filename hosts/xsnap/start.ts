@@ -23,7 +23,7 @@ import { projectRoot } from "./paths.js";
 import { chooseBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { render, type DashboardState } from "./dashboard.js";
 import {
-	defaultBrokerPort, environmentConfig, manifestConfigOf, parseStartArguments, simulatorConfig, usage, UsageError,
+	defaultBrokerPort, environmentConfig, localManifestConfig, localManifestNote, manifestConfigOf, parseStartArguments, simulatorConfig, usage, UsageError,
 } from "./start-options.js";
 
 /** Exit code for a usage or configuration mistake. */
@@ -35,9 +35,11 @@ async function main(): Promise<void> {
 		console.log(usage);
 		process.exit(0);
 	}
+	const localFile = path.join(projectRoot, "manifest_local.json");
+	const local = localManifestConfig(localFile);
 	const layers = {
 		manifest: manifestConfigOf(path.join(projectRoot, "manifest.json")),
-		local: manifestConfigOf(path.join(projectRoot, "manifest_local.json")),
+		local: local ?? {},
 		environment: environmentConfig(process.env),
 		overrides: options.overrides,
 	};
@@ -64,11 +66,16 @@ async function main(): Promise<void> {
 		board: { ssid: "simulator", sensor: layers.environment.sensor ?? "simulated", mqtt_host: host, mqtt_port: String(port) },
 	});
 
+	// http_port given by the user is served on that port of 127.0.0.1; the manifest's default (a device's 80) on a free one.
+	const requestedPort = { ...layers.local, ...layers.environment, ...layers.overrides }.http_port;
+	const exactPort = requestedPort !== undefined && Number(requestedPort) > 0;
+
 	// On a terminal, a live dashboard; otherwise (a pipe, a log file, CI) plain log lines.
 	const live = process.stdout.isTTY === true && !process.env.NO_DASHBOARD;
 	const brokerUrl = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
 	const view: DashboardState = { broker: `${brokerUrl}${broker ? " (embedded)" : note ? " (already running)" : ""}`, wifi: "starting", mqtt: "idle", led: "unknown", temperatures: [], counters: [], logs: [] };
 	const board = new Board({
+		exactPorts: exactPort,
 		flashFile: path.resolve(options.flash ?? path.join(projectRoot, ".sim-flash.json")),
 		print: (line) => {
 			if (!live) return console.log(line);
@@ -89,6 +96,7 @@ async function main(): Promise<void> {
 		"Ctrl-C publishes offline and exits",
 	];
 	if (note) console.log(note);
+	if (local) console.log(formatLog({ at: 0, level: "info", tag: "config", message: localManifestNote(localFile, local) }));
 	if (!live) console.log(`room1 firmware on the XS host simulator (XS ${workerXsVersion()}, ${workerBinary()}); broker ${view.broker}\n${help.join("\n")}\n`);
 
 	const simulator = await XsSimulator.start({ board, config });

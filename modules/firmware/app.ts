@@ -21,6 +21,7 @@ import { Telemetry } from "firmware/telemetry";
 import { LedActuator } from "firmware/led";
 import { discoveryMessages, homeAssistantStatusTopic } from "firmware/discovery";
 import { Diagnostics } from "firmware/diagnostics";
+import { deviceIdentity, hostLabel, TakeoverWatch, takeoverCount, takeoverWindow } from "firmware/identity";
 
 export const firmwareVersion = "0.1.0";
 
@@ -67,6 +68,9 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 	let stopped = false;
 	// A failed attempt's reason is logged once, on the "waiting" line that says when the next one is.
 	const retryKinds = ["transport", "timeout", "refused", "protocol"];
+	// A new mqtt_client_id is a new identity: restartMqtt derives it again.
+	let identity = deviceIdentity(mqtt.clientId, host.wifi.mac?.());
+	const takeover = new TakeoverWatch();
 
 	const makeClient = (): MqttClient => new MqttClient({
 		host,
@@ -74,7 +78,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 		dns: mqtt.dns,
 		port: mqtt.port,
 		tls: mqtt.tls,
-		clientId: mqtt.clientId,
+		clientId: identity.id,
 		cleanSession: mqtt.cleanSession,
 		keepalive: mqtt.keepalive,
 		username: mqtt.username || undefined,
@@ -93,12 +97,18 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 		onStateChange: (state, reason) => log(state === "waiting" ? "warn" : "info", "mqtt", `${state}: ${reason}`),
 		onResolved: (name, address) => log("info", "dns", `${name} is ${address}`),
 		onConnect: ({ sessionPresent }) => {
+			takeover.connected(host.clock.now());
 			log("info", "mqtt", "connected", { broker: `${mqtt.host}:${mqtt.port}`, sessionPresent });
 			led.publishState();
 			announce();
 			diagnostics.send();
 		},
 		onError: (kind, message) => {
+			if (kind === "transport" && takeover.lost(host.clock.now())) {
+				const problem = `another client with the same id "${identity.id}" is probably connected: the broker closed our connection ${takeoverCount} times within ${takeoverWindow / 1000} s of CONNACK (it drops the older of two clients with one id); give each device its own mqtt_client_id`;
+				log("error", "mqtt", problem, { clientId: identity.id });
+				report("client_id_taken", problem, { clientId: identity.id });
+			}
 			if (!retryKinds.includes(kind)) log(kind === "oversize" || kind === "limit" ? "warn" : "error", "mqtt", message, { kind });
 		},
 		// A message skipped for its size never reaches its handler: an LED command is refused
@@ -142,7 +152,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 	// Assistant restarts (its birth message), since it may have lost them.
 	const announce = (): void => {
 		if (!config.homeAssistant.discovery) return;
-		for (const { topic, payload } of discoveryMessages(config, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
+		for (const { topic, payload } of discoveryMessages(config, identity.id, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
 		log("info", "discovery", "announced to Home Assistant", { prefix: config.homeAssistant.prefix });
 	};
 	subscribe();
@@ -206,6 +216,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 		password: config.wifi.password,
 		connectTimeout: config.wifi.connectTimeout,
 		setupAfter: config.wifi.setupAfter,
+		identity: identity.id,
 		backoff: config.wifi.backoff,
 		...(random ? { random } : {}),
 		onChange: (state, reason) => {
@@ -213,6 +224,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 			if (stopped) return;
 			if (state === "connected") {
 				host.syncClock?.(config.time.sntpServer);
+				host.advertise?.(hostLabel(identity.id), config.http.enabled ? config.http.port : undefined);
 				if (mqttStarted) client.resume();
 				else {
 					mqttStarted = true;
@@ -226,7 +238,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 	let wifi = makeWifi();
 
 	log("info", "firmware", `room1 firmware ${firmwareVersion} starting on ${host.name}`, {
-		clientId: mqtt.clientId, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
+		clientId: identity.id, identity: identity.source, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
 	});
 	wifi.start();
 	telemetry.start();
@@ -237,6 +249,7 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 		// As an orderly shutdown does: the broker left behind is told, not left to think we are online.
 		if (client.state === "connected") client.publish(previous.status, "offline", { qos: 1, retain: true });
 		client.stop();
+		identity = deviceIdentity(mqtt.clientId, host.wifi.mac?.());
 		client = makeClient();
 		subscribe();
 		for (const message of unsent) client.publish(topics.temperature, message.payload, { qos: message.qos, retain: message.retain });
@@ -297,6 +310,11 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 			if (parts.length) log("info", "firmware", `new settings: restarted ${parts.join(", ")}`);
 			return parts;
 		},
+		ledCommand(command): boolean {
+			led.apply(command);
+			return led.on;
+		},
+		recentReadings: () => telemetry.recent(),
 		status(): Record<string, unknown> {
 			const counts = mqttCounts();
 			return {
@@ -305,7 +323,9 @@ export function startFirmware(host: Host, initial: FirmwareConfig, options: Firm
 				mqtt: client.state,
 				led: led.on ? "on" : "off",
 				temperature: telemetry.lastTemperature ?? null,
+				precision: sensor.precision,
 				humidity: telemetry.lastHumidity ?? null,
+				recorded: telemetry.recorded,
 				readings: telemetry.published,
 				samples: telemetry.samples,
 				sensorFailures: telemetry.failures,

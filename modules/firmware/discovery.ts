@@ -7,7 +7,7 @@
  * and carries one device block, so both show up under one device.
  *
  * Topics: <prefix>/<component>/<node id>/<object id>/config, where the node
- * id is the client id with anything outside [a-zA-Z0-9_-] replaced by "_".
+ * id is the device's identity (the client id) with anything outside [a-zA-Z0-9_-] replaced by "_".
  * Keys are spelled out, not abbreviated, so the payloads read like the
  * documentation (https://www.home-assistant.io/integrations/mqtt/).
  */
@@ -59,11 +59,11 @@ export function homeAssistantStatusTopic(config: FirmwareConfig): string {
 }
 
 /** `platform`: what the host reports, so only entities that will have a value are announced. */
-export function discoveryMessages(config: FirmwareConfig, softwareVersion: string, platform: HostDiagnostics = {}): DiscoveryMessage[] {
-	const { topics, homeAssistant, mqtt } = config;
-	const node = discoveryId(mqtt.clientId);
+export function discoveryMessages(config: FirmwareConfig, identity: string, softwareVersion: string, platform: HostDiagnostics = {}): DiscoveryMessage[] {
+	const { topics, homeAssistant } = config;
+	const node = discoveryId(identity);
 	const device = {
-		identifiers: [mqtt.clientId],
+		identifiers: [identity],
 		name: homeAssistant.deviceName,
 		model: "room1 ESP32 temperature sensor with LED",
 		manufacturer: "room1 firmware",

@@ -17,11 +17,11 @@ export const maxCommandBytes = 64;
 export type LedCommand = "on" | "off" | "toggle";
 
 type Parsed = { readonly command: LedCommand };
-const on: Parsed = Object.freeze({ command: "on" }), off: Parsed = Object.freeze({ command: "off" });
+const on: Parsed = Object.freeze({ command: "on" }), off: Parsed = Object.freeze({ command: "off" }), toggle: Parsed = Object.freeze({ command: "toggle" });
 // No prototype: "constructor" or "__proto__" must not look like a command. The results are made
 // once, so that a command allocates nothing.
 const words: Record<string, Parsed | undefined> = Object.assign(Object.create(null) as Record<string, Parsed>,
-	{ on, off, toggle: Object.freeze({ command: "toggle" }), "1": on, "0": off, true: on, false: off });
+	{ on, off, toggle, "1": on, "0": off, true: on, false: off });
 
 /** Parses a command payload: the command, or why it is not one. */
 export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | { error: string } {
@@ -30,6 +30,9 @@ export function parseLedCommand(payload: Uint8Array): { command: LedCommand } | 
 	const length = payload.length;
 	if (length === 2 && (payload[0]! | 0x20) === 0x6f && (payload[1]! | 0x20) === 0x6e) return on;
 	if (length === 3 && (payload[0]! | 0x20) === 0x6f && (payload[1]! | 0x20) === 0x66 && (payload[2]! | 0x20) === 0x66) return off;
+	// TOGGLE, Home Assistant's and Tasmota's third command, the same way.
+	if (length === 6 && (payload[0]! | 0x20) === 0x74 && (payload[1]! | 0x20) === 0x6f && (payload[2]! | 0x20) === 0x67 &&
+		(payload[3]! | 0x20) === 0x67 && (payload[4]! | 0x20) === 0x6c && (payload[5]! | 0x20) === 0x65) return toggle;
 	if (payload.length > maxCommandBytes) return { error: `command of ${payload.length} bytes is longer than ${maxCommandBytes}` };
 	let start = 0, end = payload.length;
 	while (start < end && isSpace(payload[start]!)) start++;
@@ -106,8 +109,13 @@ export class LedActuator {
 			this.#options.onRejected(result.error, safeQuote(payload));
 			return;
 		}
+		this.apply(result.command);
+	}
+
+	/** A command from anywhere (MQTT, the web page): counted, then obeyed. */
+	apply(command: LedCommand): void {
 		this.commands++;
-		this.set(result.command === "toggle" ? !this.#on : result.command === "on");
+		this.set(command === "toggle" ? !this.#on : command === "on");
 	}
 
 	/**

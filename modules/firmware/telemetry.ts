@@ -40,8 +40,13 @@ export interface TelemetryOptions {
 	onReading?(temperature: string, queued: boolean): void;
 }
 
+/** Readings kept for the page's chart: a fixed ring, allocated once (128 bytes). */
+export const recentCapacity = 32;
+
 export class Telemetry {
 	samples = 0;
+	/** Good readings taken, ever: the page's chart adds one when this moves. */
+	recorded = 0;
 	published = 0;
 	/** Samples that changed less than the dead-band and were not published. */
 	suppressed = 0;
@@ -57,6 +62,7 @@ export class Telemetry {
 	readonly #tick: () => void;
 	/** 10 ** precision, for rounding. */
 	readonly #scale: number;
+	readonly #recent = new Float32Array(recentCapacity);
 
 	constructor(options: TelemetryOptions) {
 		this.#options = options;
@@ -106,6 +112,7 @@ export class Telemetry {
 		const humidityField = typeof humidity === "number" && humidity >= 0 && humidity <= 100 ? `,"humidity":${round(humidity, 1)}` : "";
 		this.lastHumidity = humidityField ? round(humidity!, 1) : undefined;
 		this.lastTemperature = rounded;
+		this.#recent[this.recorded++ % recentCapacity] = rounded;
 		const now = options.host.clock.now();
 		const due = options.deadband <= 0 || this.#lastPublished === undefined ||
 			Math.abs(rounded - this.#lastPublished) >= options.deadband || now - this.#lastPublishedAt >= options.heartbeat;
@@ -121,6 +128,14 @@ export class Telemetry {
 			? `{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${now},"clock":"uptime"}`
 			: `{"temperature":${text},"unit":"°C"${humidityField},"seq":${++this.published},"ts":${wall},"clock":"wall"}`);
 		if (options.onReading !== undefined) options.onReading(text, true);
+	}
+
+	/** The readings kept, oldest first, at the configured precision (a new array: for the page, not per sample). */
+	recent(): number[] {
+		const count = Math.min(this.recorded, recentCapacity);
+		const readings: number[] = [];
+		for (let i = this.recorded - count; i < this.recorded; i++) readings.push(round(this.#recent[i % recentCapacity]!, this.#options.precision));
+		return readings;
 	}
 
 	#fault(message: string): void {

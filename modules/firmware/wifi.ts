@@ -6,8 +6,8 @@
  * `onChange` and waits while the link is down.
  *
  * First boot and lost networks: with no ssid, or after `setupAfter` ms
- * without a network, it opens a setup access point (`room1-setup-XXXX`,
- * from the MAC) beside the station, so the web page can be reached to
+ * without a network, it opens a setup access point (`<identity>-setup`,
+ * e.g. room1-dbc020-setup) beside the station, so the web page can be reached to
  * give it a network while joining goes on; it closes the access point
  * once it has an IP address. A radio without AP mode only logs why.
  */
@@ -26,6 +26,8 @@ export interface WifiManagerOptions {
 	backoff: { minimum: number; maximum: number; factor: number };
 	/** ms without a network before the setup access point opens; 0: never (it still opens when there is no ssid). */
 	setupAfter?: number;
+	/** The device's identity (firmware/identity): it names the setup access point. */
+	identity: string;
 	random?: () => number;
 	onChange(state: WifiState, reason: string): void;
 }
@@ -142,7 +144,7 @@ export class WifiManager {
 			this.#host.log("info", "wifi", `${why}, and ${this.#host.name} has no access-point mode: no setup network; configure it through the page on this host's own network or the build's config`);
 			return;
 		}
-		const ssid = setupName(radio.mac?.());
+		const ssid = setupName(this.#options.identity);
 		try {
 			radio.openAccessPoint(ssid);
 		} catch (error) {
@@ -177,8 +179,7 @@ export class WifiManager {
 	}
 }
 
-/** room1-setup-XXXX: the MAC's last two bytes tell two devices in setup apart. */
-export function setupName(mac: string | undefined): string {
-	const digits = (mac ?? "").replace(/[^0-9a-fA-F]/g, "").toUpperCase();
-	return `room1-setup-${digits.length >= 4 ? digits.slice(-4) : "0000"}`;
+/** `<identity>-setup`, within an SSID's 32 bytes: the identity tells two devices in setup apart. */
+export function setupName(identity: string): string {
+	return `${identity.slice(0, 26)}-setup`;
 }

@@ -462,6 +462,12 @@ export class MqttClient {
 				onWritable: (count: number) => {
 					if (!current()) return;
 					this.#budget = count;
+					// Most calls are the TCP acknowledgement of what was written, with nothing waiting to
+					// go and no timer to move: what #flush would do comes down to the room.
+					if (this.#socketReady && !this.#busy && this.#pending === undefined && session.quiet && !session.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0) {
+						this.#room = count;
+						return;
+					}
 					const outer = this.#begin();
 					try {
 						if (!this.#socketReady) {

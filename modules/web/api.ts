@@ -1,9 +1,10 @@
 /*
  * The web page's routes, as a pure function from a request to a response:
  *
- *   GET  /               the page (gzip)
+ *   GET  /               the page (gzip; uncompressed to a client that takes no gzip)
  *   GET  /api/status     live state and diagnostics
- *   POST /api/led        {"on": true|false} or {"state": "on"|"off"|"toggle"}
+ *   GET  /api/readings   the recent readings the device keeps (the chart's start)
+ *   POST /api/led        the MQTT command grammar (firmware/led: on, OFF, {"state":"ON"}, ...) or {"on": true|false}
  *   GET  /api/settings   every editable setting, its value and where it comes from
  *   POST /api/settings   {key: value, ...}; null forgets a stored value
  *   POST /api/settings/reset   factory reset
@@ -16,7 +17,8 @@
  */
 import { decodeUtf8 } from "mqtt/utf8";
 import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from "web/http";
-import { pageGzipBase64 } from "web/page";
+import { pageGzipBase64, pageHtml } from "web/page";
+import { parseLedCommand, type LedCommand } from "firmware/led";
 import { decodeBase64 } from "web/base64";
 import { parseJson } from "web/json";
 import { isIPv4 } from "net/ipv4";
@@ -25,7 +27,8 @@ import type { BodySink } from "web/server";
 
 export interface DeviceApi {
 	status(): Record<string, unknown>;
-	setLed(command: "on" | "off" | "toggle"): boolean;
+	setLed(command: LedCommand): boolean;
+	readings(): Record<string, unknown>;
 	settings(): { persistent: boolean; problem: string | undefined; values: SettingView[] };
 	updateSettings(changes: unknown): UpdateResult;
 	/** Forgets the stored settings; returns the parts of the firmware that restart. */
@@ -61,6 +64,7 @@ interface Route {
 const routes: Record<string, Route[]> = {
 	"/": [{ method: "GET", guarded: false, handle: page }],
 	"/api/status": [{ method: "GET", guarded: false, handle: (_request, api) => jsonResponse(200, api.status()) }],
+	"/api/readings": [{ method: "GET", guarded: false, handle: (_request, api) => jsonResponse(200, api.readings()) }],
 	"/api/led": [{ method: "POST", guarded: true, handle: led }],
 	"/api/settings": [
 		{ method: "GET", guarded: true, handle: (_request, api) => jsonResponse(200, api.settings()) },
@@ -107,14 +111,19 @@ function refuseChange(request: HttpRequest, api: DeviceApi, type: string): HttpR
 	return undefined;
 }
 
+/** Gzip to a client that takes it; the same page uncompressed (kept in flash beside it) to any other. */
 function page(request: HttpRequest): HttpResponse {
 	const gzip = /\bgzip\b/.test(request.headers["accept-encoding"] ?? "");
-	if (!gzip) return errorResponse(406, "the page is stored compressed: the client must accept gzip (curl --compressed)");
-	return {
-		status: 200,
-		headers: [["Content-Type", "text/html; charset=utf-8"], ["Content-Encoding", "gzip"], ["Cache-Control", "no-cache"], ["X-Frame-Options", "DENY"]],
-		body: decodeBase64(pageGzipBase64),
-	};
+	const headers: [string, string][] = [["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-cache"], ["X-Frame-Options", "DENY"], ["Vary", "Accept-Encoding"]];
+	if (gzip) headers.push(["Content-Encoding", "gzip"]);
+	return { status: 200, headers, body: gzip ? decodeBase64(pageGzipBase64) : asciiBytes(pageHtml) };
+}
+
+/** The page is ASCII (scripts/build-page.mjs checks it), one byte a character. */
+function asciiBytes(text: string): Uint8Array {
+	const bytes = new Uint8Array(text.length);
+	for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+	return bytes;
 }
 
 /** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */
@@ -125,14 +134,17 @@ function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
 	return "error" in parsed ? errorResponse(400, parsed.error) : parsed;
 }
 
+/** One grammar with MQTT: the firmware's own parser; {"on": true|false} besides. */
 function led(request: HttpRequest, api: DeviceApi): HttpResponse {
-	const body = jsonBody(request);
-	if (!("value" in body)) return body;
-	const value = body.value as { on?: unknown; state?: unknown } | null;
-	let command: "on" | "off" | "toggle" | undefined;
-	if (value && typeof value === "object" && typeof value.on === "boolean") command = value.on ? "on" : "off";
-	else if (value && typeof value === "object" && (value.state === "on" || value.state === "off" || value.state === "toggle")) command = value.state;
-	if (!command) return errorResponse(422, 'expected {"on": true|false} or {"state": "on"|"off"|"toggle"}');
+	const parsed = parseLedCommand(request.body);
+	let command: LedCommand | undefined = "command" in parsed ? parsed.command : undefined;
+	if (!command) {
+		const body = jsonBody(request);
+		if (!("value" in body)) return body;
+		const on = (body.value as { on?: unknown } | null)?.on;
+		if (typeof on === "boolean") command = on ? "on" : "off";
+	}
+	if (!command) return errorResponse(422, `${"error" in parsed ? parsed.error : "not a command"}: send what MQTT takes (on, off, toggle, 1, 0, true, false, {"state":"ON"}) or {"on": true|false}`);
 	return jsonResponse(200, { led: api.setLed(command) ? "on" : "off" });
 }
 

@@ -72,11 +72,8 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 			update: updates.available ? updates.status : null,
 			...firmware.status(),
 		}),
-		setLed(command) {
-			const on = command === "toggle" ? firmware.status().led !== "on" : command === "on";
-			firmware.setLed?.(on);
-			return on;
-		},
+		setLed: (command) => firmware.ledCommand?.(command) ?? false,
+		readings: () => ({ temperatures: firmware.recentReadings?.() ?? [], recorded: firmware.status().recorded, interval: config.sensor.interval, precision: config.sensor.precision }),
 		settings: () => ({ persistent: settings.persistent, problem: settings.problem, values: settings.describe() }),
 		updateSettings(changes) {
 			const result = settings.update(changes);

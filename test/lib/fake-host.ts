@@ -345,6 +345,8 @@ export class FakeHost implements Host {
 	/** SNTP servers the firmware asked for, one per request. */
 	readonly clockRequests: string[] = [];
 	accessPointUp = true;
+	/** The radio's MAC, which the default identity comes from (room1-dbc020); undefined: a radio without one. */
+	mac: string | undefined = "a4:d1:8c:db:c0:20";
 	wifiAssociateDelay = 100;
 	#wifiListener: ((event: WifiEvent) => void) | undefined;
 	wifiConnected = false;
@@ -386,6 +388,7 @@ export class FakeHost implements Host {
 			this.#wifiListener = undefined;
 			this.wifiConnected = false;
 		},
+		mac: (): string | undefined => this.mac,
 	};
 
 	/**
@@ -455,6 +458,13 @@ export class FakeHost implements Host {
 
 	exit(): void {
 		this.exited = true;
+	}
+
+	/** mDNS announcements asked for: the host name and the page's port. */
+	readonly advertised: { hostName: string; httpPort: number | undefined }[] = [];
+
+	advertise(hostName: string, httpPort: number | undefined): void {
+		this.advertised.push({ hostName, httpPort });
 	}
 
 	/** The access point vanishes (the device sees a disconnect) or returns. */

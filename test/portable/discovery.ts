@@ -80,7 +80,7 @@ const discoveryTopics = (host: FakeHost, prefix = "homeassistant"): string[] =>
 
 export const suite = defineSuite("Home Assistant discovery", {
 	"every field of both entities is a documented key of the right type"() {
-		const messages = discoveryMessages(config, firmwareVersion, { resetReason: "Power-On", rssi: -60, ip: "10.0.0.2", slotsUsed: 1, chunksUsed: 2, freeHeap: 3 });
+		const messages = discoveryMessages(config, config.mqtt.clientId, firmwareVersion, { resetReason: "Power-On", rssi: -60, ip: "10.0.0.2", slotsUsed: 1, chunksUsed: 2, freeHeap: 3 });
 		assert.equal(messages.length, entities + 6);
 		for (const { topic, payload } of messages) {
 			const match = /^homeassistant\/(sensor|light)\/([a-zA-Z0-9_-]+)\/([a-zA-Z0-9_-]+)\/config$/.exec(topic);
@@ -98,7 +98,7 @@ export const suite = defineSuite("Home Assistant discovery", {
 	},
 
 	"the entities point at our topics, payloads and device"() {
-		const [sensor, light] = discoveryMessages(config, firmwareVersion).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+		const [sensor, light] = discoveryMessages(config, config.mqtt.clientId, firmwareVersion).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
 		assert.equal(sensor!.state_topic, config.topics.temperature);
 		assert.ok(sensorDeviceClasses.includes(sensor!.device_class as string));
 		assert.ok(stateClasses.includes(sensor!.state_class as string));
@@ -120,7 +120,7 @@ export const suite = defineSuite("Home Assistant discovery", {
 		assert.equal(sensor!.unique_id, "room1_sensor_1_temperature");
 		assert.equal(light!.unique_id, "room1_sensor_1_led");
 		// Stable: the same config gives the same ids.
-		assert.deepEqual(discoveryMessages(config, firmwareVersion), discoveryMessages(config, firmwareVersion));
+		assert.deepEqual(discoveryMessages(config, config.mqtt.clientId, firmwareVersion), discoveryMessages(config, config.mqtt.clientId, firmwareVersion));
 		assert.equal(discoveryId("a/b+c#d é"), "a_b_c_d__");
 	},
 
@@ -152,17 +152,17 @@ export const suite = defineSuite("Home Assistant discovery", {
 		// The socket takes its budget per turn: the rest goes out on the next turns.
 		host.virtual.advance(100);
 		assert.equal(discoveryTopics(host).length, 2 * entities);
-		const config = host.broker.published.filter((p) => p.topic === "homeassistant/light/room1-sensor/led/config").map((p) => text(p.payload));
+		const config = host.broker.published.filter((p) => p.topic === "homeassistant/light/room1-dbc020/led/config").map((p) => text(p.payload));
 		assert.equal(config.length, 2);
 		assert.equal(config[0], config[1]);
 	},
 
 	"humidity is announced for a sensor that has it, and not for one that has not"() {
-		const ids = (kind: string): string[] => discoveryMessages(parseConfig({ ssid: "home", sensor: kind, ha_discovery: "true" }), firmwareVersion)
+		const ids = (kind: string): string[] => discoveryMessages(parseConfig({ ssid: "home", sensor: kind, ha_discovery: "true" }), "room1-dbc020", firmwareVersion)
 			.map((m) => JSON.parse(m.payload) as Record<string, unknown>).map((entity) => entity.unique_id as string);
-		assert.ok(ids("sht3x").includes("room1-sensor_humidity"), ids("sht3x").join());
-		assert.ok(!ids("tmp102").includes("room1-sensor_humidity"), ids("tmp102").join());
-		const humidity = discoveryMessages(parseConfig({ ssid: "home", sensor: "sht3x" }), firmwareVersion).map((m) => JSON.parse(m.payload) as Record<string, unknown>)
+		assert.ok(ids("sht3x").includes("room1-dbc020_humidity"), ids("sht3x").join());
+		assert.ok(!ids("tmp102").includes("room1-dbc020_humidity"), ids("tmp102").join());
+		const humidity = discoveryMessages(parseConfig({ ssid: "home", sensor: "sht3x" }), "room1-dbc020", firmwareVersion).map((m) => JSON.parse(m.payload) as Record<string, unknown>)
 			.find((entity) => entity.device_class === "humidity")!;
 		assert.equal(humidity.state_topic, "sensors/room1/temp");
 		assert.equal(humidity.value_template, "{{ value_json.humidity }}");
@@ -170,14 +170,14 @@ export const suite = defineSuite("Home Assistant discovery", {
 	},
 
 	"diagnostic entities: on the diagnostics topic, entity_category diagnostic, only for fields the host reports"() {
-		const bare = discoveryMessages(config, firmwareVersion, {}).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+		const bare = discoveryMessages(config, config.mqtt.clientId, firmwareVersion, {}).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
 		const diagnostic = bare.filter((entity) => entity.entity_category === "diagnostic");
 		assert.deepEqual(diagnostic.map((entity) => (entity.unique_id as string).replace("room1_sensor_1_", "")).sort(), [...alwaysDiagnostic].sort());
 		for (const entity of diagnostic) {
 			assert.equal(entity.state_topic, "sensors/room1/diagnostics");
 			assert.equal(entity.availability_topic, config.topics.status);
 		}
-		const esp32 = discoveryMessages(config, firmwareVersion, { resetReason: "Panic", rssi: -70, ip: "10.0.0.2", freeHeap: 100000 })
+		const esp32 = discoveryMessages(config, config.mqtt.clientId, firmwareVersion, { resetReason: "Panic", rssi: -70, ip: "10.0.0.2", freeHeap: 100000 })
 			.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
 		const rssi = esp32.find((entity) => entity.unique_id === "room1_sensor_1_rssi")!;
 		assert.equal(rssi.device_class, "signal_strength");

@@ -113,26 +113,6 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.throws(() => parseConfig({ ssid: "home", topic_led_state: "control/room1/led" }), /must differ from topic_led_command/);
 	},
 
-	"config: an empty client id needs a clean session, as the MQTT client itself requires (issue 16, defect 2)"() {
-		// Refused naming both keys: the default is a persistent session.
-		let message = "";
-		try {
-			parseConfig({ ssid: "home", mqtt_client_id: "" });
-		} catch (e) {
-			message = (e as Error).message;
-		}
-		assert.ok(/mqtt_client_id="" needs mqtt_clean_session=true/.test(message), message);
-		assert.throws(() => parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "false" }), /mqtt_client_id="".*mqtt_clean_session/);
-		assert.throws(() => parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "true", ha_discovery: "true" }), /mqtt_client_id="" cannot identify the device to Home Assistant/);
-		// With a clean session the broker assigns one (MQTT 3.1.1): accepted by the config and by the client,
-		// and the device connects with it.
-		const config = parseConfig({ ssid: "home", mqtt_client_id: "", mqtt_clean_session: "true" });
-		assert.equal(config.mqtt.clientId, "");
-		assert.equal(config.mqtt.cleanSession, true);
-		const { firmware } = online({ mqtt_client_id: "", mqtt_clean_session: "true" });
-		assert.equal(firmware.status().mqtt, "connected");
-	},
-
 	"config: the result is frozen, and every key has a default that parses"() {
 		const defaults: Record<string, string> = {};
 		for (const key of configKeys) defaults[key.key] = key.default;
@@ -143,7 +123,7 @@ export const suite = defineSuite("firmware on a virtual clock", {
 
 	"LED: accepts every documented form, case-insensitive and trimmed"() {
 		const table: [string, string][] = [
-			["on", "on"], ["ON", "on"], ["oN", "on"], ["OFF", "off"], ["Off", "off"], [" Toggle\n", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
+			["on", "on"], ["ON", "on"], ["oN", "on"], ["OFF", "off"], ["Off", "off"], [" Toggle\n", "toggle"], ["TOGGLE", "toggle"], ["tOgGlE", "toggle"], ["1", "on"], ["0", "off"], ["TRUE", "on"], ["false", "off"],
 			['{"state":"on"}', "on"], ['{"state":"OFF"}', "off"], [' {"state": "toggle"} ', "toggle"], ['{"state":true}', "on"], ['{"state":0}', "off"],
 		];
 		for (const [payload, expected] of table) {
@@ -155,6 +135,9 @@ export const suite = defineSuite("firmware on a virtual clock", {
 	"LED: rejects everything else with a reason"() {
 		const table: [Uint8Array, RegExp][] = [
 			[ascii("blink"), /unknown command/],
+			// Six bytes that TOGGLE's byte-by-byte match must not take ("togglf", "t0ggle").
+			[ascii("togglf"), /unknown command/],
+			[ascii("t0ggle"), /unknown command/],
 			[ascii(""), /empty command/],
 			[ascii("   "), /empty command/],
 			[ascii("constructor"), /unknown command/],

@@ -11,7 +11,7 @@ import { HttpConnection, defaultLimits, type HttpRejection, type HttpRequest } f
 import { maxJsonDepth, nestsDeeperThan } from "web/json";
 import { startDevice, type Device } from "web/device";
 import { decodeBase64 } from "web/base64";
-import { pageGzipBase64 } from "web/page";
+import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
 
@@ -127,7 +127,54 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.equal(client.overruns, 0);
 		assert.ok(client.closed, "closed after the response");
 		assert.ok(page.length > writableBudget, "the page needs several writes");
-		assert.equal(host.request("GET", "/").status, 406);
+	},
+
+	"page: a client that takes no gzip gets the same page uncompressed; it carries its icon inline (no /favicon.ico)"() {
+		const { host } = boot();
+		for (const headers of [{}, { "Accept-Encoding": "identity" }, { "Accept-Encoding": "br, deflate" }] as Record<string, string>[]) {
+			const client = host.request("GET", "/", undefined, headers);
+			assert.equal(client.status, 200);
+			assert.equal(client.header("content-encoding"), undefined);
+			assert.equal(client.header("vary"), "Accept-Encoding");
+			assert.equal(client.header("content-length"), String(pageHtml.length));
+			assert.ok(client.response.endsWith(pageHtml), "the body is the page");
+			assert.equal(client.overruns, 0);
+		}
+		assert.ok(/^<!doctype html>/i.test(pageHtml));
+		assert.ok(/<link rel="icon" href="data:image\/svg\+xml,/.test(pageHtml), "an inline icon, so browsers ask for no /favicon.ico");
+		for (let i = 0; i < pageHtml.length; i++) assert.ok(pageHtml.charCodeAt(i) < 0x80, "ASCII: one byte a character");
+	},
+
+	"the page and MQTT agree: the LED takes MQTT's grammar and is counted; the reading at its precision; humidity; recent readings for the chart"() {
+		const { host } = boot({ sensor_precision: "2" }, (h) => {
+			h.temperature = 23.0712;
+			h.humidity = 41.26;
+		});
+		for (const [body, expected] of [[{ state: "ON" }, "on"], [{ state: "off" }, "off"], [{ state: true }, "on"], ["OFF", "off"], [{ state: "Toggle" }, "on"], [{ on: false }, "off"]] as [unknown, string][]) {
+			const client = host.request("POST", "/api/led", body);
+			assert.equal(client.status, 200, JSON.stringify(body));
+			assert.deepEqual(client.json, { led: expected }, JSON.stringify(body));
+		}
+		const refused = host.request("POST", "/api/led", { state: "blink" });
+		assert.equal(refused.status, 422);
+		assert.ok(/"state".*\{"state":"ON"\}/.test(refused.json.error as string), refused.json.error as string);
+		const status = host.request("GET", "/api/status").json;
+		assert.equal(status.ledCommands, 6, "every change made from the page is counted, as MQTT's are");
+		assert.equal(status.temperature, 23.07);
+		assert.equal(status.precision, 2);
+		assert.equal(status.humidity, 41.3);
+		assert.equal(host.broker.publishedTo("sensors/room1/temp").map((p) => JSON.parse(p) as { temperature: number }).pop()!.temperature, 23.07, "as MQTT says");
+		// The chart starts from the readings the device keeps: at most 32, oldest first.
+		let next = 20;
+		host.temperature = () => (next += 0.25);
+		host.virtual.advance(40000);
+		const readings = host.request("GET", "/api/readings").json as { temperatures: number[]; recorded: number; interval: number; precision: number };
+		assert.equal(readings.temperatures.length, 32);
+		assert.equal(readings.interval, 1000);
+		assert.equal(readings.precision, 2);
+		assert.equal(readings.recorded, host.request("GET", "/api/status").json.recorded);
+		assert.equal(readings.temperatures[31], next);
+		for (let i = 1; i < 32; i++) assert.equal(readings.temperatures[i]! - readings.temperatures[i - 1]!, 0.25);
 	},
 
 	"status: live readings, LED, Wi-Fi and MQTT state and diagnostics"() {

@@ -1,6 +1,6 @@
 /*
  * First boot and lost networks on a virtual clock, on Node and on XS: the
- * Wi-Fi manager opens the setup access point (room1-setup-XXXX) with no
+ * Wi-Fi manager opens the setup access point (<identity>-setup) with no
  * ssid at once, or after wifi_setup_after ms without a network, keeps
  * trying to join beside it, and closes it once it has an IP address. A
  * radio without AP mode only says why there is no setup network.
@@ -42,13 +42,13 @@ function boot(overrides: Record<string, string>, prepare?: (host: ApHost) => voi
 export const suite = defineSuite("Wi-Fi setup access point", {
 	"no ssid: the setup access point opens at once, named from the MAC, and nothing is joined"() {
 		const { host, firmware } = boot({ ssid: "" });
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup"]);
 		host.virtual.advance(600000);
 		assert.equal(host.wifiAttempts, 0);
 		assert.equal(firmware.status().wifi, "setup");
-		assert.equal(firmware.status().accessPoint, "room1-setup-C020");
+		assert.equal(firmware.status().accessPoint, "room1-dbc020-setup");
 		firmware.shutdown();
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020", "close room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup", "close room1-dbc020-setup"]);
 	},
 
 	"a network that never answers: the access point opens after wifi_setup_after, joining goes on, and it closes on joining"() {
@@ -56,17 +56,17 @@ export const suite = defineSuite("Wi-Fi setup access point", {
 		host.virtual.advance(59999);
 		assert.deepEqual(host.accessPoints, [], "not before wifi_setup_after");
 		host.virtual.advance(1);
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup"]);
 		const attempts = host.wifiAttempts;
 		host.virtual.advance(60000);
 		assert.ok(host.wifiAttempts > attempts, "the station keeps trying beside the access point");
-		assert.equal(host.apOpen, "room1-setup-C020");
+		assert.equal(host.apOpen, "room1-dbc020-setup");
 		host.setAccessPoint(true);
 		host.virtual.advance(10000);
 		assert.equal(firmware.status().wifi, "connected");
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020", "close room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup", "close room1-dbc020-setup"]);
 		assert.equal(firmware.status().accessPoint, null);
-		assert.equal(host.logged("wifi", /joined "home": setup access point "room1-setup-C020" closed/).length, 1);
+		assert.equal(host.logged("wifi", /joined "home": setup access point "room1-dbc020-setup" closed/).length, 1);
 	},
 
 	"a network that joins in time never opens the access point; losing it later starts the count again"() {
@@ -78,10 +78,10 @@ export const suite = defineSuite("Wi-Fi setup access point", {
 		host.virtual.advance(29999);
 		assert.deepEqual(host.accessPoints, []);
 		host.virtual.advance(1);
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup"]);
 		host.setAccessPoint(true);
 		host.virtual.advance(10000);
-		assert.deepEqual(host.accessPoints, ["open room1-setup-C020", "close room1-setup-C020"]);
+		assert.deepEqual(host.accessPoints, ["open room1-dbc020-setup", "close room1-dbc020-setup"]);
 		// A short drop that recovers in time opens nothing.
 		host.setAccessPoint(false);
 		host.virtual.advance(2000);
@@ -98,7 +98,7 @@ export const suite = defineSuite("Wi-Fi setup access point", {
 		standard.host.virtual.advance(299999);
 		assert.deepEqual(standard.host.accessPoints, []);
 		standard.host.virtual.advance(1);
-		assert.deepEqual(standard.host.accessPoints, ["open room1-setup-C020"]);
+		assert.deepEqual(standard.host.accessPoints, ["open room1-dbc020-setup"]);
 	},
 
 	"wifi_setup_after is validated like every key"() {
@@ -127,9 +127,11 @@ export const suite = defineSuite("Wi-Fi setup access point", {
 		assert.equal(firmware.status().accessPoint, null);
 	},
 
-	"the access point's name comes from the MAC's last two bytes"() {
-		assert.equal(setupName("a4:d1:8c:db:c0:2f"), "room1-setup-C02F");
-		assert.equal(setupName("A4-D1-8C-DB-00-01"), "room1-setup-0001");
-		assert.equal(setupName(undefined), "room1-setup-0000");
+	"the access point is named after the device's identity, within an SSID's 32 bytes"() {
+		assert.equal(setupName("room1-c02f01"), "room1-c02f01-setup");
+		assert.equal(setupName("kitchen"), "kitchen-setup");
+		assert.equal(setupName("a".repeat(40)).length, 32);
+		const { host } = boot({ ssid: "", mqtt_client_id: "kitchen" });
+		assert.deepEqual(host.accessPoints, ["open kitchen-setup"]);
 	},
 });

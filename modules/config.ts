@@ -22,7 +22,7 @@ import type { SensorKind } from "platform";
 import { isIPv4, literalAddress } from "net/ipv4";
 
 type Kind =
-	| { type: "string"; secret?: boolean; allowEmpty?: boolean }
+	| { type: "string"; secret?: boolean; allowEmpty?: boolean; maxLength?: number }
 	| { type: "integer"; min: number; max: number }
 	| { type: "number"; min: number; max: number }
 	| { type: "boolean" }
@@ -40,7 +40,15 @@ export interface ConfigKey {
 }
 
 const integer = (min: number, max: number): Kind => ({ type: "integer", min, max });
-const text = (allowEmpty = false, secret = false): Kind => ({ type: "string", allowEmpty, secret });
+const text = (allowEmpty = false, secret = false, maxLength?: number): Kind => ({ type: "string", allowEmpty, secret, ...(maxLength ? { maxLength } : {}) });
+
+/**
+ * The page's password travels in every signed request's head, as base64 of
+ * "user:password" (up to 4 bytes a character): 64 characters keep a signed
+ * request well inside the head limit (web/http, 2,048 bytes). Tasmota's
+ * and ESPHome's web passwords are bounded likewise in practice.
+ */
+export const maxHttpPasswordLength = 64;
 const boolean: Kind = { type: "boolean" };
 const topic: Kind = { type: "topic" };
 
@@ -53,7 +61,7 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "wifi_backoff_min", default: "1000", meaning: "first Wi-Fi retry delay bound, ms", kind: integer(100, 600000) },
 	{ key: "wifi_backoff_max", default: "60000", meaning: "longest Wi-Fi retry delay, ms", kind: integer(100, 3600000) },
 	{ key: "wifi_setup_after", default: "300000", meaning: "ms without a network before the setup access point room1-setup-XXXX opens (ESP32; 0: never; with no ssid it opens at once)", kind: integer(0, 86400000) },
-	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IP address", kind: text(false) },
+	{ key: "mqtt_host", default: "127.0.0.1", meaning: "broker host name or IPv4 address", kind: { type: "hostname" } },
 	{ key: "dns_servers", default: "", meaning: "DNS servers for mqtt_host, comma-separated IPv4 (empty: the network's own)", kind: { type: "ipv4-list" } },
 	{ key: "dns_timeout", default: "5000", meaning: "ms to wait for mqtt_host to resolve; counts within mqtt_connack_timeout", kind: integer(100, 600000) },
 	{ key: "mqtt_port", default: "1883", meaning: "broker port (8883 is usual for TLS)", kind: integer(1, 65535) },
@@ -103,7 +111,7 @@ export const configKeys: readonly ConfigKey[] = [
 	{ key: "sntp_server", default: "pool.ntp.org", meaning: "time server (SNTP) that sets the device's wall clock", kind: { type: "hostname" } },
 	{ key: "http_enabled", default: "true", meaning: "serve the web page and its JSON API", kind: boolean },
 	{ key: "http_port", default: "80", meaning: "web page port (0: any free port; the simulators serve on a free loopback port and print it)", kind: integer(0, 65535) },
-	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page (empty: anyone on the network)", kind: text(true, true) },
+	{ key: "http_password", default: "", meaning: "password (HTTP Basic, any user name) for changes through the web page, at most 64 characters (empty: anyone on the network)", kind: text(true, true, maxHttpPasswordLength) },
 ];
 
 export interface FirmwareConfig {
@@ -150,6 +158,7 @@ function parseValue(spec: ConfigKey, raw: string): Value | string[] {
 	switch (kind.type) {
 		case "string":
 			if (!kind.allowEmpty && raw.trim() === "") return problem("set (it is empty)");
+			if (kind.maxLength !== undefined && raw.length > kind.maxLength) return problem(`at most ${kind.maxLength} characters (it has ${raw.length})`);
 			return raw;
 		case "integer": {
 			const trimmed = raw.trim();

@@ -157,6 +157,56 @@ for (const kind of hostKinds) {
 			assert.equal(fs.existsSync(path.join(flashDir, "flash.json")), false);
 		});
 
+		it("hostile JSON: 4,000 nested [ and 800 nested {\"a\": are refused 400; __proto__ and constructor 422 by name; nothing saved", async function () {
+			for (const body of ["[".repeat(4000), '{"a":'.repeat(800)]) {
+				for (const route of ["/api/led", "/api/settings"]) {
+					const response = await fetch(`${device.url}${route}`, { method: "POST", headers: json, body });
+					assert.equal(response.status, 400);
+					assert.match((await response.json() as { error: string }).error, /nests deeper than \d+ levels/);
+				}
+			}
+			for (const key of ["__proto__", "constructor"]) {
+				const response = await fetch(`${device.url}/api/settings`, { method: "POST", headers: json, body: `{${JSON.stringify(key)}:"x"}` });
+				assert.equal(response.status, 422);
+				assert.deepEqual((await response.json() as { errors: Record<string, string> }).errors, { [key]: `${key} is not a setting` });
+			}
+			const rebound = await raw(device.url, 'POST /api/led HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"on":true}');
+			assert.match(rebound, /^HTTP\/1\.1 403 [^]*DNS rebinding/);
+			const empty = await fetch(`${device.url}/api/settings`, { method: "POST", headers: json, body: "{}" });
+			assert.deepEqual(await empty.json(), { saved: true, restarting: [] });
+			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
+		});
+
+		it("8 parallel clients all get answers, round after round; none is dropped", async function () {
+			const rounds = 10;
+			const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+				const statuses: string[] = [];
+				for (let round = 0; round < rounds; round++) {
+					const response = await raw(device.url, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+					statuses.push(response.slice(0, 12));
+				}
+				return statuses;
+			}));
+			assert.deepEqual(answers.flat(), Array.from({ length: 8 * rounds }, () => "HTTP/1.1 200"));
+		});
+
+		it("sockets closed by the client, before or during a request, are closed by the server: open sockets return to none", async function () {
+			const listener = [...device.board.listeners][0]!;
+			const { port } = new URL(device.url);
+			for (let round = 0; round < 10; round++) {
+				await Promise.all(Array.from({ length: 4 }, (_, i) => new Promise<void>((resolve) => {
+					const socket = net.connect(Number(port), "127.0.0.1", () => {
+						if (i % 2) socket.write("GET /api/sta");
+						setTimeout(() => socket.destroy(), 5);
+					});
+					socket.on("error", () => {});
+					socket.on("close", () => resolve());
+				})));
+			}
+			await waitFor(() => listener.open === 0, 5000, "every accepted socket closed by its owner");
+			assert.equal((await fetch(`${device.url}/api/status`)).status, 200);
+		});
+
 		it("with http_password, a change needs it (HTTP Basic)", async function () {
 			await device.stop();
 			device = await runDevice(kind, { ...overrides(), http_password: "open sesame" }, path.join(flashDir, "flash.json"));

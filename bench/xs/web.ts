@@ -24,7 +24,7 @@ const api: DeviceApi = {
 	setLed: (command) => command === "on",
 	settings: () => ({ persistent: true, problem: undefined, values: settings.describe() }),
 	updateSettings: (changes) => settings.update(changes),
-	factoryReset: () => {},
+	factoryReset: () => [],
 	password: () => "",
 	beginUpdate: () => errorResponse(501, "no updater in the bench"),
 };

@@ -4,7 +4,11 @@
  * a NAT would, so that any number of simulated boards and test runs can
  * serve at once. Accepted connections keep lin's writable budget: 1,536
  * bytes announced, and announced again once the bytes have left, so a
- * server that writes past it fails here as it would in mcsim.
+ * server that writes past it fails here as it would in mcsim. As on
+ * Moddable (modules/io/socket/lin/tcp.c, lwip/tcp.c), a connection whose
+ * peer went away reports onError once and still holds its resources until
+ * its owner calls close(): `open` counts those, so a server that forgets to
+ * close one is seen to leak here as it would on a board.
  */
 import net from "node:net";
 import { WritableBudget } from "simulated/socket";
@@ -22,10 +26,15 @@ export class AcceptedConnection {
 	readonly #socket: net.Socket;
 	#events: AcceptedEvents | undefined;
 	readonly #budget = new WritableBudget();
+	/** The peer went away or the owner closed it: no more events. */
 	#closed = false;
+	/** The owner called close(): its one end of life. */
+	#released = false;
+	readonly #onRelease: () => void;
 
-	constructor(socket: net.Socket) {
+	constructor(socket: net.Socket, onRelease: () => void = () => {}) {
 		this.#socket = socket;
+		this.#onRelease = onRelease;
 		this.#budget.grant(writableBudget);
 		socket.setNoDelay(true);
 		socket.on("error", () => {});
@@ -59,6 +68,9 @@ export class AcceptedConnection {
 	close(abrupt = false): void {
 		this.#closed = true;
 		(abrupt ? resetSocket : endSocket)(this.#socket);
+		if (this.#released) return;
+		this.#released = true;
+		this.#onRelease();
 	}
 
 	#fail(message: string): void {
@@ -78,9 +90,9 @@ export class BoardListener {
 	constructor(port: number, onConnection: (connection: AcceptedConnection) => void, onListening: (url: string) => void) {
 		this.port = port;
 		this.#server = net.createServer((socket) => {
-			const connection = new AcceptedConnection(socket);
+			// Held until its owner closes it, whatever the peer does.
+			const connection: AcceptedConnection = new AcceptedConnection(socket, () => this.#connections.delete(connection));
 			this.#connections.add(connection);
-			socket.on("close", () => this.#connections.delete(connection));
 			onConnection(connection);
 		});
 		this.#server.listen(0, "127.0.0.1", () => {
@@ -90,6 +102,11 @@ export class BoardListener {
 		});
 	}
 
+	/** Accepted connections their owner has not closed yet, including those whose peer went away. */
+	get open(): number {
+		return this.#connections.size;
+	}
+
 	/** Where the computer reaches the device's port; undefined until listening. */
 	get url(): string | undefined {
 		return this.#address;
@@ -97,7 +114,7 @@ export class BoardListener {
 
 	close(): void {
 		this.#server.close();
-		for (const connection of this.#connections) connection.close(true);
+		for (const connection of [...this.#connections]) connection.close(true);
 		this.#connections.clear();
 	}
 }

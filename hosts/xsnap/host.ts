@@ -31,6 +31,13 @@ type Event =
 
 type Op = (string | number | boolean | null | object | undefined)[];
 
+// A Moddable release build strips the __proto__ accessor, and XS aborts ("dead strip") when code
+// reaches it: here it throws, so code that would reset a device fails loudly on this host too.
+const deadStrip = (): never => {
+	throw new Error("dead strip: Object.prototype.__proto__ is not in a release build");
+};
+Object.defineProperty(Object.prototype, "__proto__", { get: deadStrip, set: deadStrip, configurable: true, enumerable: false });
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -69,9 +76,12 @@ class XsSocket implements Socket {
 	readonly options: SocketOptions;
 	readonly received = new ReceivedBytes();
 	readonly budget: WritableBudget;
+	/** A connection the board accepted, not one this opened. */
+	readonly accepted: boolean;
 
 	/** `accepted`: the id Node gave a connection the board accepted; otherwise this opens one. */
 	constructor(options: SocketOptions, accepted?: number) {
+		this.accepted = accepted !== undefined;
 		this.id = accepted ?? nextId++;
 		this.options = options;
 		this.budget = options.tls ? new TlsRecordBudget() : new WritableBudget();
@@ -145,7 +155,8 @@ function dispatch(event: Event): void {
 		case "error": {
 			const socket = sockets.get(event.id);
 			if (socket) {
-				sockets.delete(event.id);
+				// An accepted socket stays open until its owner closes it, as on Moddable (lin/tcp.c, lwip/tcp.c).
+				if (!socket.accepted) sockets.delete(event.id);
 				socket.options.onError(event.message);
 			}
 			break;

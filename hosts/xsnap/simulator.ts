@@ -180,10 +180,8 @@ export class XsSimulator {
 			connection.attach({
 				onReadable: (bytes) => void this.send({ k: "readable", id, data: Buffer.from(bytes).toString("latin1") }),
 				onWritable: (count) => void this.send({ k: "writable", id, count }),
-				onError: (message) => {
-					this.#accepted.delete(id);
-					void this.send({ k: "error", id, message });
-				},
+				// Still the firmware's to close, as on Moddable: it stays in #accepted until its "close".
+				onError: (message) => void this.send({ k: "error", id, message }),
 			});
 		}));
 	}

@@ -29,15 +29,46 @@ export interface FirmwareOptions {
 	random?: () => number;
 }
 
-export function startFirmware(host: Host, config: FirmwareConfig, options: FirmwareOptions = {}): FirmwareHandle {
+/** What a new configuration restarts: each part only when a setting it uses changed. */
+export type FirmwarePart = "wifi" | "mqtt" | "telemetry" | "discovery";
+
+/**
+ * The parts of the firmware that `next` changes: Wi-Fi for its own keys,
+ * MQTT for the broker's and the topics (the will and birth are in CONNECT),
+ * telemetry for the sensor's, discovery for Home Assistant's. Anything else
+ * (the page's password, say) is read where it is used and restarts nothing.
+ */
+export function changedParts(previous: FirmwareConfig, next: FirmwareConfig): FirmwarePart[] {
+	const differs = (part: keyof FirmwareConfig): boolean => JSON.stringify(previous[part]) !== JSON.stringify(next[part]);
+	const parts: FirmwarePart[] = [];
+	if (differs("wifi")) parts.push("wifi");
+	if (differs("mqtt") || differs("topics")) parts.push("mqtt");
+	if (differs("sensor")) parts.push("telemetry");
+	if (differs("homeAssistant")) parts.push("discovery");
+	return parts;
+}
+
+/** The firmware, which can also take a new configuration while it runs. */
+export interface Firmware extends FirmwareHandle {
+	/**
+	 * Applies `next` restarting only the parts it changes (see changedParts);
+	 * the readings' seq, the LED and the readings still waiting to be sent
+	 * (the outbox, and those in flight) are kept. Returns what restarted.
+	 */
+	reconfigure(next: FirmwareConfig): FirmwarePart[];
+}
+
+export function startFirmware(host: Host, initial: FirmwareConfig, options: FirmwareOptions = {}): Firmware {
 	const log = (level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void => host.log(level, tag, message, fields);
-	const { topics, mqtt, sensor } = config;
+	let config = initial;
+	// Read by the callbacks below when they run, so a new configuration reaches them.
+	let { topics, mqtt, sensor } = config;
 	const random = options.random ?? host.random;
 	let stopped = false;
 	// A failed attempt's reason is logged once, on the "waiting" line that says when the next one is.
 	const retryKinds = ["transport", "timeout", "refused", "protocol"];
 
-	const client = new MqttClient({
+	const makeClient = (): MqttClient => new MqttClient({
 		host,
 		address: mqtt.host,
 		dns: mqtt.dns,
@@ -77,6 +108,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			else report("message_skipped", reason, { topic: topic ?? null });
 		},
 	});
+	let client = makeClient();
 
 	const report = (event: string, message: string, fields: Record<string, unknown>): void => {
 		let json = `{"event":${JSON.stringify(event)},"message":${JSON.stringify(message)}`;
@@ -97,7 +129,14 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			report("led_command_rejected", reason, { payload: quote });
 		},
 	});
-	client.subscribe(topics.ledCommand, 1, (message: InboundMessage) => led.command(message.payload));
+	const subscribe = (): void => {
+		client.subscribe(topics.ledCommand, 1, (message: InboundMessage) => led.command(message.payload));
+		if (config.homeAssistant.discovery) {
+			client.subscribe(homeAssistantStatusTopic(config), 1, (message: InboundMessage) => {
+				if (message.payload.length === 6 && String.fromCharCode(...message.payload) === "online") announce();
+			});
+		}
+	};
 
 	// Home Assistant discovery: after every CONNACK, and whenever Home
 	// Assistant restarts (its birth message), since it may have lost them.
@@ -106,15 +145,11 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		for (const { topic, payload } of discoveryMessages(config, firmwareVersion, host.diagnostics?.() ?? {})) client.publish(topic, payload, { qos: 1, retain: true });
 		log("info", "discovery", "announced to Home Assistant", { prefix: config.homeAssistant.prefix });
 	};
-	if (config.homeAssistant.discovery) {
-		client.subscribe(homeAssistantStatusTopic(config), 1, (message: InboundMessage) => {
-			if (message.payload.length === 6 && String.fromCharCode(...message.payload) === "online") announce();
-		});
-	}
+	subscribe();
 
-	// Made once: a reading goes out every interval, and its options never change.
-	const readingOptions = { qos: sensor.qos, retain: sensor.retain };
-	const telemetry = new Telemetry({
+	// Made once per configuration: a reading goes out every interval, and its options never change.
+	let readingOptions = { qos: sensor.qos, retain: sensor.retain };
+	const makeTelemetry = (): Telemetry => new Telemetry({
 		host,
 		openSensor: () => host.openSensor({ kind: sensor.kind, sda: sensor.sda, scl: sensor.scl, address: sensor.address, pin: sensor.pin }),
 		publish: (payload) => {
@@ -137,6 +172,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		// Handed to the client is not yet on the wire: "queued" (the client's sent count says when it went).
 		onReading: (temperature, queued) => log("info", "telemetry", queued ? `reading ${telemetry.published} queued: ${temperature} °C` : `${temperature} °C unchanged (dead-band): not published`),
 	});
+	let telemetry = makeTelemetry();
 
 	// The one place the firmware reads the client's counts.
 	const mqttCounts = () => {
@@ -164,7 +200,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	});
 
 	let mqttStarted = false;
-	const wifi = new WifiManager({
+	const makeWifi = (): WifiManager => new WifiManager({
 		host,
 		ssid: config.wifi.ssid,
 		password: config.wifi.password,
@@ -187,6 +223,7 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 			}
 		},
 	});
+	let wifi = makeWifi();
 
 	log("info", "firmware", `room1 firmware ${firmwareVersion} starting on ${host.name}`, {
 		clientId: mqtt.clientId, broker: `${mqtt.tls ? "mqtts" : "mqtt"}://${mqtt.host}:${mqtt.port}`, sensor: sensor.kind, interval: sensor.interval,
@@ -194,7 +231,42 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 	wifi.start();
 	telemetry.start();
 
-	const handle: FirmwareHandle = {
+	/** A new broker or topics: the readings not yet acknowledged go to the new client, on the new topic, in order. */
+	const restartMqtt = (previous: FirmwareConfig["topics"], wifiRestarts: boolean): void => {
+		const unsent = client.unsent().filter((message) => message.topic === previous.temperature);
+		// As an orderly shutdown does: the broker left behind is told, not left to think we are online.
+		if (client.state === "connected") client.publish(previous.status, "offline", { qos: 1, retain: true });
+		client.stop();
+		client = makeClient();
+		subscribe();
+		for (const message of unsent) client.publish(topics.temperature, message.payload, { qos: message.qos, retain: message.retain });
+		mqttStarted = false;
+		if (!wifiRestarts && wifi.state === "connected") {
+			mqttStarted = true;
+			client.start();
+		}
+	};
+
+	const restartTelemetry = (): void => {
+		const previous = telemetry;
+		previous.stop();
+		telemetry = makeTelemetry();
+		// The same device, the same count: a gap in seq still means a lost reading.
+		telemetry.samples = previous.samples;
+		telemetry.published = previous.published;
+		telemetry.suppressed = previous.suppressed;
+		telemetry.failures = previous.failures;
+		telemetry.start();
+	};
+
+	const restartWifi = (): void => {
+		wifi.stop();
+		if (mqttStarted) client.suspend("Wi-Fi settings changed");
+		wifi = makeWifi();
+		wifi.start();
+	};
+
+	const handle: Firmware = {
 		shutdown(): void {
 			if (stopped) return;
 			stopped = true;
@@ -210,6 +282,20 @@ export function startFirmware(host: Host, config: FirmwareConfig, options: Firmw
 		},
 		setLed(on: boolean): void {
 			led.set(on);
+		},
+		reconfigure(next: FirmwareConfig): FirmwarePart[] {
+			if (stopped) return [];
+			const parts = changedParts(config, next);
+			const previousTopics = topics;
+			config = next;
+			({ topics, mqtt, sensor } = next);
+			readingOptions = { qos: sensor.qos, retain: sensor.retain };
+			if (parts.includes("telemetry")) restartTelemetry();
+			if (parts.includes("mqtt")) restartMqtt(previousTopics, parts.includes("wifi"));
+			else if (parts.includes("discovery") && client.state === "connected") announce();
+			if (parts.includes("wifi")) restartWifi();
+			if (parts.length) log("info", "firmware", `new settings: restarted ${parts.join(", ")}`);
+			return parts;
 		},
 		status(): Record<string, unknown> {
 			const counts = mqttCounts();

@@ -346,6 +346,11 @@ export class MqttClient {
 		return this.#session.inflight;
 	}
 
+	/** Messages the broker has not taken yet, in flight then waiting, oldest first: for a client that replaces this one. */
+	unsent(): { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }[] {
+		return this.#session.unsent();
+	}
+
 	/** An input begins: nothing is written until #done. A nested one (an API call from a handler) only queues. */
 	#begin(): boolean {
 		const outer = !this.#busy;
@@ -500,6 +505,12 @@ export class MqttClient {
 					if (!current()) return;
 					this.#socket = undefined;
 					this.#pending = undefined;
+					// Gone, but still ours to close: on Moddable it holds its resources until close() (lin/tcp.c, lwip/tcp.c).
+					try {
+						socket?.close();
+					} catch {
+						// Closing a socket that already failed is not an error worth reporting.
+					}
 					if (!this.#socketReady) this.#connector.connectionFailed();
 					const outer = this.#begin();
 					session.transportClosed(host.clock.now(), message ?? "connection lost");

@@ -622,6 +622,20 @@ export class Session {
 		return taken;
 	}
 
+	/**
+	 * Every message the broker has not yet taken, oldest first: those in
+	 * flight still waiting for PUBACK/PUBREC, then the outbox. Nothing is
+	 * removed; for a session that replaces this one (new broker settings).
+	 */
+	unsent(): { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }[] {
+		const messages: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }[] = [];
+		for (const entry of this.#window.entries) {
+			if (entry.phase === "publish") messages.push({ topic: entry.topicText, payload: entry.payload, qos: entry.qos, retain: entry.retain });
+		}
+		for (const item of this.outbox) messages.push({ topic: item.topicText, payload: item.payload, qos: item.qos, retain: item.retain });
+		return messages;
+	}
+
 	/** Stopped: every message waiting or in flight is told it was abandoned (they are kept for a later start). */
 	abandonAll(): void {
 		for (const entry of this.#window.entries) settle(entry, "abandoned");

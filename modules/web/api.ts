@@ -18,6 +18,8 @@ import { decodeUtf8 } from "mqtt/utf8";
 import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from "web/http";
 import { pageGzipBase64 } from "web/page";
 import { decodeBase64 } from "web/base64";
+import { parseJson } from "web/json";
+import { isIPv4 } from "net/ipv4";
 import type { SettingView, UpdateResult } from "web/settings";
 import type { BodySink } from "web/server";
 
@@ -26,7 +28,8 @@ export interface DeviceApi {
 	setLed(command: "on" | "off" | "toggle"): boolean;
 	settings(): { persistent: boolean; problem: string | undefined; values: SettingView[] };
 	updateSettings(changes: unknown): UpdateResult;
-	factoryReset(): void;
+	/** Forgets the stored settings; returns the parts of the firmware that restart. */
+	factoryReset(): readonly string[];
 	/** The password changes need; empty for none. Read per request, so a new one applies at once. */
 	password(): string;
 	/** Takes a firmware image (web/update), or refuses it. */
@@ -63,7 +66,7 @@ const routes: Record<string, Route[]> = {
 		{ method: "GET", guarded: true, handle: (_request, api) => jsonResponse(200, api.settings()) },
 		{ method: "POST", guarded: true, handle: settings },
 	],
-	"/api/settings/reset": [{ method: "POST", guarded: true, handle: (_request, api) => (api.factoryReset(), jsonResponse(200, { reset: true, restarting: ["wifi", "mqtt"] })) }],
+	"/api/settings/reset": [{ method: "POST", guarded: true, handle: (_request, api) => jsonResponse(200, { reset: true, restarting: api.factoryReset() }) }],
 };
 
 export function route(request: HttpRequest, api: DeviceApi): HttpResponse {
@@ -84,10 +87,15 @@ export function route(request: HttpRequest, api: DeviceApi): HttpResponse {
 }
 
 /**
- * A change needs the password when one is set, and a POST body of the
- * given type, which a cross-site HTML form cannot send without a preflight.
+ * A change must name this device in Host and come from its own page, the
+ * password when one is set, and a POST body of the given type, which a
+ * cross-site HTML form cannot send without a preflight.
  */
 function refuseChange(request: HttpRequest, api: DeviceApi, type: string): HttpResponse | undefined {
+	if (request.method !== "GET" && request.method !== "HEAD") {
+		const foreign = foreignOrigin(request.headers.host, request.headers.origin);
+		if (foreign) return errorResponse(403, foreign);
+	}
 	const password = api.password();
 	if (password && !authorized(request.headers.authorization, password)) {
 		return errorResponse(401, "this device has a password (http_password): sign in to change it", [["WWW-Authenticate", 'Basic realm="room1", charset="UTF-8"']]);
@@ -109,15 +117,12 @@ function page(request: HttpRequest): HttpResponse {
 	};
 }
 
-/** The body as JSON, or the 400 that says why it is not. */
+/** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */
 function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
 	const text = decodeUtf8(request.body, 0, request.body.length);
 	if (text === undefined) return errorResponse(400, "the body is not valid UTF-8");
-	try {
-		return { value: JSON.parse(text) as unknown };
-	} catch (error) {
-		return errorResponse(400, `malformed JSON: ${(error as Error).message}`);
-	}
+	const parsed = parseJson(text);
+	return "error" in parsed ? errorResponse(400, parsed.error) : parsed;
 }
 
 function led(request: HttpRequest, api: DeviceApi): HttpResponse {
@@ -136,7 +141,38 @@ function settings(request: HttpRequest, api: DeviceApi): HttpResponse {
 	if (!("value" in body)) return body;
 	const result = api.updateSettings(body.value);
 	if (!result.ok) return jsonResponse(422, { error: "settings not saved", errors: result.errors });
-	return jsonResponse(200, { saved: true, restarting: ["wifi", "mqtt"] });
+	return jsonResponse(200, { saved: true, restarting: result.restarting ?? [] });
+}
+
+/** Names no public DNS can answer for: a rebinding site cannot own them. */
+const localSuffixes = [".local", ".lan", ".home.arpa", ".internal", ".localhost"];
+
+/**
+ * Why a change is refused as possibly from another site (DNS rebinding),
+ * or undefined. A rebinding page reaches the device under the site's own
+ * name, which the browser puts in Host; it cannot forge Host. So Host must
+ * be an IP literal, localhost, a single-label name or a name under a
+ * suffix only the local network answers (the device's mDNS `<name>.local`).
+ * An Origin, which browsers send with every POST, must be this Host (as
+ * ESPHome's web_server checks it). Without Host (not a browser) there is
+ * nothing to rebind.
+ */
+function foreignOrigin(host: string | undefined, origin: string | undefined): string | undefined {
+	if (host === undefined) return undefined;
+	const name = hostName(host.toLowerCase());
+	const local = name !== undefined && (isIPv4(name) || name.startsWith("[") || name === "localhost" || !name.includes(".")
+		|| localSuffixes.some((suffix) => name.endsWith(suffix)));
+	if (!local) return `refused: Host ${JSON.stringify(host.slice(0, 64))} is not this device's address (an IP address, localhost or a .local name); a change from another site's name could be DNS rebinding`;
+	if (origin !== undefined && origin.toLowerCase() !== `http://${host.toLowerCase()}`) {
+		return `refused: Origin ${JSON.stringify(origin.slice(0, 64))} is not this device's page (http://${host.slice(0, 64)}); changes are taken from the device's own page only`;
+	}
+	return undefined;
+}
+
+/** Host without its port: a name, an IPv4 address or a bracketed IPv6 one; undefined when malformed. */
+function hostName(host: string): string | undefined {
+	const match = /^(\[[0-9a-f:.]+(?:%[0-9a-z]+)?\]|[a-z0-9.-]+?)\.?(?::\d{1,5})?$/.exec(host);
+	return match ? match[1] : undefined;
 }
 
 /** HTTP Basic with any user name; compared in time that does not depend on where they differ. */

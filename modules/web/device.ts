@@ -1,13 +1,14 @@
 /*
  * The device: stored settings laid over the build's configuration, the
  * firmware, and its web page. Applying settings (or a factory reset)
- * restarts the firmware's network side, Wi-Fi and MQTT with the new
- * configuration, not the device: the web server, the LED's state, the
- * sensor and the LED pin stay as they are (a device pin cannot be opened
- * twice, so the host's LED and sensor are opened once and reused).
+ * restarts only the parts of the firmware whose settings changed (Wi-Fi,
+ * MQTT, telemetry; see firmware/app changedParts), never the device: the
+ * web server, the LED's state, the readings' seq and the readings waiting
+ * to be sent stay as they are (a device pin cannot be opened twice, so the
+ * host's LED and sensor are opened once and reused).
  */
 import type { FirmwareHandle, Host, SensorOptions } from "platform";
-import { firmwareVersion, startFirmware } from "firmware/app";
+import { changedParts, firmwareVersion, startFirmware, type FirmwarePart } from "firmware/app";
 import { isStreamed, openUpload, route, type DeviceApi } from "web/api";
 import { FirmwareUpdates } from "web/update";
 import { HttpServer } from "web/server";
@@ -36,23 +37,26 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 		attach: undefined,
 		exit: undefined,
 	});
-	let firmware = startFirmware(core, config);
+	const firmware = startFirmware(core, config);
 	const updates = new FirmwareUpdates(host);
 	let server: HttpServer | undefined;
 	let restartTimer: object | undefined;
 
-	const restart = (why: string): void => {
+	/** The firmware's configuration, which `apply` moves to the settings' one. */
+	let running = config;
+	/** Applies the settings now in effect; returns what will restart (nothing for no change). */
+	const apply = (why: string): FirmwarePart[] => {
+		config = settings.config();
+		const parts = changedParts(running, config);
 		// Deferred: the response goes out first, and nothing restarts inside its own dispatch.
 		host.timers.clear(restartTimer);
 		restartTimer = host.timers.set(() => {
 			restartTimer = undefined;
-			const led = firmware.status().led === "on";
-			firmware.shutdown();
-			config = settings.config();
-			host.log("info", "settings", `${why}: restarting Wi-Fi and MQTT`);
-			firmware = startFirmware(core, config);
-			if (led) firmware.setLed?.(true);
+			const restarted = firmware.reconfigure(config);
+			running = config;
+			host.log("info", "settings", restarted.length ? `${why}: restarting ${restarted.join(", ")}` : `${why}: nothing to restart`);
 		}, 50);
+		return parts;
 	};
 
 	const api: DeviceApi = {
@@ -76,16 +80,11 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 		settings: () => ({ persistent: settings.persistent, problem: settings.problem, values: settings.describe() }),
 		updateSettings(changes) {
 			const result = settings.update(changes);
-			if (result.ok) {
-				config = settings.config();
-				restart("settings saved");
-			}
-			return result;
+			return result.ok ? { ok: true, restarting: apply("settings saved") } : result;
 		},
 		factoryReset() {
 			settings.reset();
-			config = settings.config();
-			restart("factory reset");
+			return apply("factory reset");
 		},
 		password: () => config.http.password,
 		beginUpdate: (request) => updates.begin(request),

@@ -182,9 +182,15 @@ export class HttpConnection {
 		return this.#state === State.Done;
 	}
 
-	/** Nothing has arrived that forms a request yet (for shedding idle connections). */
-	get idle(): boolean {
-		return this.#state === State.Head && this.#head.length === 0;
+	/**
+	 * Ends a request still arriving with `status` and `reason` (the driver's
+	 * own bound, such as a slow client holding a slot others wait for).
+	 * False once the request is complete: a request being answered is never cut.
+	 */
+	abandon(status: number, reason: string): boolean {
+		if (this.#state !== State.Head && this.#state !== State.Body) return false;
+		this.#reject(status, reason);
+		return true;
 	}
 
 	#receiveHead(bytes: Uint8Array): void {

@@ -3,12 +3,21 @@
  * each an HttpConnection fed from its socket and pulled for bytes within
  * the budget the socket announced (a write past it throws on Moddable).
  *
- * A slow or abusive client cannot starve MQTT and readings: at most
- * `maxConnections` sockets are held (a new one sheds the oldest idle one,
- * as browsers open speculative connections they may never use, or is
- * refused), each connection lives at most `connectionLifetime` ms whatever
- * it does, and every callback catches its own errors, since a throw inside
- * a host callback aborts XS (a device reset).
+ * A slow or abusive client can starve neither MQTT and readings nor other
+ * clients. At most `maxConnections` requests are served at once. One request
+ * per connection, so a connection is never idle: none is shed for being new.
+ * A connection beyond them waits for a slot, unread (its bytes stay in its
+ * socket), up to `maxWaiting` of them, each for at most the request timeout;
+ * beyond those it is answered 503 at once. While one waits, a request still
+ * arriving `contendedTimeout` ms after it got its slot is cut with 408, so a
+ * few slow sockets cannot hold every slot for long. Every refusal and cut is
+ * logged and counted. Each connection lives at most `connectionLifetime` ms,
+ * and every callback catches its own errors, since a throw inside a host
+ * callback aborts XS (a device reset).
+ *
+ * Every socket's life ends in exactly one close(), whoever ends it: on
+ * Moddable a socket that reported an error still holds its descriptor, its
+ * buffers and its task until its owner closes it (modules/io/socket/lin/tcp.c).
  */
 import type { Host, Listener, Socket, TimerHandle } from "platform";
 import { HttpConnection, defaultLimits, errorResponse, type HttpLimits, type HttpRequest, type HttpResponse } from "web/http";
@@ -26,7 +35,12 @@ export interface HttpServerOptions {
 		open(request: HttpRequest): BodySink | HttpResponse;
 	};
 	limits?: HttpLimits;
+	/** Requests served at once. */
 	maxConnections?: number;
+	/** Connections that may wait for a slot; more are answered 503. */
+	maxWaiting?: number;
+	/** ms a request may take to arrive while others wait for a slot. */
+	contendedTimeout?: number;
 	/** ms after which a connection is closed whatever state it is in. */
 	connectionLifetime?: number;
 }
@@ -40,26 +54,42 @@ export interface BodySink {
 
 interface Client {
 	socket: Socket | undefined;
-	http: HttpConnection;
+	/** Made when the connection gets its slot; undefined while it waits. */
+	http: HttpConnection | undefined;
 	/** The handler of a streamed body still arriving. */
 	sink: BodySink | undefined;
 	writable: number;
 	timer: TimerHandle | undefined;
+	/** When it was accepted, then when it got its slot. */
 	opened: number;
+	/** Answered 503 without a slot. */
+	refused: boolean;
 }
 
 export class HttpServer {
 	readonly #options: HttpServerOptions;
 	readonly #limits: HttpLimits;
+	readonly #max: number;
+	readonly #maxWaiting: number;
+	/** Connections with a slot, and those being refused. */
 	readonly #clients: Client[] = [];
+	/** Connections waiting for a slot, oldest first. */
+	readonly #waiting: Client[] = [];
 	readonly #listener: Listener;
-	/** Counters for the diagnostics. */
-	readonly stats = { requests: 0, rejected: 0, refused: 0, timeouts: 0 };
+	#closed = false;
+	/**
+	 * Counters for the diagnostics: `refused` answered 503 (or closed when
+	 * even that has no room), `queued` waited for a slot, `shed` cut with 408
+	 * for arriving too slowly while others waited.
+	 */
+	readonly stats = { requests: 0, rejected: 0, refused: 0, timeouts: 0, queued: 0, shed: 0 };
 
 	constructor(options: HttpServerOptions) {
 		if (!options.host.listen) throw new Error("this host cannot listen for connections");
 		this.#options = options;
 		this.#limits = options.limits ?? defaultLimits;
+		this.#max = options.maxConnections ?? 4;
+		this.#maxWaiting = options.maxWaiting ?? 8;
 		this.#listener = options.host.listen({ port: options.port, onConnection: (accept) => this.#accept(accept) });
 	}
 
@@ -67,27 +97,21 @@ export class HttpServer {
 		return this.#listener.port;
 	}
 
+	/** Sockets held: served, refused and waiting. */
 	get connections(): number {
-		return this.#clients.length;
+		return this.#clients.length + this.#waiting.length;
 	}
 
 	close(): void {
+		this.#closed = true;
 		this.#listener.close();
 		for (const client of this.#clients.slice()) this.#drop(client);
+		for (const client of this.#waiting.slice()) this.#drop(client);
 	}
 
 	#accept(accept: Parameters<Parameters<NonNullable<Host["listen"]>>[0]["onConnection"]>[0]): void {
-		const { clock } = this.#options.host;
-		const max = this.#options.maxConnections ?? 4;
-		if (this.#clients.length >= max) {
-			const idle = this.#clients.find((client) => client.http.idle);
-			if (idle) this.#drop(idle);
-		}
-		const now = clock.now();
-		const streams = this.#options.streams;
-		const http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined);
-		const client: Client = { socket: undefined, http, sink: undefined, writable: 0, timer: undefined, opened: now };
-		const guard = (action: () => void) => (): void => {
+		const client: Client = { socket: undefined, http: undefined, sink: undefined, writable: 0, timer: undefined, opened: this.#options.host.clock.now(), refused: false };
+		const guard = (action: () => void): void => {
 			try {
 				action();
 			} catch (error) {
@@ -96,31 +120,83 @@ export class HttpServer {
 			}
 		};
 		client.socket = accept({
-			onReadable: () => guard(() => this.#read(client))(),
+			// A waiting connection is not read: its bytes stay in the socket until it gets a slot.
+			onReadable: () => guard(() => {
+				if (client.http) this.#read(client);
+			}),
 			onWritable: (count: number) => guard(() => {
 				client.writable = count;
-				this.#pump(client);
-			})(),
-			onError: () => {
-				client.socket = undefined;
-				this.#drop(client);
-			},
+				if (client.http) this.#pump(client);
+			}),
+			// The peer went away; the socket is still ours to close.
+			onError: () => guard(() => this.#drop(client)),
 		});
-		if (this.#clients.length >= max) {
-			// Every slot is busy with a request in progress: refuse this one outright.
-			this.stats.refused++;
-			this.#options.host.log("warn", "http", `connection refused: ${max} already open`);
-			client.socket.close();
-			client.socket = undefined;
+		if (this.#serving() < this.#max) {
+			this.#clients.push(client);
+			this.#serve(client);
+		} else if (this.#waiting.length < this.#maxWaiting) {
+			this.#waiting.push(client);
+			this.stats.queued++;
+			this.#arm(client);
+			// Requests still arriving now have others waiting behind them: their shorter bound applies.
+			for (const other of this.#clients) if (!other.refused && other.http?.pollTimeout() !== undefined) this.#arm(other);
+		} else {
+			this.#refuse(client, `${this.#max} requests are being served and ${this.#maxWaiting} wait`);
+		}
+	}
+
+	#serving(): number {
+		let count = 0;
+		for (const client of this.#clients) if (!client.refused) count++;
+		return count;
+	}
+
+	/** The connection gets its slot: its request is read, including what arrived while it waited. */
+	#serve(client: Client): void {
+		const now = this.#options.host.clock.now();
+		const streams = this.#options.streams;
+		client.opened = now;
+		client.http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined);
+		this.#arm(client);
+		this.#read(client);
+	}
+
+	/** Answers 503 without a slot; when even the refusals fill their room, closes at once. Logged and counted either way. */
+	#refuse(client: Client, reason: string): void {
+		this.stats.refused++;
+		this.#options.host.log("warn", "http", `connection refused: ${reason}`);
+		let refusing = 0;
+		for (const other of this.#clients) if (other.refused) refusing++;
+		if (refusing >= this.#max) {
+			this.#drop(client);
 			return;
 		}
+		client.refused = true;
+		client.http = new HttpConnection(this.#options.host.clock.now(), this.#limits);
+		client.http.abandon(503, `the device is busy (${reason}); try again shortly`);
 		this.#clients.push(client);
 		this.#arm(client);
+		this.#pump(client);
+	}
+
+	/** Waiting connections take the slots that are free, oldest first. */
+	#promote(): void {
+		while (!this.#closed && this.#waiting.length && this.#serving() < this.#max) {
+			const next = this.#waiting.shift()!;
+			this.#clients.push(next);
+			try {
+				this.#serve(next);
+			} catch (error) {
+				this.#options.host.log("error", "http", `connection dropped: ${(error as Error).message}`);
+				this.#drop(next);
+			}
+		}
 	}
 
 	#read(client: Client): void {
+		const http = client.http!;
 		for (let chunk = client.socket?.read(); chunk && chunk.byteLength; chunk = client.socket?.read()) {
-			client.http.receive(new Uint8Array(chunk), this.#options.host.clock.now());
+			http.receive(new Uint8Array(chunk), this.#options.host.clock.now());
 			// A streamed body goes to its sink chunk by chunk as it is read, never gathered.
 			if (client.sink) this.#feed(client);
 		}
@@ -130,13 +206,14 @@ export class HttpServer {
 	/** Hands a streamed body's chunks to its sink; the sink's early answer, or its final one, ends the request. */
 	#feed(client: Client): void {
 		const sink = client.sink!;
+		const http = client.http!;
 		let response: HttpResponse | undefined;
-		for (let chunk = client.http.pollBody(); chunk && !response; chunk = client.http.pollBody()) response = this.#call(() => sink.write(chunk!), sink);
-		if (!response && client.http.bodyComplete) response = this.#call(() => sink.end(), sink);
+		for (let chunk = http.pollBody(); chunk && !response; chunk = http.pollBody()) response = this.#call(() => sink.write(chunk!), sink);
+		if (!response && http.bodyComplete) response = this.#call(() => sink.end(), sink);
 		if (response) {
 			client.sink = undefined;
 			if (response.status >= 400) this.stats.rejected++;
-			client.http.respond(response);
+			http.respond(response);
 		}
 	}
 
@@ -154,10 +231,15 @@ export class HttpServer {
 
 	/** Moves the exchange on: answers a complete request, sends what the budget allows, closes when done. */
 	#pump(client: Client): void {
-		const request = client.http.pollRequest();
+		const http = client.http;
+		if (!http) return;
+		const request = http.pollRequest();
 		if (request && "reason" in request) {
-			this.stats.rejected++;
-			this.#options.host.log("warn", "http", `rejected: ${request.status} ${request.reason}`);
+			// A refusal was logged and counted as one already.
+			if (!client.refused) {
+				this.stats.rejected++;
+				this.#options.host.log("warn", "http", `rejected: ${request.status} ${request.reason}`);
+			}
 			client.sink?.abort(request.reason);
 			client.sink = undefined;
 		} else if (request && request.streamed !== undefined) {
@@ -170,7 +252,7 @@ export class HttpServer {
 			}, { write: () => undefined, end: () => errorResponse(500, "no sink"), abort: () => undefined });
 			if (opened) {
 				if (opened.status >= 400) this.stats.rejected++;
-				client.http.respond(opened);
+				http.respond(opened);
 			} else this.#feed(client);
 		} else if (request) {
 			this.stats.requests++;
@@ -182,35 +264,58 @@ export class HttpServer {
 				response = errorResponse(400, `the device could not handle this request: ${(error as Error).message}`);
 			}
 			if (response.status >= 400) this.stats.rejected++;
-			client.http.respond(response);
+			http.respond(response);
 		}
 		while (client.socket && client.writable > 0) {
-			const bytes = client.http.pollTransmit(client.writable);
+			const bytes = http.pollTransmit(client.writable);
 			if (!bytes) break;
 			client.writable = client.socket.write(bytes);
 		}
-		if (client.http.done) this.#drop(client);
+		if (http.done) this.#drop(client);
 		else if (request) this.#arm(client);
 	}
 
-	/** One timer per connection: the request's deadline, or the connection's end of life. */
+	/**
+	 * One timer per connection: a waiting one's wait for a slot; a served
+	 * one's request deadline (shorter while others wait), or its end of life.
+	 */
 	#arm(client: Client): void {
 		const { clock, timers } = this.#options.host;
 		timers.clear(client.timer);
+		const http = client.http;
+		if (!http) {
+			client.timer = timers.set(() => {
+				client.timer = undefined;
+				const index = this.#waiting.indexOf(client);
+				if (index < 0) return;
+				this.#waiting.splice(index, 1);
+				this.#refuse(client, `no slot came free within ${this.#limits.requestTimeout} ms`);
+			}, Math.max(0, client.opened + this.#limits.requestTimeout - clock.now()));
+			return;
+		}
 		// A streamed body (a firmware image) has its own bounds in the parser: the stream's, not the connection's, lifetime.
-		const lifetime = Math.max(this.#options.connectionLifetime ?? 30000, client.sink ? this.#limits.streamTimeout + 1000 : 0);
+		const lifetime = client.refused ? this.#limits.requestTimeout
+			: Math.max(this.#options.connectionLifetime ?? 30000, client.sink ? this.#limits.streamTimeout + 1000 : 0);
 		const end = client.opened + lifetime;
-		const deadline = Math.min(client.http.pollTimeout() ?? end, end);
+		const contended = client.opened + (this.#options.contendedTimeout ?? 2000);
+		let deadline = Math.min(http.pollTimeout() ?? end, end);
+		// Only a request still arriving is cut; one being answered finishes.
+		const cuttable = (): boolean => this.#waiting.length > 0 && !client.sink && !client.refused && http.pollTimeout() !== undefined;
+		if (cuttable()) deadline = Math.min(deadline, contended);
 		client.timer = timers.set(() => {
 			client.timer = undefined;
 			try {
 				const now = clock.now();
 				if (now >= end) {
 					this.stats.timeouts++;
+					this.#options.host.log("warn", "http", `connection closed: open longer than ${lifetime} ms`);
 					this.#drop(client);
 					return;
 				}
-				client.http.handleTimeout(now);
+				if (cuttable() && now >= contended && http.abandon(408, `the request was not complete within ${contended - client.opened} ms while others waited`)) {
+					this.stats.shed++;
+					this.#options.host.log("warn", "http", `slow request cut: ${this.#waiting.length} waiting`);
+				} else http.handleTimeout(now);
 				this.#pump(client);
 				if (this.#clients.includes(client) && !client.timer) this.#arm(client);
 			} catch (error) {
@@ -220,16 +325,23 @@ export class HttpServer {
 		}, Math.max(0, deadline - clock.now()));
 	}
 
+	/** Ends a connection in any state: its one close(), then its slot goes to the next waiting. */
 	#drop(client: Client): void {
 		// An upload cut off (closed, timed out, shed) never completes: the sink undoes it.
 		client.sink?.abort("the connection closed before the body was complete");
 		client.sink = undefined;
-		const index = this.#clients.indexOf(client);
-		if (index >= 0) this.#clients.splice(index, 1);
+		const list = this.#clients.includes(client) ? this.#clients : this.#waiting;
+		const index = list.indexOf(client);
+		if (index >= 0) list.splice(index, 1);
 		this.#options.host.timers.clear(client.timer);
 		client.timer = undefined;
 		const socket = client.socket;
 		client.socket = undefined;
-		socket?.close();
+		try {
+			socket?.close();
+		} catch (error) {
+			this.#options.host.log("error", "http", `close: ${(error as Error).message}`);
+		}
+		this.#promote();
 	}
 }

@@ -11,6 +11,7 @@
 import { ConfigError, configKeys, parseConfig, type ConfigKey, type FirmwareConfig } from "config";
 import type { SettingsStorage } from "platform";
 import { utf8Length } from "mqtt/utf8";
+import { parseJson } from "web/json";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */
 export const editableKeys: readonly string[] = [
@@ -35,31 +36,54 @@ export interface SettingView {
 	kind: ConfigKey["kind"];
 }
 
-export type UpdateResult = { ok: true } | { ok: false; errors: Record<string, string> };
+/** `restarting`: the parts of the firmware the change restarts, when the device says. */
+export type UpdateResult = { ok: true; restarting?: readonly string[] } | { ok: false; errors: Record<string, string> };
 
-const specs: Record<string, ConfigKey> = {};
+/**
+ * Keys a client names are untrusted: every table and result keyed by them
+ * has no prototype, so `constructor` or `__proto__` is only a name (a
+ * release build strips the `__proto__` accessor: writing it aborts XS).
+ */
+function table<T>(): Record<string, T> {
+	return Object.create(null) as Record<string, T>;
+}
+
+const specs = table<ConfigKey>();
 for (const spec of configKeys) specs[spec.key] = spec;
 
 function isSecret(spec: ConfigKey): boolean {
 	return spec.kind.type === "string" && spec.kind.secret === true;
 }
 
-function asText(value: unknown): string | undefined {
+/**
+ * A JSON value as the text the configuration holds, or undefined when its
+ * type does not fit the key's: text keys take strings only (`false` is not
+ * the text "false"), numeric keys numbers or text, booleans true/false or text.
+ */
+function asText(value: unknown, spec: ConfigKey): string | undefined {
 	if (typeof value === "string") return value;
-	if (typeof value === "number" || typeof value === "boolean") return String(value);
+	const type = spec.kind.type;
+	if (typeof value === "number" && (type === "integer" || type === "number") && Number.isFinite(value)) return String(value);
+	if (typeof value === "boolean" && type === "boolean") return String(value);
 	return undefined;
+}
+
+function typeProblem(key: string, spec: ConfigKey): string {
+	const type = spec.kind.type;
+	const takes = type === "integer" || type === "number" ? "a number" : type === "boolean" ? "true or false" : "text (a JSON string)";
+	return `${key} must be ${takes}`;
 }
 
 /** The key a ConfigError problem is about: every problem starts with its key. */
 function problemKey(problem: string): string {
 	const match = /^([a-z0-9_]+)/.exec(problem);
-	return match && specs[match[1]!] ? match[1]! : "_";
+	return match && match[1]! in specs ? match[1]! : "_";
 }
 
 export class Settings {
 	readonly #build: Readonly<Record<string, unknown>>;
 	readonly #storage: SettingsStorage | undefined;
-	#stored: Record<string, string> = {};
+	#stored: Record<string, string> = table<string>();
 	/** Why the stored settings were set aside at start, if they were. */
 	problem: string | undefined;
 
@@ -69,18 +93,38 @@ export class Settings {
 		const text = storage?.load();
 		if (text) {
 			try {
-				const parsed = JSON.parse(text) as unknown;
-				if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
-				for (const key of Object.keys(parsed)) {
-					const value = asText((parsed as Record<string, unknown>)[key]);
-					if (editableKeys.includes(key) && value !== undefined) this.#stored[key] = value;
+				const parsed = parseJson(text);
+				if ("error" in parsed) throw new Error(parsed.error);
+				const value = parsed.value;
+				if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not an object");
+				for (const key of Object.keys(value)) {
+					const given = editableKeys.includes(key) ? asText((value as Record<string, unknown>)[key], specs[key]!) : undefined;
+					if (given !== undefined) this.#stored[key] = given;
 				}
-				parseConfig(this.#merged(this.#stored));
+				this.#setAsideInvalid();
 			} catch (error) {
 				// Settings from an older firmware, or a corrupted flash: run on the build's, and say so.
 				this.problem = `stored settings ignored: ${(error as Error).message}`;
-				this.#stored = {};
+				this.#stored = table<string>();
 			}
+		}
+	}
+
+	/**
+	 * Stored values the rules refuse (a password longer than this firmware
+	 * takes, say) are set aside one by one, so the rest (the Wi-Fi network)
+	 * still applies and the device stays reachable; said in `problem`.
+	 */
+	#setAsideInvalid(): void {
+		try {
+			parseConfig(this.#merged(this.#stored));
+		} catch (error) {
+			if (!(error instanceof ConfigError)) throw error;
+			const keys = error.problems.map(problemKey);
+			if (keys.some((key) => !(key in this.#stored))) throw error;
+			for (const key of keys) delete this.#stored[key];
+			parseConfig(this.#merged(this.#stored));
+			this.problem = `stored settings ignored for ${keys.join(", ")}: ${error.problems.join("; ")}`;
 		}
 	}
 
@@ -99,7 +143,8 @@ export class Settings {
 		for (const key of editableKeys) {
 			const spec = specs[key]!;
 			const stored = this.#stored[key];
-			const built = asText(this.#build[key]);
+			const given = this.#build[key];
+			const built = typeof given === "string" || typeof given === "number" || typeof given === "boolean" ? String(given) : undefined;
 			const value = stored ?? built ?? spec.default;
 			views.push({
 				key,
@@ -119,15 +164,17 @@ export class Settings {
 	 */
 	update(changes: unknown): UpdateResult {
 		if (!changes || typeof changes !== "object" || Array.isArray(changes)) return { ok: false, errors: { _: "expected a JSON object of settings" } };
-		const errors: Record<string, string> = {};
-		const candidate: Record<string, string> = { ...this.#stored };
+		const errors = table<string>();
+		const candidate = Object.assign(table<string>(), this.#stored);
 		for (const key of Object.keys(changes)) {
 			const value = (changes as Record<string, unknown>)[key];
-			if (!editableKeys.includes(key)) errors[key] = specs[key] ? `${key} cannot be changed from the web page` : `${key} is not a setting`;
+			const spec = key in specs ? specs[key] : undefined;
+			if (!spec) errors[key] = `${key.slice(0, 64)} is not a setting`;
+			else if (!editableKeys.includes(key)) errors[key] = `${key} cannot be changed from the web page`;
 			else if (value === null) delete candidate[key];
 			else {
-				const text = asText(value);
-				if (text === undefined) errors[key] = `${key} must be text, a number or a boolean`;
+				const text = asText(value, spec);
+				if (text === undefined) errors[key] = typeProblem(key, spec);
 				else candidate[key] = text;
 			}
 		}
@@ -156,7 +203,7 @@ export class Settings {
 	/** Factory reset: forgets every stored value; the build's configuration applies again. */
 	reset(): void {
 		this.#storage?.clear();
-		this.#stored = {};
+		this.#stored = table<string>();
 		this.problem = undefined;
 	}
 

@@ -3,6 +3,9 @@
  * with lin's writable budget (1,536 bytes, announced again a millisecond
  * after each write, as the event loop's next poll does), and a flash kept
  * in memory, so the web server's scenarios run on Node and inside XS.
+ * As on Moddable, a socket whose peer went away (onError) still holds its
+ * resources until the server closes it: `openSockets` counts those not yet
+ * closed, and `closes` how often each was.
  */
 import type { ListenOptions, Listener, Socket, SocketCallbacks, SettingsStorage } from "platform";
 import { FakeHost, concat, text } from "test/lib/fake-host";
@@ -33,6 +36,10 @@ export class FakeClient {
 	#budget = writableBudget;
 	/** The server closed this connection. */
 	closed = false;
+	/** How often the server called close(): exactly once is right. */
+	closes = 0;
+	/** The client went away (reset): nothing more arrives from it. */
+	gone = false;
 	/** Bytes the server wrote past the budget it was given (on Moddable, a throw). */
 	overruns = 0;
 
@@ -58,20 +65,22 @@ export class FakeClient {
 			},
 			close: (): void => {
 				this.closed = true;
+				this.closes++;
 			},
 		};
 	}
 
 	send(data: string | Uint8Array): void {
-		if (this.closed) return;
+		if (this.closed || this.gone) return;
 		const bytes = typeof data === "string" ? Uint8Array.from(data, (c) => c.charCodeAt(0)) : data;
 		this.#incoming.push(bytes.slice());
 		this.#callbacks?.onReadable(bytes.length);
 	}
 
-	/** The client goes away mid-request (a reset): the server's socket reports an error. */
+	/** The client goes away (a reset, or closed at its end): the server's socket reports an error, once, and stays the server's to close. */
 	reset(): void {
-		this.closed = true;
+		if (this.gone || this.closed) return;
+		this.gone = true;
 		this.#callbacks?.onError("connection reset");
 	}
 
@@ -112,9 +121,20 @@ export class WebHost extends FakeHost {
 		return { port: options.port || 8080, close: () => void (this.listenerClosed = true) };
 	}
 
+	/** Every connection made, in order. */
+	readonly clients: FakeClient[] = [];
+
+	/** Sockets the server holds: accepted and not yet closed, whatever their peer did. */
+	get openSockets(): number {
+		let open = 0;
+		for (const client of this.clients) if (!client.closed) open++;
+		return open;
+	}
+
 	/** A new client connection; the server sees it at once. */
 	connect(): FakeClient {
 		const client = new FakeClient(this);
+		this.clients.push(client);
 		this.listening!.onConnection((callbacks) => client.accept(callbacks));
 		return client;
 	}
@@ -131,4 +151,29 @@ export class WebHost extends FakeHost {
 		this.virtual.advance(ms);
 		return client;
 	}
+}
+
+/**
+ * Runs each case as a release build would: Moddable's release builds strip
+ * the `__proto__` accessor, and XS aborts ("dead strip") when code reaches
+ * for it, so here it throws. Code that writes `obj[key]` with a client's key
+ * on an ordinary object fails these cases as it would reset a device.
+ */
+export function withoutProtoAccessor(cases: Record<string, () => void>): Record<string, () => void> {
+	const wrapped: Record<string, () => void> = {};
+	for (const name of Object.keys(cases)) {
+		wrapped[name] = () => {
+			const original = Object.getOwnPropertyDescriptor(Object.prototype, "__proto__")!;
+			const stripped = (): never => {
+				throw new Error("dead strip: Object.prototype.__proto__ is not in a release build");
+			};
+			Object.defineProperty(Object.prototype, "__proto__", { get: stripped, set: stripped, configurable: true, enumerable: false });
+			try {
+				cases[name]!();
+			} finally {
+				Object.defineProperty(Object.prototype, "__proto__", original);
+			}
+		};
+	}
+	return wrapped;
 }

@@ -6,8 +6,9 @@
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
-import { WebHost, writableBudget } from "test/lib/fake-web";
+import { WebHost, withoutProtoAccessor, writableBudget } from "test/lib/fake-web";
 import { HttpConnection, defaultLimits, type HttpRejection, type HttpRequest } from "web/http";
+import { maxJsonDepth, nestsDeeperThan } from "web/json";
 import { startDevice, type Device } from "web/device";
 import { decodeBase64 } from "web/base64";
 import { pageGzipBase64 } from "web/page";
@@ -52,7 +53,7 @@ function setting(device: Device, key: string): { value: string; source: string }
 	return device.settings.describe().find((view) => view.key === key)!;
 }
 
-export const suite = defineSuite("web server and API", {
+export const suite = defineSuite("web server and API", withoutProtoAccessor({
 	"http: a request split at every byte arrives whole"() {
 		const raw = "POST /api/led?x=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"on\":true}";
 		const http = new HttpConnection(0);
@@ -242,17 +243,18 @@ export const suite = defineSuite("web server and API", {
 		for (const key of editableKeys) assert.ok(configKeys.some((spec) => spec.key === key), key);
 	},
 
-	"settings: a valid change is stored and applied by restarting Wi-Fi and MQTT, not the device"() {
+	"settings: a valid change is stored and applied by restarting what it changes (MQTT, telemetry), not Wi-Fi nor the device"() {
 		const { host, device } = boot();
 		host.request("POST", "/api/led", { on: true });
 		const wifiAttempts = host.wifiAttempts;
 		const connects = host.broker.connections.length;
 		const client = host.request("POST", "/api/settings", { topic_temperature: "sensors/room9/temp", sensor_interval: "500" }, {}, 1000);
 		assert.equal(client.status, 200);
+		assert.deepEqual(client.json, { saved: true, restarting: ["mqtt", "telemetry"] });
 		assert.deepEqual(JSON.parse(host.settings.text!), { topic_temperature: "sensors/room9/temp", sensor_interval: "500" });
 		assert.equal(setting(device, "topic_temperature").source, "stored");
 		host.virtual.advance(2000);
-		assert.ok(host.wifiAttempts > wifiAttempts, "Wi-Fi rejoined");
+		assert.equal(host.wifiAttempts, wifiAttempts, "Wi-Fi untouched");
 		assert.ok(host.broker.connections.length > connects, "MQTT reconnected");
 		assert.ok(host.broker.publishedTo("sensors/room9/temp").length >= 3, "readings on the new topic, at the new interval");
 		assert.equal(device.firmware.status().led, "on", "the LED kept its state");
@@ -297,25 +299,87 @@ export const suite = defineSuite("web server and API", {
 		assert.ok(host.broker.publishedTo("sensors/room1/temp").length >= before + 2);
 	},
 
-	"bounds: a new connection sheds an idle one, and is refused when all are busy"() {
+	"bounds: a connection not yet read is never shed; beyond the slots it waits, beyond the queue it gets 503, each counted"() {
 		const { host } = boot();
-		const idle = [host.connect(), host.connect(), host.connect(), host.connect()];
-		const fifth = host.connect();
-		assert.ok(idle[0]!.closed, "the oldest idle connection was shed");
-		fifth.send("GET /api/status HTTP/1.1\r\n\r\n");
-		host.virtual.advance(5);
-		assert.equal(fifth.status, 200);
-		const busy = [host.connect(), host.connect(), host.connect(), host.connect()];
-		for (const client of busy) client.send("GET /api/sta");
+		// Opened before their requests arrive, as browsers and parallel scripts do: every one is answered.
+		const early = Array.from({ length: 12 }, () => host.connect());
+		for (const client of early) assert.ok(!client.closed, "none is shed for not having sent yet");
+		for (const client of early) client.send("GET /api/status HTTP/1.1\r\nHost: device\r\n\r\n");
+		host.virtual.advance(50);
+		assert.deepEqual(early.map((client) => client.status), early.map(() => 200));
+		// Every slot held and the queue full: the next is answered 503 at once, logged and counted.
+		const held = Array.from({ length: 12 }, () => host.connect());
+		for (const client of held) client.send("GET /api/sta");
 		const refused = host.connect();
-		assert.ok(refused.closed, "refused while every slot holds a request in progress");
-		refused.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
-		assert.equal(refused.status, 0);
-		busy[0]!.send("tus HTTP/1.1\r\n\r\n");
+		assert.equal(refused.status, 503);
+		assert.ok(/busy/.test(String(refused.json.error)), String(refused.json.error));
+		assert.ok(refused.closed);
+		assert.equal(host.logged("http", /connection refused/).length, 1);
+		for (const client of held) client.send("tus HTTP/1.1\r\n\r\n");
+		host.virtual.advance(50);
+		assert.deepEqual(held.map((client) => client.status), held.map(() => 200), "the waiting ones were served as slots came free");
+		const stats = host.request("GET", "/api/status").json.http as Record<string, number>;
+		assert.deepEqual([stats.refused, stats.queued, stats.connections], [1, 16, 1]);
+	},
+
+	"bounds: slow clients holding every slot are cut with 408 once others wait, and the waiting are served"() {
+		const { host } = boot();
+		const slow = Array.from({ length: 4 }, () => host.connect());
+		for (const client of slow) client.send("GET /api/status HTTP/1.1\r\nX-Slow: ");
+		host.virtual.advance(1000);
+		const patient = host.connect();
+		patient.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
-		assert.equal(busy[0]!.status, 200);
-		assert.equal(host.request("GET", "/api/status").status, 200, "a freed slot serves again");
+		assert.equal(patient.status, 0, "waits for a slot");
+		host.virtual.advance(1100);
+		// One slow client is cut for the one waiting; the others are cut only when someone else waits.
+		assert.deepEqual(slow.map((client) => client.status), [408, 0, 0, 0]);
+		assert.ok(/while others waited/.test(slow[0]!.response), slow[0]!.response);
+		assert.equal(patient.status, 200, "served within the contended bound, not after the 10 s request timeout");
+		// The free slot goes to one that has not sent yet; the next waits, and a slow client past its bound gives its slot up at once.
+		const next = [host.connect(), host.connect()];
+		next[1]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+		host.virtual.advance(5);
+		assert.deepEqual(slow.map((client) => client.status), [408, 408, 0, 0]);
+		next[0]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+		host.virtual.advance(5);
+		assert.deepEqual(next.map((client) => client.status), [200, 200]);
+		assert.equal((host.request("GET", "/api/status").json.http as Record<string, number>).shed, 2);
+		// Alone, a slow client keeps the whole request timeout.
+		const alone = host.connect();
+		alone.send("GET / HTTP/1.1\r\n");
+		host.virtual.advance(defaultLimits.requestTimeout - 100);
+		assert.equal(alone.status, 0);
+		host.virtual.advance(200);
+		assert.equal(alone.status, 408);
+	},
+
+	"sockets: every connection ends in exactly one close(), whoever ends it; sockets and timers return to where they were"() {
+		const { host } = boot();
+		host.virtual.advance(1000);
+		const timers = host.virtual.pending;
+		for (let round = 0; round < 25; round++) {
+			const clients = Array.from({ length: 6 }, () => host.connect());
+			clients[0]!.reset();
+			clients[1]!.send("GET /api/st");
+			clients[1]!.reset();
+			clients[2]!.send("GET /api/status HTTP/1.1\r\n\r\n");
+			clients[4]!.send("POST /api/led HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{");
+			host.virtual.advance(2);
+			clients[3]!.reset();
+			clients[4]!.reset();
+			clients[5]!.reset();
+			host.virtual.advance(20);
+			clients[2]!.reset();
+			host.virtual.advance(20);
+		}
+		assert.equal(host.openSockets, 0, "every socket was closed, including those whose peer went away");
+		for (const client of host.clients) assert.equal(client.closes, 1, "closed exactly once");
+		assert.equal(host.virtual.pending, timers, "no timer left behind");
+		const status = host.request("GET", "/api/status").json.http as Record<string, number>;
+		assert.equal(status.connections, 1, "only the request asking");
+		assert.equal(host.openSockets, 0);
 	},
 
 	"bounds: a slow client gets 408 and MQTT and readings go on meanwhile"() {
@@ -347,15 +411,169 @@ export const suite = defineSuite("web server and API", {
 		assert.ok(on.host.listenerClosed, "shutdown closes the listener");
 	},
 
+	"json: nesting is counted before JSON.parse, outside strings"() {
+		assert.equal(nestsDeeperThan("[".repeat(maxJsonDepth), maxJsonDepth), false);
+		assert.equal(nestsDeeperThan("[".repeat(maxJsonDepth + 1), maxJsonDepth), true);
+		assert.equal(nestsDeeperThan(`{"a":"${"[".repeat(100)}"}`, 2), false, "brackets in a string do not count");
+		assert.equal(nestsDeeperThan('{"a":"\\"[[[[["}', 2), false, "an escaped quote does not end the string");
+		assert.equal(nestsDeeperThan('{"a":"\\\\"[[[[[', 2), true, "an escaped backslash does not escape the quote after it");
+		assert.equal(nestsDeeperThan("[[],[],[[]]]", 3), false, "depth, not count");
+	},
+
+	"json: a deeply nested body is refused with 400 before it can overflow the stack; the device keeps serving"() {
+		const { host, device } = boot();
+		const bodies = ["[".repeat(4000), '{"a":'.repeat(800), `{"on":${"[".repeat(maxJsonDepth)}`];
+		for (const path of ["/api/led", "/api/settings"]) {
+			for (const body of bodies) {
+				const client = host.request("POST", path, body);
+				assert.equal(client.status, 400, client.response.slice(0, 120));
+				assert.equal(client.json.error, `the JSON nests deeper than ${maxJsonDepth} levels`);
+			}
+		}
+		// As deep as allowed is parsed, and refused for its shape, not its depth.
+		assert.equal(host.request("POST", "/api/led", `{"on":${"[".repeat(maxJsonDepth - 1)}${"]".repeat(maxJsonDepth - 1)}}`).status, 422);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.request("POST", "/api/led", { on: true }).status, 200);
+		assert.equal(device.firmware.status().led, "on");
+	},
+
+	"settings: __proto__, constructor and other unknown keys are refused 422 by name, with no prototype reached"() {
+		const { host, device } = boot();
+		const restarts = host.logged("settings", /restarting/).length;
+		for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+			const client = host.request("POST", "/api/settings", `{${JSON.stringify(key)}:"x"}`);
+			assert.equal(client.status, 422, `${key}: ${client.response.slice(0, 160)}`);
+			const errors = client.json.errors as Record<string, string>;
+			assert.deepEqual(Object.keys(errors), [key]);
+			assert.equal(errors[key], `${key} is not a setting`);
+		}
+		const mixed = host.request("POST", "/api/settings", '{"__proto__":{"ssid":"evil"},"device_name":"ok","constructor":1}');
+		assert.equal(mixed.status, 422);
+		assert.deepEqual(Object.keys(mixed.json.errors as object).sort(), ["__proto__", "constructor"]);
+		assert.equal(host.request("POST", "/api/led", '{"__proto__":{"on":true}}').status, 422);
+		host.virtual.advance(1000);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.logged("settings", /restarting/).length, restarts, "nothing restarted");
+		assert.equal(setting(device, "device_name").source, "default");
+		assert.equal(({} as Record<string, unknown>).ssid, undefined, "no prototype was written");
+	},
+
+	"settings: each key takes its JSON type: text keys strings, numbers for numeric keys, true/false for booleans"() {
+		const { host, device } = boot();
+		const refused = host.request("POST", "/api/settings", { ssid: false, device_name: 12, mqtt_port: true, mqtt_tls: 1, topic_status: ["a"] });
+		assert.equal(refused.status, 422);
+		assert.deepEqual(refused.json.errors, {
+			ssid: "ssid must be text (a JSON string)", device_name: "device_name must be text (a JSON string)",
+			mqtt_port: "mqtt_port must be a number", mqtt_tls: "mqtt_tls must be true or false", topic_status: "topic_status must be text (a JSON string)",
+		});
+		assert.equal(host.settings.saves, 0);
+		const taken = host.request("POST", "/api/settings", { mqtt_port: 1884, mqtt_tls: false, sensor_interval: "2000", device_name: "Den" });
+		assert.equal(taken.status, 200, taken.response);
+		assert.deepEqual([setting(device, "mqtt_port").value, setting(device, "mqtt_tls").value, setting(device, "device_name").value], ["1884", "false", "Den"]);
+	},
+
+	"settings: saving restarts only what changed; {} restarts nothing; seq and the readings waiting to be sent survive every restart"() {
+		const { host, device } = boot({ sensor_interval: "500" });
+		host.request("POST", "/api/led", { on: true });
+		host.virtual.advance(2000);
+		const wifiAttempts = host.wifiAttempts;
+		let connects = host.broker.connections.length;
+		const save = (changes: Record<string, unknown>): unknown => {
+			const client = host.request("POST", "/api/settings", changes, {}, 5);
+			assert.equal(client.status, 200, client.response);
+			host.virtual.advance(1000);
+			return client.json.restarting;
+		};
+		assert.deepEqual(save({}), [], "{} restarts nothing");
+		assert.deepEqual(save({ http_password: "" }), [], "the page's password is read per request");
+		assert.deepEqual(save({ sensor_interval: "500" }), [], "the value it already has");
+		assert.deepEqual([host.wifiAttempts, host.broker.connections.length], [wifiAttempts, connects]);
+		assert.deepEqual(save({ sensor_precision: "1" }), ["telemetry"]);
+		assert.deepEqual(save({ device_name: "Den" }), ["discovery"]);
+		assert.deepEqual([host.wifiAttempts, host.broker.connections.length], [wifiAttempts, connects], "neither Wi-Fi nor MQTT restarted");
+		// Readings wait while the broker is away; a new topic restarts MQTT only, and they go out on it.
+		host.broker.setUp(false);
+		host.virtual.advance(3000);
+		assert.ok(device.firmware.status().outbox as number >= 5, `readings waiting: ${String(device.firmware.status().outbox)}`);
+		assert.deepEqual(save({ topic_temperature: "sensors/room9/temp" }), ["mqtt"]);
+		host.broker.setUp(true);
+		host.virtual.advance(8000);
+		assert.equal(host.wifiAttempts, wifiAttempts, "Wi-Fi untouched by a broker change");
+		connects = host.broker.connections.length;
+		assert.deepEqual(save({ ssid: "attic" }), ["wifi"]);
+		assert.ok(host.wifiAttempts > wifiAttempts, "Wi-Fi rejoined");
+		host.virtual.advance(5000);
+		const seqs = [...host.broker.publishedTo("sensors/room1/temp"), ...host.broker.publishedTo("sensors/room9/temp")].map((payload) => (JSON.parse(payload) as { seq: number }).seq);
+		const unique = [...new Set(seqs)].sort((a, b) => a - b);
+		assert.equal(unique[0], 1);
+		assert.deepEqual(unique, unique.map((_, i) => i + 1), "no reading lost, seq never reset");
+		assert.ok(unique.length >= 30, `${unique.length} readings`);
+		assert.ok(host.broker.publishedTo("sensors/room9/temp").length > 10, "the readings that waited went out on the new topic");
+		assert.equal(device.firmware.status().led, "on", "the LED kept its state");
+		assert.ok(host.broker.connections.length > connects, "MQTT reconnected over the new Wi-Fi");
+		assert.equal(device.firmware.status().mqtt, "connected");
+	},
+
+	"settings: mqtt_host must be a host name or IP address"() {
+		const { host } = boot();
+		const refused = host.request("POST", "/api/settings", { mqtt_host: "bad host!" });
+		assert.equal(refused.status, 422);
+		assert.ok(/mqtt_host="bad host!" must be a host name/.test((refused.json.errors as Record<string, string>).mqtt_host!), refused.response);
+		for (const good of ["broker.lan", "10.0.0.2", "mqtt-1.example.com"]) assert.equal(host.request("POST", "/api/settings", { mqtt_host: good }).status, 200, good);
+	},
+
+	"settings: http_password is at most 64 characters, so a signed request fits the head; an over-long stored one is set aside at start, not locking the device"() {
+		const { host } = boot();
+		const refused = host.request("POST", "/api/settings", { http_password: "p".repeat(65) });
+		assert.equal(refused.status, 422);
+		const problem = (refused.json.errors as Record<string, string>).http_password!;
+		assert.equal(problem, "http_password=(hidden) must be at most 64 characters (it has 65)");
+		const longest = "p".repeat(64);
+		assert.equal(host.request("POST", "/api/settings", { http_password: longest }).status, 200);
+		const signed = host.request("POST", "/api/led", { on: true }, { ...basic(longest, "a-rather-long-user-name"), "User-Agent": "x".repeat(600), Accept: "*/*".repeat(100) });
+		assert.equal(signed.status, 200, signed.response.slice(0, 100));
+		// Stored by an older firmware (or edited): the password is set aside, the rest applies, and the page says so.
+		const old = boot({}, (h) => h.settings.save(JSON.stringify({ http_password: "x".repeat(1600), device_name: "Kitchen" })));
+		assert.ok(/stored settings ignored for http_password: http_password=\(hidden\) must be at most 64/.test(old.device.settings.problem ?? ""), old.device.settings.problem);
+		assert.equal(setting(old.device, "device_name").value, "Kitchen");
+		assert.equal(old.host.request("POST", "/api/led", { on: true }).status, 200, "reachable, not locked out");
+		assert.ok(!(old.device.settings.problem ?? "").includes("xxxx"), "the secret is not shown");
+	},
+
+	"security: a change must name the device in Host, and an Origin must be its own page (DNS rebinding); reads are not changes"() {
+		const { host, device } = boot();
+		for (const name of ["192.168.1.40", "192.168.1.40:8080", "[fe80::1]:80", "localhost:8080", "room1.local", "Room1.LOCAL.", "room1", "room1.lan", "room1.home.arpa"]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: name });
+			assert.equal(client.status, 200, `${name}: ${client.response.slice(0, 120)}`);
+		}
+		const led = device.firmware.status().led;
+		for (const name of ["evil.example", "192.168.1.40.nip.io", "attacker.com:80", "bad host", ""]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: name });
+			assert.equal(client.status, 403, `${name}: ${client.response.slice(0, 120)}`);
+			assert.ok(/DNS rebinding/.test(String(client.json.error)), String(client.json.error));
+		}
+		for (const origin of ["http://evil.example", "null", "https://192.168.1.40", "http://192.168.1.40:81"]) {
+			const client = host.request("POST", "/api/led", { state: "toggle" }, { Host: "192.168.1.40", Origin: origin });
+			assert.equal(client.status, 403, origin);
+			assert.ok(/is not this device's page/.test(String(client.json.error)), String(client.json.error));
+		}
+		assert.equal(device.firmware.status().led, led, "no refused change went through");
+		assert.equal(host.request("POST", "/api/led", { on: true }, { Host: "192.168.1.40", Origin: "http://192.168.1.40" }).status, 200);
+		assert.equal(host.request("POST", "/api/settings", { device_name: "x" }, { Host: "evil.example" }).status, 403);
+		assert.equal(host.request("POST", "/api/settings/reset", {}, { Host: "evil.example" }).status, 403);
+		assert.equal(host.settings.saves, 0);
+		assert.equal(host.request("GET", "/api/status", undefined, { Host: "evil.example" }).status, 200, "reading the status is not a change");
+	},
+
 	"settings: more than flash holds is refused"() {
 		const { host } = boot();
 		const big = "x".repeat(1000);
 		const client = host.request("POST", "/api/settings", { ssid: big, mqtt_host: big, mqtt_username: big, device_name: big, mqtt_client_id: big });
 		assert.equal(client.status, 413);
-		const fits = host.request("POST", "/api/settings", { ssid: big, mqtt_host: big, mqtt_username: big });
+		const fits = host.request("POST", "/api/settings", { ssid: big, topic_status: big, mqtt_username: big });
 		assert.equal(fits.status, 200);
 		const over = host.request("POST", "/api/settings", { device_name: "y".repeat(900), mqtt_tls_server_name: "z".repeat(100) });
 		assert.equal(over.status, 422);
 		assert.ok(/fit in flash/.test((over.json.errors as Record<string, string>)._!));
 	},
-});
+}));

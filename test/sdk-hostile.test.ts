@@ -47,6 +47,8 @@ describe("hostile input in mcsim (the real SDK, instrumented)", function () {
 	};
 
 	before(async function () {
+		// Building under load takes minutes.
+		this.timeout(600000);
 		moddable = requireSdk(this);
 		broker = await Mosquitto.start();
 		const app = await buildSimulatorApp(moddable, {
@@ -103,7 +105,8 @@ describe("hostile input in mcsim (the real SDK, instrumented)", function () {
 });
 
 describe("the desktop simulator with its web port held by another program (mcsim)", function () {
-	this.timeout(300000);
+	// Building under load takes minutes.
+	this.timeout(600000);
 	let broker: Mosquitto | undefined;
 	let holder: net.Server | undefined;
 	let simulator: Simulator | undefined;

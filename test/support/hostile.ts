@@ -151,7 +151,8 @@ export const hostileCases: readonly HostileCase[] = [
 			try {
 				assertStatus(await exchange(target, post("/api/led", '{"on":true}')), 401, "no password");
 				assertStatus(await exchange(target, post("/api/led", '{"on":true}', authorization("wrong"))), 401, "a wrong password");
-				assertStatus(await exchange(target, post("/api/led", '{"on":true}', authorization(longest))), 401, "an over-long password");
+				// Signed with the over-long password, the head passes its limit: refused either way.
+				assert.match(await exchange(target, post("/api/led", '{"on":true}', authorization(longest))), /^HTTP\/1\.1 (401|431) /, "an over-long password");
 				assertStatus(await exchange(target, post("/api/led", '{"on":true}', authorization(password))), 200, "the right password");
 			} finally {
 				assertStatus(await exchange(target, post("/api/settings", JSON.stringify({ http_password: "" }), authorization(password))), 200, "clearing http_password");

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { Mosquitto } from "./support/mosquitto.js";
 import { runDevice, type RunningDevice } from "./support/device.js";
-import { hostileCases, type HostileTarget } from "./support/hostile.js";
+import { itEachHostileCase, type HostileTarget } from "./support/hostile.js";
 import { assertNoGaps } from "./support/readings.js";
 import { waitFor } from "./support/wait.js";
 
@@ -41,12 +41,7 @@ describe("hostile input on the XS host simulator (npm start)", function () {
 		await broker?.stop();
 	});
 
-	for (const hostile of hostileCases) {
-		it(hostile.name, async function () {
-			await hostile.run(target);
-			target.alive();
-		});
-	}
+	itEachHostileCase(() => target);
 
 	it("published every reading throughout, in order, without a gap", async function () {
 		const count = seqs.length;

@@ -43,8 +43,9 @@ function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | u
  * record without xsForget: the next collection walks freed memory and the
  * simulator segfaults. So a port that answers a connection on loopback is
  * never handed to it: the web page is off, said as an error, and the
- * simulator runs on. (A port a normal user may not bind, below 1024, takes
- * the same path and cannot be probed: the desktop default is 8080.)
+ * simulator runs on. (A port a normal user may not bind, below 1024, or one
+ * whose holder closes each connection at once, looks free to the probe:
+ * the desktop default is 8080.)
  */
 function listenWhenFree(options: ListenOptions): Listener {
 	let listener: Listener | undefined;
@@ -55,8 +56,16 @@ function listenWhenFree(options: ListenOptions): Listener {
 		probe.close();
 		probe = undefined;
 		if (closed) return;
-		if (free) listener = listen(options);
-		else log("error", "http", `cannot serve the web page: port ${options.port} is in use by another program; the simulator runs on without it (set another http_port)`, { port: options.port });
+		if (!free) {
+			log("error", "http", `cannot serve the web page: port ${options.port} is in use by another program; the simulator runs on without it (set another http_port)`, { port: options.port });
+			return;
+		}
+		try {
+			listener = listen(options);
+		} catch (error) {
+			// The SDK's failed bind leaves freed memory to the collector: say why the simulator may crash next.
+			log("error", "http", `cannot serve the web page on port ${options.port}: ${(error as Error).message}; Moddable's lin listener may crash the simulator after a failed bind (set another http_port)`, { port: options.port });
+		}
 	};
 	if (options.port === 0) listener = listen(options);
 	else {

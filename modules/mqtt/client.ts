@@ -505,12 +505,6 @@ export class MqttClient {
 					if (!current()) return;
 					this.#socket = undefined;
 					this.#pending = undefined;
-					// Gone, but still ours to close: on Moddable it holds its resources until close() (lin/tcp.c, lwip/tcp.c).
-					try {
-						socket?.close();
-					} catch {
-						// Closing a socket that already failed is not an error worth reporting.
-					}
 					if (!this.#socketReady) this.#connector.connectionFailed();
 					const outer = this.#begin();
 					session.transportClosed(host.clock.now(), message ?? "connection lost");

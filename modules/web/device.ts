@@ -42,18 +42,19 @@ export function startDevice(host: Host, build: Readonly<Record<string, unknown>>
 	let server: HttpServer | undefined;
 	let restartTimer: object | undefined;
 
-	/** The firmware's configuration, which `apply` moves to the settings' one. */
-	let running = config;
-	/** Applies the settings now in effect; returns what will restart (nothing for no change). */
+	/** The configuration the firmware runs, or will once a pending apply runs: what a new change is compared with. */
+	let applied = config;
+	/** Applies the settings now in effect; returns what this change restarts (nothing for no change). */
 	const apply = (why: string): FirmwarePart[] => {
 		config = settings.config();
-		const parts = changedParts(running, config);
+		const parts = changedParts(applied, config);
+		applied = config;
 		// Deferred: the response goes out first, and nothing restarts inside its own dispatch.
+		// The firmware compares with what it runs, so changes saved in quick succession all apply.
 		host.timers.clear(restartTimer);
 		restartTimer = host.timers.set(() => {
 			restartTimer = undefined;
 			const restarted = firmware.reconfigure(config);
-			running = config;
 			host.log("info", "settings", restarted.length ? `${why}: restarting ${restarted.join(", ")}` : `${why}: nothing to restart`);
 		}, 50);
 		return parts;

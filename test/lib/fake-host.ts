@@ -159,11 +159,7 @@ export class FakeConnection implements Socket {
 		this.options.onWritable(this.#writable.left);
 	}
 
-	/** How often the device closed this socket: exactly once is right, also after the broker dropped it (on Moddable an errored socket holds its resources until closed). */
-	closes = 0;
-
 	close(): void {
-		this.closes++;
 		if (!this.open) return;
 		this.open = false;
 		this.#broker.closed(this, true);

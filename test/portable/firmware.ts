@@ -387,18 +387,4 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		const late = list.filter((r) => r.ts > offlineFrom && r.ts <= offlineFrom + 5000).map((r) => r.ts);
 		assert.deepEqual(late, [1000, 2000, 3000, 4000, 5000]);
 	},
-
-	"every broker connection ends in exactly one close(), also when the broker dropped it"() {
-		const { host } = online();
-		for (let outage = 0; outage < 5; outage++) {
-			host.broker.setUp(false);
-			host.virtual.advance(1000);
-			host.broker.setUp(true);
-			host.virtual.advance(5000);
-		}
-		const connections = host.broker.connections;
-		assert.ok(connections.length >= 6, `${connections.length} connections`);
-		assert.equal(connections.filter((connection) => connection.open).length, 1, "only the current one is open");
-		for (const connection of connections.slice(0, -1)) assert.equal(connection.closes, 1, "a dropped socket is still closed by its owner, once");
-	},
 });

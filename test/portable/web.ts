@@ -484,6 +484,13 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 			host.virtual.advance(1000);
 			return client.json.restarting;
 		};
+		// Saved in quick succession: each answer names its own change, and both apply.
+		const first = host.request("POST", "/api/settings", { sensor_precision: "3" }, {}, 1);
+		const second = host.request("POST", "/api/settings", {}, {}, 1);
+		assert.deepEqual([first.json.restarting, second.json.restarting], [["telemetry"], []]);
+		host.virtual.advance(1000);
+		assert.equal(host.logged("settings", /restarting telemetry/).length, 1, "one apply, after the last save, restarts what the first changed");
+		assert.ok(/"temperature":\d+\.\d{3},/.test(host.broker.publishedTo("sensors/room1/temp").pop() ?? ""), "the first change applied");
 		assert.deepEqual(save({}), [], "{} restarts nothing");
 		assert.deepEqual(save({ http_password: "" }), [], "the page's password is read per request");
 		assert.deepEqual(save({ sensor_interval: "500" }), [], "the value it already has");

@@ -12,7 +12,7 @@
  */
 import mqtt from "mqtt";
 import { Mosquitto } from "../test/support/mosquitto.js";
-import { buildSimulatorApp, findSdk, Simulator } from "../test/support/mcsim.js";
+import { buildSimulatorApp, findSdk, instrumentSamples as samples, Simulator } from "../test/support/mcsim.js";
 import { waitFor } from "../test/support/wait.js";
 import fs from "node:fs";
 import path from "node:path";
@@ -28,17 +28,6 @@ export interface Sample {
 	slotBytes: number;
 	chunkBytes: number;
 	collections: number;
-}
-
-/** The simulator's instrumentation lines, by name. */
-function samples(lines: string[]): Record<string, number>[] {
-	const key = lines.find((line) => line.startsWith("instruments key: "));
-	if (!key) return [];
-	const names = key.slice("instruments key: ".length).split(",");
-	return lines.filter((line) => line.startsWith("instruments: ")).map((line) => {
-		const values = line.slice("instruments: ".length).split(",").map(Number);
-		return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
-	});
 }
 
 function lowest(window: Record<string, number>[], collectionsSoFar: number): Sample {

@@ -13,7 +13,7 @@ interface Manifest {
 	include: string[];
 	modules: Record<string, string | string[]>;
 	config: Record<string, string>;
-	platforms: Record<string, { modules?: Record<string, string>; include?: string[]; error?: string }>;
+	platforms: Record<string, { modules?: Record<string, string>; include?: string[]; error?: string; config?: Record<string, string> }>;
 }
 
 const manifest = JSON.parse(fs.readFileSync(path.join(projectRoot, "manifest.json"), "utf8")) as Manifest;
@@ -29,6 +29,12 @@ describe("manifest.json", function () {
 		assert.equal(config.topics.ledCommand, "control/room1/led");
 		assert.equal(config.led.pin, 2);
 		assert.equal(config.sensor.qos, 1);
+	});
+
+	it("serves the desktop simulators' page on 8080, a port a normal user can bind; the ESP32 keeps 80", function () {
+		assert.equal(manifest.config.http_port, "80");
+		assert.equal(manifest.platforms.esp32!.config, undefined);
+		for (const platform of ["lin", "mac", "win"]) assert.deepEqual(manifest.platforms[platform]!.config, { http_port: "8080" });
 	});
 
 	it("gives each platform its host, and refuses the rest with an error", function () {

@@ -42,7 +42,7 @@ async function until(simulator: Simulator, condition: () => boolean, timeout: nu
 	});
 }
 
-const common = { ssid: "sim", mqtt_backoff_min: "300", mqtt_backoff_max: "1000", sensor_interval: "500" };
+const common = { ssid: "sim", http_port: "0", mqtt_backoff_min: "300", mqtt_backoff_max: "1000", sensor_interval: "500" };
 
 describe("the broker by name in mcsim (the real SDK's DNS resolver)", function () {
 	this.timeout(240000);

@@ -14,6 +14,7 @@ import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
 import { pemPattern } from "config";
 import { formatLogLine } from "log";
+import { tlsRoom } from "net/tls-record";
 
 /**
  * Runs a callback the runtime calls, catching what it throws: the message
@@ -119,12 +120,13 @@ export function openSocket(options: SocketOptions): Socket {
 			}
 		},
 	};
-	const view = (): Socket => ({
+	const view = (secure: boolean): Socket => ({
 		read: reader(() => socket),
 		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
 			const left: unknown = socket.write(bytes as ArrayBuffer);
 			budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
-			return budget;
+			// Each TLS write is a record with its own overhead: leave room for the next one's.
+			return secure ? budget = tlsRoom(budget) : budget;
 		},
 		close: () => {
 			failed = true;
@@ -137,7 +139,7 @@ export function openSocket(options: SocketOptions): Socket {
 			...common,
 			onError: guard("socket onError", () => lost("connection lost")),
 		});
-		return view();
+		return view(false);
 	}
 	socket = new TLSSocket({
 		...common,
@@ -147,5 +149,5 @@ export function openSocket(options: SocketOptions): Socket {
 		// Moddable's TLS socket gives no reason for a lost link.
 		onError: guard("socket onError", () => lost(`TLS connection to ${tls.serverName} lost`)),
 	} as ConstructorParameters<typeof TLSSocket>[0]);
-	return view();
+	return view(true);
 }

@@ -7,7 +7,8 @@
 import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { Board, type BoardSocket } from "./platform.js";
 import { acceptedSocket } from "./accepted-socket.js";
-import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
+import { tlsRoom } from "net/tls-record";
 import { repeatOnGrid } from "simulated/timers";
 
 interface NodeTimer {
@@ -19,10 +20,13 @@ class NodeSocket implements Socket {
 	readonly #board: Board;
 	readonly #socket: BoardSocket;
 	readonly #received = new ReceivedBytes();
-	readonly #budget = new WritableBudget();
+	readonly #budget: WritableBudget;
+	readonly #secure: boolean;
 
 	constructor(board: Board, options: SocketOptions) {
 		this.#board = board;
+		this.#secure = options.tls !== undefined;
+		this.#budget = this.#secure ? new TlsRecordBudget() : new WritableBudget();
 		this.#socket = board.openSocket(
 			{ address: options.address, port: options.port, ...(options.tls ? { tls: options.tls } : {}) },
 			{
@@ -33,7 +37,7 @@ class NodeSocket implements Socket {
 				},
 				onWritable: (count) => {
 					this.#budget.grant(count);
-					options.onWritable(count);
+					options.onWritable(this.#budget.left);
 				},
 				onError: (message) => options.onError(message),
 			});
@@ -50,7 +54,8 @@ class NodeSocket implements Socket {
 		const view = this.#budget.take(bytes);
 		// The firmware reuses its scratch buffer: copy, as ECMA-419 sockets do.
 		this.#socket.write(view.slice());
-		return this.#budget.left;
+		// As hosts/moddable/socket does over Moddable's TLS socket: room for the next record's overhead.
+		return this.#secure ? tlsRoom(this.#budget.left) : this.#budget.left;
 	}
 
 	close(): void {

@@ -12,7 +12,8 @@ import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
 import Net from "net";
 import Instrumentation from "instrumentation";
-import type { DigitalOutput, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
+import TCP from "embedded:io/socket/tcp";
+import type { DigitalOutput, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
 import { resolveByDns, resolveBySystem } from "host/resolver";
@@ -48,6 +49,57 @@ function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | u
 	const index = Instrumentation.map(name);
 	const value = index === undefined ? undefined : Instrumentation.get(index);
 	return typeof value === "number" ? value : undefined;
+}
+
+/**
+ * Listens once nothing else does on the port. Moddable's lin listener
+ * (modules/io/socket/lin/tcp.c) registers its record with the garbage
+ * collector (xsRemember) before it binds, and when the bind fails frees the
+ * record without xsForget: the next collection walks freed memory and the
+ * simulator segfaults. So a port that answers a connection on loopback is
+ * never handed to it: the web page is off, said as an error, and the
+ * simulator runs on. (A port a normal user may not bind, below 1024, or one
+ * whose holder closes each connection at once, looks free to the probe:
+ * the desktop default is 8080.)
+ */
+function listenWhenFree(options: ListenOptions): Listener {
+	let listener: Listener | undefined;
+	let closed = false;
+	let probe: TCP | undefined;
+	const end = (free: boolean): void => {
+		if (!probe) return;
+		probe.close();
+		probe = undefined;
+		if (closed) return;
+		if (!free) {
+			log("error", "http", `cannot serve the web page: port ${options.port} is in use by another program; the simulator runs on without it (set another http_port)`, { port: options.port });
+			return;
+		}
+		try {
+			listener = listen(options);
+		} catch (error) {
+			// The SDK's failed bind leaves freed memory to the collector: say why the simulator may crash next.
+			log("error", "http", `cannot serve the web page on port ${options.port}: ${(error as Error).message}; Moddable's lin listener may crash the simulator after a failed bind (set another http_port)`, { port: options.port });
+		}
+	};
+	if (options.port === 0) listener = listen(options);
+	else {
+		probe = new TCP({
+			address: "127.0.0.1", port: options.port,
+			onWritable: guard("http port probe", () => end(false)),
+			onError: guard("http port probe", () => end(true)),
+		});
+	}
+	return {
+		get port(): number {
+			return listener?.port ?? options.port;
+		},
+		close(): void {
+			closed = true;
+			listener?.close();
+			end(false);
+		},
+	};
 }
 
 export const host: Host = {
@@ -94,7 +146,7 @@ export const host: Host = {
 	// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
 	resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),
 	openSocket,
-	listen,
+	listen: listenWhenFree,
 	// One preferences file serves every simulator on the computer: a domain per device identity.
 	settings: preferenceStorage(`room1-${String((config as Record<string, unknown>).mqtt_client_id ?? "")}`),
 	openSensor(options: SensorOptions): TemperatureSensor {

@@ -3,7 +3,8 @@
  * host's, the XS host simulator's and the tests' fake hosts'. Moddable's
  * ECMA-419 sockets are the model, so a simulator is never kinder than the
  * board: a write past what the last onWritable(count) announced throws
- * "would block" and takes nothing (WritableBudget), and a read follows the
+ * "would block" and takes nothing (WritableBudget; over TLS, each write a
+ * record with its overhead: TlsRecordBudget), and a read follows the
  * TCP socket's rules (ReceivedBytes). When the budget comes back is each
  * simulator's own (a turn of Node's event loop, of the XS bridge, of the
  * virtual clock). Simulators only: a device's socket enforces its own, so
@@ -21,9 +22,42 @@ export class WritableBudget {
 	/** A write: the bytes as a view, taken from the budget; "would block", nothing taken, past it. */
 	take(bytes: ArrayBufferLike | ArrayBufferView): Uint8Array {
 		const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
-		if (view.byteLength > this.left) throw new Error(`would block: ${view.byteLength} bytes written, ${this.left} announced`);
-		this.left -= view.byteLength;
+		this.spend(view.byteLength, view.byteLength);
 		return view;
+	}
+
+	/** `cost` bytes of the budget for a write of `length`: "would block", nothing taken, past it. */
+	protected spend(length: number, cost: number): void {
+		if (cost > this.left) throw new Error(`would block: ${length} bytes written, ${this.left} announced`);
+		this.left -= cost;
+	}
+}
+
+/**
+ * Moddable's ECMA-419 TLS socket over that TCP budget, as its sources do it
+ * (examples/io/tcp/tlssocket, modules/crypt/ssl/session_419.js and
+ * ssl_record.js): onWritable announces the TCP count less 96; each write is
+ * one TLS record, its data plus the record's overhead taken from the TCP
+ * count ("would block" past it, the record lost); and write returns the
+ * TCP count left less 32. The record modelled is the costliest of Moddable's
+ * suites, AES-CBC with HMAC-SHA256: a 5-byte header, a 16-byte explicit IV,
+ * a 32-byte MAC and 1-16 bytes of padding, up to 69 bytes more than the
+ * data. So a client that writes all a write returned can overrun: the
+ * socket's host adapter must leave room for a record's overhead.
+ */
+export class TlsRecordBudget extends WritableBudget {
+	#tcp = 0;
+
+	override grant(count: number): void {
+		this.#tcp = count;
+		this.left = count > 96 ? count - 96 : 0;
+	}
+
+	protected override spend(length: number, _cost: number): void {
+		const record = 5 + 16 + (((length + 32 + 1 + 15) >> 4) << 4);
+		if (record > this.#tcp) throw new Error(`would block: a TLS record of ${record} bytes for ${length} written, ${this.#tcp} left of the TCP count`);
+		this.#tcp -= record;
+		this.left = Math.max(0, this.#tcp - 32);
 	}
 }
 

@@ -12,7 +12,8 @@ import type {
 	DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent,
 } from "platform";
 import { seededRandom, type Random } from "backoff";
-import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
+import { tlsRoom } from "net/tls-record";
 import { repeatOnGrid } from "simulated/timers";
 
 type Event =
@@ -74,7 +75,7 @@ class XsSocket implements Socket {
 	readonly id: number;
 	readonly options: SocketOptions;
 	readonly received = new ReceivedBytes();
-	readonly budget = new WritableBudget();
+	readonly budget: WritableBudget;
 	/** A connection the board accepted, not one this opened. */
 	readonly accepted: boolean;
 
@@ -83,6 +84,7 @@ class XsSocket implements Socket {
 		this.accepted = accepted !== undefined;
 		this.id = accepted ?? nextId++;
 		this.options = options;
+		this.budget = options.tls ? new TlsRecordBudget() : new WritableBudget();
 		sockets.set(this.id, this);
 		if (accepted === undefined) ops.push(["open", this.id, options.address, options.port, options.tls ?? null]);
 	}
@@ -101,7 +103,8 @@ class XsSocket implements Socket {
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = this.budget.take(bytes);
 		ops.push(["write", this.id, toLatin1(view)]);
-		return this.budget.left;
+		// As hosts/moddable/socket does over Moddable's TLS socket: room for the next record's overhead.
+		return this.options.tls ? tlsRoom(this.budget.left) : this.budget.left;
 	}
 
 	close(): void {
@@ -145,7 +148,7 @@ function dispatch(event: Event): void {
 			const socket = sockets.get(event.id);
 			if (socket) {
 				socket.budget.grant(event.count);
-				socket.options.onWritable(event.count);
+				socket.options.onWritable(socket.budget.left);
 			}
 			break;
 		}

@@ -7,7 +7,8 @@
 import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
-import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
+import { tlsRoom } from "net/tls-record";
 
 interface VirtualTimer {
 	id: number;
@@ -94,7 +95,9 @@ export class FakeConnection implements Socket {
 	/** Bytes written, and the largest number written in one turn. */
 	written = 0;
 	mostInOneTurn = 0;
-	readonly #writable = new WritableBudget();
+	readonly #writable: WritableBudget;
+	/** Bytes written since the last announce. */
+	#turn = 0;
 	#refill: unknown;
 	#writing = false;
 	readonly #received = new ReceivedBytes();
@@ -107,6 +110,8 @@ export class FakeConnection implements Socket {
 		this.#clock = clock;
 		this.options = options;
 		this.budget = budget;
+		// Over TLS, Moddable's TLS socket: each write a record with its overhead.
+		this.#writable = options.tls ? new TlsRecordBudget() : new WritableBudget();
 		this.#reader = new PacketReader((packet) => {
 			if (typeof packet === "string") {
 				broker.errors.push(packet);
@@ -129,9 +134,12 @@ export class FakeConnection implements Socket {
 	write(bytes: ArrayBufferLike | ArrayBufferView): number {
 		const view = this.#writable.take(bytes);
 		this.written += view.length;
-		this.mostInOneTurn = Math.max(this.mostInOneTurn, this.budget - this.#writable.left);
+		this.#turn += view.length;
+		this.mostInOneTurn = Math.max(this.mostInOneTurn, this.#turn);
 		if (this.#refill === undefined) this.#refill = this.#clock.set(() => this.announce(), 0);
-		if (!this.open) return this.#writable.left;
+		// As hosts/moddable/socket does over Moddable's TLS socket: room for the next record's overhead.
+		const left = this.options.tls ? tlsRoom(this.#writable.left) : this.#writable.left;
+		if (!this.open) return left;
 		this.#broker.bytesFromDevice += view.length;
 		this.#writing = true;
 		try {
@@ -139,7 +147,7 @@ export class FakeConnection implements Socket {
 		} finally {
 			this.#writing = false;
 		}
-		return this.#writable.left;
+		return left;
 	}
 
 	/** A new turn: the whole budget again, announced as Moddable's sockets announce it. */
@@ -147,7 +155,8 @@ export class FakeConnection implements Socket {
 		this.#refill = undefined;
 		if (!this.open) return;
 		this.#writable.grant(this.budget);
-		this.options.onWritable(this.budget);
+		this.#turn = 0;
+		this.options.onWritable(this.#writable.left);
 	}
 
 	close(): void {

@@ -8,7 +8,8 @@
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, seededRandom, text } from "test/lib/fake-host";
-import { ReceivedBytes, WritableBudget } from "simulated/socket";
+import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
+import { tlsRoom } from "net/tls-record";
 import { MqttClient, type ClientOptions } from "mqtt/client";
 import { PacketType, type PublishPacket } from "mqtt/packets";
 import { parseConfig } from "config";
@@ -266,6 +267,42 @@ export const suite = defineSuite("back-pressure: the socket's budget per turn", 
 			assert.deepEqual(topics, ["s/big", "s/after"]);
 			assertWithinBudget(r);
 		}
+	},
+
+	"Moddable's TLS socket: 96 left at onWritable, each write a record with its overhead, 32 left after it; writing all it returned overruns, the room the hosts give does not"() {
+		const budget = new TlsRecordBudget();
+		budget.grant(1536);
+		assert.equal(budget.left, 1440);
+		budget.take(new Uint8Array(100));
+		// A 100-byte write is a 165-byte record (header 5, IV 16, 100 + MAC 32 + padding to 144): 1,371 left, 1,339 returned.
+		assert.equal(budget.left, 1339);
+		assert.throws(() => budget.take(new Uint8Array(1339)), /would block: a TLS record of 1397 bytes for 1339 written, 1371 left/);
+		assert.equal(budget.left, 1339, "a refused write takes nothing");
+		assert.equal(tlsRoom(1339), 1302);
+		budget.take(new Uint8Array(1302));
+		assert.equal(budget.left, 0);
+		assert.equal(tlsRoom(20), 0);
+	},
+
+	"over TLS at the lin budget: a backlog after an outage and a 4 KB message go out a record at a time, whole and in order, never would block"() {
+		const r = rig({ tls: { serverName: "broker" } });
+		r.client.start();
+		run(r);
+		r.host.broker.setUp(false);
+		const messages = numbered(60, 90);
+		for (const message of messages) assert.equal(r.client.publish("s/t", message), true);
+		run(r, 3000);
+		const attempts = r.host.broker.connections.length;
+		r.host.broker.setUp(true);
+		run(r, 3000);
+		assert.equal(r.client.state, "connected");
+		const big = new Uint8Array(4096).fill(7);
+		assert.equal(r.client.publish("s/big", big, { qos: 1 }), true);
+		run(r, 100);
+		assert.deepEqual(payloads(r, "s/t"), messages);
+		assert.equal(r.host.broker.publishedTo("s/big").length, 1);
+		assertWithinBudget(r);
+		assert.equal(r.host.broker.connections.length, attempts + 1, "one connection after the outage, never dropped");
 	},
 
 	"a budget of 1 byte per turn: connect, subscribe, publish at every QoS, take a command and answer it, all in order"() {

@@ -15,6 +15,8 @@ export interface RunningDevice {
 	readonly board: Board;
 	/** The page's base URL, without the trailing slash. */
 	readonly url: string;
+	/** False once the engine has exited (an XS abort on the XS host simulator). */
+	running(): boolean;
 	stop(): Promise<void>;
 }
 
@@ -22,8 +24,10 @@ export async function runDevice(kind: HostKind, overrides: Record<string, string
 	const board = new Board(flashFile ? { flashFile } : {});
 	const config = { ...manifestConfig(), ssid: "simulator", sensor: "simulated", ...overrides };
 	let stop: () => Promise<void>;
+	let running = (): boolean => true;
 	if (kind === "xs") {
 		const simulator = await XsSimulator.start({ board, config });
+		running = () => !simulator.exited;
 		stop = async () => {
 			await simulator.shutdown();
 			await simulator.close();
@@ -37,5 +41,5 @@ export async function runDevice(kind: HostKind, overrides: Record<string, string
 	}
 	await waitFor(() => [...board.listeners].some((listener) => listener.url), 10000);
 	const url = [...board.listeners][0]!.url!.replace(/\/$/, "");
-	return { kind, board, url, stop };
+	return { kind, board, url, running, stop };
 }

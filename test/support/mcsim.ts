@@ -69,6 +69,20 @@ export async function buildSimulatorApp(moddable: string, overrides: Record<stri
 	return app;
 }
 
+/**
+ * The `instruments:` lines an instrumented build (`-i`) prints every second,
+ * each as values by name ("Network Sockets", "Timers", "Slot used", ...).
+ */
+export function instrumentSamples(lines: readonly string[]): Record<string, number>[] {
+	const key = lines.find((line) => line.startsWith("instruments key: "));
+	if (!key) return [];
+	const names = key.slice("instruments key: ".length).split(",");
+	return lines.filter((line) => line.startsWith("instruments: ")).map((line) => {
+		const values = line.slice("instruments: ".length).split(",").map(Number);
+		return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
+	});
+}
+
 /** One running `mcsim`, its trace read line by line. */
 export class Simulator {
 	readonly lines: string[] = [];

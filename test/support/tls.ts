@@ -22,13 +22,18 @@ function openssl(dir: string, ...args: string[]): void {
 	execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-export function makeTestPki(names: readonly string[] = []): TestPki {
+/**
+ * `key`: the broker's key type. An RSA key lets the broker choose one of
+ * Moddable's CBC suites (a MAC and padding per record); EC, GCM.
+ */
+export function makeTestPki(names: readonly string[] = [], key: "ec" | "rsa" = "ec"): TestPki {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "room1-pki-"));
 	for (const name of ["ca", "wrong-ca"]) {
 		openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
 			"-subj", `/CN=room1 test ${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`);
 	}
-	openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr");
+	const keyOptions = key === "rsa" ? ["rsa:2048"] : ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+	openssl(dir, "req", "-newkey", ...keyOptions, "-nodes", "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr");
 	fs.writeFileSync(path.join(dir, "broker.ext"), `subjectAltName=${["localhost", ...names].map((name) => `DNS:${name}`).join(",")},IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`);
 	openssl(dir, "x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "broker.ext", "-out", "broker.crt");
 	// mosquitto started as root reads its files as the "mosquitto" user: these test keys may be world-readable.

@@ -1,14 +1,17 @@
 /*
  * Wires configuration, a host and the device (firmware, stored settings,
  * web page) together; nothing else.
- * Moddable runs this module's default export at start-up.
+ * Moddable runs this module's default export at start-up. Like every
+ * module of the firmware it is preloaded: its body runs at build time, so
+ * the host and everything with state are made here, at run time.
  */
 import config from "mc/config";
-import { host } from "host";
+import { createHost } from "host";
 import { ConfigError } from "config";
 import { startDevice } from "web/device";
 
 export default function main(): void {
+	const host = createHost();
 	try {
 		startDevice(host, config);
 	} catch (error) {

@@ -14,8 +14,6 @@ import { Digest } from "crypt";
 import FFI from "mc/ffi";
 import type { FirmwareImage, FirmwareUpdater, Sha256 } from "platform";
 
-const natives = new FFI();
-
 /** The next OTA partition's size, or undefined on a build without OTA partitions. */
 function partitionSize(): number | undefined {
 	try {
@@ -57,7 +55,8 @@ export const updater: FirmwareUpdater = {
 		};
 	},
 	restart(): void {
-		natives.esp_restart();
+		// Made here, not in the module body: the module is preloaded, where no native runs.
+		new FFI().esp_restart();
 	},
 };
 

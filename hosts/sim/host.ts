@@ -27,8 +27,6 @@ function log(level: LogLevel, tag: string, message: string, fields?: Record<stri
 	trace(formatLogLine(level, tag, message, fields) + "\n");
 }
 
-let wifi: WiFi | undefined;
-
 /**
  * The desktop simulator has no MAC (Moddable's lin Net.get knows only "IP"):
  * a locally administered one from the computer's address and the moment
@@ -42,8 +40,6 @@ function instanceMac(): string {
 	const hex = (shift: number): string => ((hash >>> shift) & 0xff).toString(16).padStart(2, "0");
 	return `02:00:00:${hex(16)}:${hex(8)}:${hex(0)}`;
 }
-let mac: string | undefined;
-
 /** An instrumentation counter by its name, or undefined where the build has none. */
 function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
 	const index = Instrumentation.map(name);
@@ -102,59 +98,68 @@ function listenWhenFree(options: ListenOptions): Listener {
 	};
 }
 
-export const host: Host = {
-	name: "simulator",
-	utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
-	utf8Encoder: new TextEncoder(),
-	// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
-	// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
-	random: seededRandom(Date.now() % 4294967296),
-	diagnostics(): HostDiagnostics {
-		const result: HostDiagnostics = {};
-		const ip = Net.get("IP");
-		if (ip) result.ip = ip;
-		const slots = instrument("XS Slot Heap Used");
-		const chunks = instrument("XS Chunk Heap Used");
-		if (slots !== undefined) result.slotsUsed = slots;
-		if (chunks !== undefined) result.chunksUsed = chunks;
-		return result;
-	},
-	clock: {
-		now: () => Time.ticks,
-		// The simulator runs on the computer's clock, which is already set.
-		wallTime: () => Date.now(),
-	},
-	timers: {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
-		repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
-		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
-	},
-	log,
-	wifi: {
-		connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
-			wifi?.close();
-			wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
-				if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-			}));
+/**
+ * Made by main at start-up, not in this module's body: the module is
+ * preloaded (built into the image), where native constructors cannot run
+ * and module-level state would be frozen.
+ */
+export function createHost(): Host {
+	let wifi: WiFi | undefined;
+	let mac: string | undefined;
+	return {
+		name: "simulator",
+		utf8: new TextDecoder("utf-8", { ignoreBOM: true }),
+		utf8Encoder: new TextEncoder(),
+		// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
+		// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
+		random: seededRandom(Date.now() % 4294967296),
+		diagnostics(): HostDiagnostics {
+			const result: HostDiagnostics = {};
+			const ip = Net.get("IP");
+			if (ip) result.ip = ip;
+			const slots = instrument("XS Slot Heap Used");
+			const chunks = instrument("XS Chunk Heap Used");
+			if (slots !== undefined) result.slotsUsed = slots;
+			if (chunks !== undefined) result.chunksUsed = chunks;
+			return result;
 		},
-		disconnect(): void {
-			wifi?.close();
-			wifi = undefined;
+		clock: {
+			now: () => Time.ticks,
+			// The simulator runs on the computer's clock, which is already set.
+			wallTime: () => Date.now(),
 		},
-		mac: (): string => (mac ??= instanceMac()),
-	},
-	// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
-	resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),
-	openSocket,
-	listen: listenWhenFree,
-	// One preferences file serves every simulator on the computer: a domain per device identity.
-	settings: preferenceStorage(`room1-${String((config as Record<string, unknown>).mqtt_client_id ?? "")}`),
-	openSensor(options: SensorOptions): TemperatureSensor {
-		const faulty = options.kind === "simulated-faulty";
-		if (!faulty && options.kind !== "simulated") log("warn", "board", `sensor=${options.kind}: the simulator has no ${options.kind}; simulating one (sensor=simulated says so, sensor=simulated-faulty adds faults)`);
-		return new SimulatedSensor({ seed: Time.ticks, faulty, time: () => Date.now() });
-	},
-	openLed(pin: number): DigitalOutput {
-		return { write: (value: 0 | 1) => log("info", "board", `LED pin ${pin} ${value ? "high" : "low"}`) };
-	},
-};
+		timers: {
+			set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
+			repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
+			clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
+		},
+		log,
+		wifi: {
+			connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
+				wifi?.close();
+				wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
+					if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
+				}));
+			},
+			disconnect(): void {
+				wifi?.close();
+				wifi = undefined;
+			},
+			mac: (): string => (mac ??= instanceMac()),
+		},
+		// Empty dns_servers: the computer's own resolver, since Moddable cannot tell the simulator its DNS servers.
+		resolve: (options: ResolveOptions) => (options.servers.length ? resolveByDns(options, options.servers) : resolveBySystem(options)),
+		openSocket,
+		listen: listenWhenFree,
+		// One preferences file serves every simulator on the computer: a domain per device identity.
+		settings: preferenceStorage(`room1-${String((config as Record<string, unknown>).mqtt_client_id ?? "")}`),
+		openSensor(options: SensorOptions): TemperatureSensor {
+			const faulty = options.kind === "simulated-faulty";
+			if (!faulty && options.kind !== "simulated") log("warn", "board", `sensor=${options.kind}: the simulator has no ${options.kind}; simulating one (sensor=simulated says so, sensor=simulated-faulty adds faults)`);
+			return new SimulatedSensor({ seed: Time.ticks, faulty, time: () => Date.now() });
+		},
+		openLed(pin: number): DigitalOutput {
+			return { write: (value: 0 | 1) => log("info", "board", `LED pin ${pin} ${value ? "high" : "low"}`) };
+		},
+	};
+}

@@ -51,6 +51,15 @@ function table<T>(): Record<string, T> {
 const specs = table<ConfigKey>();
 for (const spec of configKeys) specs[spec.key] = spec;
 
+/**
+ * A copy made at run time: the table is preloaded, and XS's JSON.stringify
+ * refuses an object that lives in flash ("read only value": it flags each
+ * object it visits, to catch cycles).
+ */
+function copyOfKind(kind: ConfigKey["kind"]): ConfigKey["kind"] {
+	return kind.type === "choice" ? { ...kind, values: [...kind.values] } : { ...kind };
+}
+
 function isSecret(spec: ConfigKey): boolean {
 	return spec.kind.type === "string" && spec.kind.secret === true;
 }
@@ -151,7 +160,7 @@ export class Settings {
 				value: isSecret(spec) ? (value === "" ? "not set" : "set") : value,
 				source: stored !== undefined ? "stored" : built !== undefined ? "build" : "default",
 				meaning: spec.meaning,
-				kind: spec.kind,
+				kind: copyOfKind(spec.kind),
 			});
 		}
 		return views;

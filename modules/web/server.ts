@@ -131,18 +131,21 @@ export class HttpServer {
 			// The peer went away; the socket is still ours to close.
 			onError: () => guard(() => this.#drop(client)),
 		});
-		if (this.#serving() < this.#max) {
-			this.#clients.push(client);
-			this.#serve(client);
-		} else if (this.#waiting.length < this.#maxWaiting) {
-			this.#waiting.push(client);
-			this.stats.queued++;
-			this.#arm(client);
-			// Requests still arriving now have others waiting behind them: their shorter bound applies.
-			for (const other of this.#clients) if (!other.refused && other.http?.pollTimeout() !== undefined) this.#arm(other);
-		} else {
-			this.#refuse(client, `${this.#max} requests are being served and ${this.#maxWaiting} wait`);
-		}
+		// Once the socket is made, only its owner can close it: a throw now (a timer with no room) drops it here.
+		guard(() => {
+			if (this.#serving() < this.#max) {
+				this.#clients.push(client);
+				this.#serve(client);
+			} else if (this.#waiting.length < this.#maxWaiting) {
+				this.#waiting.push(client);
+				this.stats.queued++;
+				this.#arm(client);
+				// Requests still arriving now have others waiting behind them: their shorter bound applies.
+				for (const other of this.#clients) if (!other.refused && other.http?.pollTimeout() !== undefined) this.#arm(other);
+			} else {
+				this.#refuse(client, `${this.#max} requests are being served and ${this.#maxWaiting} wait`);
+			}
+		});
 	}
 
 	#serving(): number {

@@ -47,6 +47,11 @@ export class FakeClient {
 		this.#host = host;
 	}
 
+	/** The server made this connection into its socket. */
+	get accepted(): boolean {
+		return this.#callbacks !== undefined;
+	}
+
 	accept(callbacks: SocketCallbacks): Socket {
 		this.#callbacks = callbacks;
 		this.#host.virtual.set(() => this.#callbacks?.onWritable(this.#budget), 0);
@@ -131,11 +136,23 @@ export class WebHost extends FakeHost {
 		return open;
 	}
 
-	/** A new client connection; the server sees it at once. */
+	/** Throws from onConnection the listener caught, as Moddable's listener adapter does (a throw there would abort XS). */
+	readonly acceptFailures: string[] = [];
+
+	/**
+	 * A new client connection; the server sees it at once. A throw from
+	 * onConnection is caught as the Moddable listener does, which can close
+	 * only a connection not yet made into a socket: one made stays open.
+	 */
 	connect(): FakeClient {
 		const client = new FakeClient(this);
 		this.clients.push(client);
-		this.listening!.onConnection((callbacks) => client.accept(callbacks));
+		try {
+			this.listening!.onConnection((callbacks) => client.accept(callbacks));
+		} catch (error) {
+			this.acceptFailures.push((error as Error).message);
+			if (!client.accepted) client.closed = true;
+		}
 		return client;
 	}
 

@@ -429,6 +429,25 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.equal(host.openSockets, 0);
 	},
 
+	"sockets: a connection whose setup throws once its socket is made (no room for its timer) is closed by the server, which serves on"() {
+		const { host } = boot();
+		host.virtual.advance(1000);
+		const set = host.timers.set;
+		// Moddable's Timer.set throws "add failed" when the heap has no room for one (modules/base/timer/modTimer.c).
+		host.timers.set = () => {
+			throw new Error("add failed");
+		};
+		const failed = host.connect();
+		host.timers.set = set;
+		// The listener can close a connection it has not made into a socket; one made is the server's alone to close.
+		assert.ok(failed.accepted && failed.closed, "the socket made was closed, not left open");
+		assert.equal(failed.closes, 1, "closed exactly once");
+		assert.deepEqual(host.acceptFailures, [], "the server handled its own failure");
+		assert.equal(host.logged("http", /^connection dropped: add failed$/).length, 1, "logged");
+		assert.equal(host.request("GET", "/api/status").status, 200);
+		assert.equal(host.openSockets, 0);
+	},
+
 	"bounds: a slow client gets 408 and MQTT and readings go on meanwhile"() {
 		const { host } = boot();
 		const slow = host.connect();

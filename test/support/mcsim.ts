@@ -71,13 +71,15 @@ export async function buildSimulatorApp(moddable: string, overrides: Record<stri
 
 /**
  * The `instruments:` lines an instrumented build (`-i`) prints every second,
- * each as values by name ("Network Sockets", "Timers", "Slot used", ...).
+ * each as values by name ("Network sockets", "Timers", "Slot used", ...);
+ * only those after line `from` when given. Samples and trace() share
+ * mcsim's stdout, so a sample after a line was taken after what it logs.
  */
-export function instrumentSamples(lines: readonly string[]): Record<string, number>[] {
+export function instrumentSamples(lines: readonly string[], from = 0): Record<string, number>[] {
 	const key = lines.find((line) => line.startsWith("instruments key: "));
 	if (!key) return [];
 	const names = key.slice("instruments key: ".length).split(",");
-	return lines.filter((line) => line.startsWith("instruments: ")).map((line) => {
+	return lines.slice(from).filter((line) => line.startsWith("instruments: ")).map((line) => {
 		const values = line.slice("instruments: ".length).split(",").map(Number);
 		return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 	});

@@ -85,7 +85,23 @@ export function instrumentSamples(lines: readonly string[], from = 0): Record<st
 	});
 }
 
-/** One running `mcsim`, its trace read line by line. */
+/** Every simulator still running, so that none outlives the test process. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+	for (const child of live) {
+		try {
+			process.kill(-child.pid!, "SIGKILL");
+		} catch {
+			// Already gone.
+		}
+	}
+});
+
+/**
+ * One running `mcsim`, its trace read line by line. It does not keep the
+ * test process alive: a test that times out before its `after` hook kills
+ * it leaves it to the exit handler above, and mocha still exits.
+ */
 export class Simulator {
 	readonly lines: string[] = [];
 	readonly #child: ChildProcess;
@@ -103,7 +119,12 @@ export class Simulator {
 		};
 		child.stdout!.on("data", take);
 		child.stderr!.on("data", take);
+		live.add(child);
+		child.unref();
+		(child.stdout as unknown as { unref(): void }).unref();
+		(child.stderr as unknown as { unref(): void }).unref();
 		this.#exited = new Promise((resolve) => child.once("exit", () => {
+			live.delete(child);
 			this.#running = false;
 			resolve();
 		}));

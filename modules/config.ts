@@ -14,7 +14,7 @@
  * that looks like ours (one of our prefixes, or a near miss of a key) is
  * refused; `npm start`, which builds the whole table itself, refuses any.
  *
- * `configKeys` is also the documentation: the README's table follows it,
+ * `configKeys` is also the documentation: docs/configuration.md's table follows it,
  * and a test checks that manifest.json's defaults agree with it.
  */
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
@@ -275,7 +275,7 @@ export function unknownKeyProblems(source: Readonly<Record<string, unknown>>, st
 		if (known.has(key)) continue;
 		const nearest = nearestKey(key);
 		if (!strict && (sdkConfigKeys.includes(key) || (!nearest && !ownPrefixes.some((prefix) => key.startsWith(prefix))))) continue;
-		problems.push(`unknown key ${key}${nearest ? `; did you mean ${nearest}?` : " (the README's configuration table lists every key)"}`);
+		problems.push(`unknown key ${key}${nearest ? `; did you mean ${nearest}?` : " (docs/configuration.md lists every key)"}`);
 	}
 	return problems;
 }

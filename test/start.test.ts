@@ -73,7 +73,7 @@ describe("npm start: a newcomer's mistakes", function () {
 			const run = await runStart([flag]);
 			assert.equal(run.code, 0, flag);
 			assert.match(run.stdout, /usage: npm start -- \[--broker URL\] \[--flash FILE\] \[key=value \.\.\.\]/);
-			assert.match(run.stdout, /Configuration" table/);
+			assert.match(run.stdout, /Configuration" table in\s+docs\/configuration\.md/);
 			assert.match(run.stdout, /manifest_local\.json/);
 			assert.match(run.stdout, /ROOM1_MQTT_PASSWORD/);
 		}

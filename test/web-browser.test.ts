@@ -5,7 +5,7 @@
  * reading, switches the LED (mosquitto sees the state topic change),
  * submits an invalid setting and sees the field's error, then a valid one
  * that persists across a restart of the simulator. The first run leaves a
- * screenshot in docs/ for the README.
+ * screenshot in docs/ for docs/web.md.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";

@@ -28,11 +28,11 @@ Runs the firmware on the XS host simulator, with a broker embedded on 127.0.0.1:
                     e.g. sensor_interval=2000 sensor=simulated-faulty
   -h, --help, help  this text
 
-Every key, its default and what it accepts: the README's "Configuration" table
-(or modules/config.ts). Keep secrets off the command line, where npm echoes them
-and ps shows them: put them in manifest_local.json (git-ignored; see
-manifest_local.example.json) or in the environment as ROOM1_<KEY>, for example
-ROOM1_MQTT_PASSWORD=... npm start.`;
+Every key, its default and what it accepts: the "Configuration" table in
+docs/configuration.md (or modules/config.ts). Keep secrets off the command
+line, where npm echoes them and ps shows them: put them in manifest_local.json
+(git-ignored; see manifest_local.example.json) or in the environment as
+ROOM1_<KEY>, for example ROOM1_MQTT_PASSWORD=... npm start.`;
 
 export class UsageError extends Error {
 	override name = "UsageError";

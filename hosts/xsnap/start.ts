@@ -166,7 +166,7 @@ async function webPage(board: Board): Promise<string | undefined> {
 main().catch((error: Error) => {
 	if (error instanceof UsageError || error instanceof ConfigError) {
 		for (const problem of error.problems) console.error(formatLog({ at: 0, level: "error", tag: error instanceof UsageError ? "start" : "config", message: problem }));
-		console.error("npm start -- --help shows the arguments; the README's Configuration table lists every key");
+		console.error("npm start -- --help shows the arguments; docs/configuration.md lists every key");
 		process.exit(usageExit);
 	}
 	console.error(formatLog({ at: 0, level: "error", tag: "start", message: error.message }));

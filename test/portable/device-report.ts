@@ -137,12 +137,12 @@ export const suite = defineSuite("what the device tells", {
 	"config on a device: a misspelt key of ours is refused with the nearest one; the SDK's and a board's keys pass"() {
 		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", mqtt_prot: "1884" })), ["unknown key mqtt_prot; did you mean mqtt_port?"]);
 		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", sensor_intreval: "5" })), ["unknown key sensor_intreval; did you mean sensor_interval?"]);
-		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", mqtt_colour: "blue" })), ["unknown key mqtt_colour (the README's configuration table lists every key)"]);
+		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", mqtt_colour: "blue" })), ["unknown key mqtt_colour (docs/configuration.md lists every key)"]);
 		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", pasword: "x" })), ["unknown key pasword; did you mean password?"]);
 		// mc/config on a device: manifest_net's sntp, a board's screen and lcd_pin, and the like.
 		parseConfig({ ssid: "home", sntp: "pool.ntp.org", screen: "ili9341", rotation: 90, lcd_pin: 5, led: "x", format: "rgb565le" });
 		// Strict (npm start builds the whole table): nothing unknown passes.
-		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", screen: "x" }, { strict: true })), ["unknown key screen (the README's configuration table lists every key)"]);
+		assert.deepEqual(problemsOf(() => parseConfig({ ssid: "home", screen: "x" }, { strict: true })), ["unknown key screen (docs/configuration.md lists every key)"]);
 		assert.equal(nearestKey("MQTT_PORT"), "mqtt_port");
 		assert.equal(nearestKey("banana"), undefined);
 	},

@@ -196,12 +196,10 @@ function parseValue(spec: ConfigKey, raw: string): Value | string[] {
 			return raw;
 		}
 		case "hostname":
-			if (!hostnamePattern.test(raw.trim())) return problem("a host name or IPv4 address (letters, digits, dots and hyphens)");
+			if (!/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(raw.trim())) return problem("a host name or IPv4 address (letters, digits, dots and hyphens)");
 			return raw.trim();
 	}
 }
-
-const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
  * Keys the Moddable SDK's manifests and board targets put in `mc/config`
@@ -317,7 +315,7 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 		if (number("mqtt_keepalive") > 0 && number("mqtt_ping_timeout") >= number("mqtt_keepalive") * 1000 * 1.5) problems.push(`mqtt_ping_timeout=${number("mqtt_ping_timeout")} must be shorter than 1.5 x mqtt_keepalive, or the broker drops us first`);
 		if (!literalAddress(string("mqtt_host")) && number("dns_timeout") >= number("mqtt_connack_timeout")) problems.push(`dns_timeout=${number("dns_timeout")} must be shorter than mqtt_connack_timeout (${number("mqtt_connack_timeout")}), which counts from the start of the attempt`);
 		if (string("mqtt_password") && !string("mqtt_username")) problems.push("mqtt_password needs mqtt_username: MQTT 3.1.1 sends no password without a user name");
-		if (string("mqtt_tls_ca") && !pemPattern.test(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
+		if (string("mqtt_tls_ca") && !pemCertificate(string("mqtt_tls_ca"))) problems.push("mqtt_tls_ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 		const interval = number("diagnostics_interval");
 		if (interval > 0 && interval < 1000) problems.push(`diagnostics_interval=${interval} must be 0 (off) or at least 1000 ms`);
 		const published = ["topic_temperature", "topic_status", "topic_events", "topic_led_state", "topic_diagnostics"];
@@ -363,8 +361,14 @@ export function parseConfig(source: Readonly<Record<string, unknown>>, options: 
 	return deepFreeze(config);
 }
 
-/** One PEM certificate; group 1 is its base64 body. */
-export const pemPattern = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
+/**
+ * The first PEM certificate in `text`; group 1 is its base64 body. The
+ * pattern is made on each call: a RegExp kept in a preloaded module's body
+ * crashes XS (docs/benchmarks.md, "RegExp objects and preloading").
+ */
+export function pemCertificate(text: string): RegExpExecArray | null {
+	return /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(text);
+}
 
 /**
  * A PEM certificate as TLS libraries want it, lines of 64. A command line
@@ -373,7 +377,7 @@ export const pemPattern = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----EN
 export function normalizePem(pem: string): string {
 	let text = "";
 	for (let rest = pem; ;) {
-		const match = pemPattern.exec(rest);
+		const match = pemCertificate(rest);
 		if (!match) return text;
 		const body = match[1]!.replace(/\s+/g, "");
 		text += "-----BEGIN CERTIFICATE-----\n";

@@ -12,7 +12,7 @@
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
-import { pemPattern } from "config";
+import { pemCertificate } from "config";
 import { formatLogLine } from "log";
 import { tlsRoom } from "net/tls-record";
 
@@ -44,7 +44,7 @@ function failedIn(what: string, error: unknown, onFailure?: (message: string) =>
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
 export function pemToDer(pem: string): ArrayBuffer {
-	const match = pemPattern.exec(pem);
+	const match = pemCertificate(pem);
 	if (!match) throw new Error("mqtt_tls_ca holds no PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)");
 	// ES2026 base64, built into XS; the "base64" module is deprecated.
 	const der = (Uint8Array as unknown as { fromBase64(text: string): Uint8Array }).fromBase64(match[1]!.replace(/\s+/g, ""));

@@ -69,8 +69,27 @@ const reasons: Record<number, string> = {
 	500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 };
 
-const methodPattern = /^[A-Z]{1,10}$/;
-const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 tchar, by character code: the header name's alphabet. */
+function isTokenChar(code: number): boolean {
+	return (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || (code >= 0x30 && code <= 0x39) || "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(code)) >= 0;
+}
+
+/** A header name: one or more tchars. */
+function isToken(text: string): boolean {
+	if (!text.length) return false;
+	for (let i = 0; i < text.length; i++) if (!isTokenChar(text.charCodeAt(i))) return false;
+	return true;
+}
+
+/** A method as this server accepts it: 1 to 10 capital letters. */
+function isMethod(text: string): boolean {
+	if (text.length < 1 || text.length > 10) return false;
+	for (let i = 0; i < text.length; i++) {
+		const code = text.charCodeAt(i);
+		if (code < 0x41 || code > 0x5a) return false;
+	}
+	return true;
+}
 
 export class HttpConnection {
 	readonly #limits: HttpLimits;
@@ -229,14 +248,14 @@ export class HttpConnection {
 		const requestLine = lines[0]!.split(" ");
 		if (requestLine.length !== 3) return { status: 400, reason: "malformed request line" };
 		const [method, target, version] = requestLine as [string, string, string];
-		if (!methodPattern.test(method)) return { status: 400, reason: "malformed method" };
+		if (!isMethod(method)) return { status: 400, reason: "malformed method" };
 		if (!target.startsWith("/")) return { status: 400, reason: "the request target must be a path" };
 		if (version !== "HTTP/1.1" && version !== "HTTP/1.0") return { status: 505, reason: `${version.slice(0, 16)} is not supported; use HTTP/1.1` };
 		const headers: Record<string, string> = Object.create(null) as Record<string, string>;
 		for (let i = 1; i < lines.length; i++) {
 			const line = lines[i]!;
 			const colon = line.indexOf(":");
-			if (colon <= 0 || !headerNamePattern.test(line.slice(0, colon))) return { status: 400, reason: `malformed header line ${i}` };
+			if (colon <= 0 || !isToken(line.slice(0, colon))) return { status: 400, reason: `malformed header line ${i}` };
 			headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
 		}
 		if (headers["transfer-encoding"] !== undefined) return { status: 411, reason: "chunked bodies are not accepted; send Content-Length" };

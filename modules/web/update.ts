@@ -26,7 +26,6 @@ export interface UpdateStatus {
 /** ms between the answer to a complete upload and the restart, so the answer reaches the sender. */
 export const restartDelay = 1000;
 
-const hexPattern = /^[0-9a-f]{64}$/;
 
 export class FirmwareUpdates {
 	readonly #host: Pick<Host, "name" | "updater" | "sha256" | "timers" | "log">;
@@ -57,7 +56,7 @@ export class FirmwareUpdates {
 			return errorResponse(413, `the image is ${length} bytes; the OTA partition holds ${updater.capacity}`);
 		}
 		const given = (request.headers["x-image-sha256"] ?? /(?:^|&)sha256=([^&]*)/.exec(request.query)?.[1])?.toLowerCase();
-		if (given !== undefined && !hexPattern.test(given)) return errorResponse(400, "the SHA-256 must be 64 hex digits (X-Image-SHA256 header or ?sha256=)");
+		if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) return errorResponse(400, "the SHA-256 must be 64 hex digits (X-Image-SHA256 header or ?sha256=)");
 		if (given !== undefined && !this.#host.sha256) return errorResponse(501, `${this.#host.name} cannot compute SHA-256: send the image without one`);
 		let image: FirmwareImage;
 		try {

@@ -30,8 +30,8 @@ import {
 	disconnectPacket, encode, encodeAckInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
 } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
-import { validateTopicFilter } from "mqtt/topic";
-import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
+import type { DirectRoute, InboundMessage, MessageHandler, Routes } from "mqtt/routes";
+import { Subscriptions } from "mqtt/subscriptions";
 import { PublishBuffers, type PreparedTopic } from "mqtt/publish-buffers";
 import { UnreleasedIds } from "mqtt/unreleased";
 import { InflightWindow, type Inflight } from "mqtt/inflight";
@@ -144,14 +144,6 @@ export interface SessionStats {
  */
 type ControlPacket = Uint8Array | number;
 
-interface SubscriptionState {
-	qos: QoS;
-	/** The broker granted it on this session. */
-	granted: boolean;
-	/** Told the first SUBACK's code for it: the granted QoS, or 0x80 if refused. */
-	onResult?: ((code: number) => void) | undefined;
-}
-
 export class Session {
 	readonly options: SessionOptions;
 	readonly outbox: Outbox;
@@ -198,13 +190,10 @@ export class Session {
 	readonly #window: InflightWindow;
 	#birth: QueuedPublish | undefined;
 	#nextPacketId = 1;
-	#pendingSubscribes = new Map<number, string[]>();
-	#pendingUnsubscribes = new Map<number, (() => void) | undefined>();
-	// Filters to unsubscribe from at the next CONNACK: asked for while offline.
-	#unsubscribeOnConnect = new Map<string, (() => void) | undefined>();
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	readonly #inboundPending: UnreleasedIds;
-	#subscriptions = new Map<string, SubscriptionState>();
+	readonly #subscriptions: Subscriptions;
+	// The subscriptions' routes, held here so that an inbound message reaches them in one step.
 	readonly #routes: Routes;
 
 	// Acknowledgements are encoded here, one at a time.
@@ -222,7 +211,10 @@ export class Session {
 		this.#window = new InflightWindow(options.maxInflight);
 		this.outbox = new Outbox(options.outbox);
 		this.#inboundPending = new UnreleasedIds(options.maxInboundPending);
-		this.#routes = new Routes(effects.deliver);
+		// The lane needs the host's native decoder to read a topic in one call.
+		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = options;
+		this.#subscriptions = new Subscriptions(effects.deliver, utf8 ? { maxTopicBytes, maxPacketSize } : undefined, () => this.#allocatePacketId(), (kind, message) => effects.error(kind, message));
+		this.#routes = this.#subscriptions.routes;
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
@@ -250,7 +242,7 @@ export class Session {
 	}
 
 	get subscriptions(): ReadonlyMap<string, { qos: QoS; granted: boolean }> {
-		return this.#subscriptions;
+		return this.#subscriptions.filters;
 	}
 
 	// ------------------------------------------------------------ events in
@@ -650,14 +642,9 @@ export class Session {
 	 */
 	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		this.#now = now;
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
-		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
-		this.#subscriptions.set(filter, { qos, granted: false, onResult });
-		this.#unsubscribeOnConnect.delete(filter);
-		if (handler !== undefined) this.#setHandler(filter, handler);
-		if (this.#state === "connected") this.#queueSubscribe([filter]);
+		const packet = this.#subscriptions.subscribe(filter, qos, handler, onResult, this.#state === "connected");
+		this.#directRoutes = this.#subscriptions.directRoutes;
+		if (packet !== undefined) this.#queue(packet);
 	}
 
 	/**
@@ -667,25 +654,9 @@ export class Session {
 	 */
 	unsubscribe(now: number, filter: string, onDone?: () => void): void {
 		this.#now = now;
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		this.#setHandler(filter, undefined);
-		this.#subscriptions.delete(filter);
-		if (this.#state === "connected") this.#queueUnsubscribe(filter, onDone);
-		else this.#unsubscribeOnConnect.set(filter, onDone);
-	}
-
-	#queueUnsubscribe(filter: string, onDone: (() => void) | undefined): void {
-		const packetId = this.#allocatePacketId();
-		this.#pendingUnsubscribes.set(packetId, onDone);
-		this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
-	}
-
-	#setHandler(filter: string, handler: MessageHandler | undefined): void {
-		this.#routes.set(filter, handler);
-		// The lane needs the host's native decoder to read a topic in one call.
-		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = this.options;
-		this.#directRoutes = utf8 ? this.#routes.directRoutes({ maxTopicBytes, maxPacketSize }) : undefined;
+		const packet = this.#subscriptions.unsubscribe(filter, onDone, this.#state === "connected");
+		this.#directRoutes = this.#subscriptions.directRoutes;
+		if (packet !== undefined) this.#queue(packet);
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -713,32 +684,11 @@ export class Session {
 				this.#queue((PacketType.Pubcomp << 16) | packet.packetId);
 				return;
 			}
-			case PacketType.Suback: {
-				const filters = this.#pendingSubscribes.get(packet.packetId);
-				if (!filters) return this.#protocolError(`SUBACK for unknown packet id ${packet.packetId}`);
-				this.#pendingSubscribes.delete(packet.packetId);
-				filters.forEach((filter, i) => {
-					const code = packet.returnCodes[i];
-					const subscription = this.#subscriptions.get(filter);
-					if (code === 0x80 || code === undefined) {
-						this.#effects.error("subscription", `broker refused the subscription to ${filter}`);
-					} else if (subscription) {
-						subscription.granted = true;
-					}
-					const onResult = subscription?.onResult;
-					if (onResult !== undefined) {
-						subscription!.onResult = undefined;
-						this.#report(onResult, code ?? 0x80, filter);
-					}
-				});
+			case PacketType.Suback:
+				if (!this.#subscriptions.receiveSuback(packet.packetId, packet.returnCodes)) return this.#protocolError(`SUBACK for unknown packet id ${packet.packetId}`);
 				return;
-			}
-			case PacketType.Unsuback: {
-				const onDone = this.#pendingUnsubscribes.get(packet.packetId);
-				this.#pendingUnsubscribes.delete(packet.packetId);
-				if (onDone !== undefined) this.#report(onDone, 0, "UNSUBACK");
-				return;
-			}
+			case PacketType.Unsuback:
+				return this.#subscriptions.receiveUnsuback(packet.packetId);
 			case PacketType.Pingresp:
 				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
 				this.#pingSentAt = -1;
@@ -775,15 +725,6 @@ export class Session {
 		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
 		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
-
-	/** Calls an application's result callback; its exception is reported, never breaks the session. */
-	#report<T>(callback: (value: T) => void, value: T, what: string): void {
-		try {
-			callback(value);
-		} catch (error) {
-			this.#effects.error("handler", `${what} result callback threw: ${(error as Error)?.message ?? String(error)}`);
-		}
-	}
 
 	/** An application handler's exception is reported; it never breaks the session. */
 	#handlerThrew(topic: string, error: unknown): void {
@@ -875,16 +816,8 @@ export class Session {
 		// Inbound QoS 2 ids awaiting PUBREL: a resumed session resends those PUBLISHes with DUP, and they
 		// must not be delivered again (MQTT 4.3.3); only a new session forgets them.
 		if (!sessionPresent) this.#inboundPending.clear();
-		// Subscriptions the broker does not hold for us: all of them on a new session.
-		const filters: string[] = [];
-		for (const [filter, subscription] of this.#subscriptions) {
-			if (!sessionPresent) subscription.granted = false;
-			if (!subscription.granted) filters.push(filter);
-		}
-		this.#pendingSubscribes.clear();
-		if (filters.length) this.#queueSubscribe(filters);
-		for (const [filter, onDone] of this.#unsubscribeOnConnect) this.#queueUnsubscribe(filter, onDone);
-		this.#unsubscribeOnConnect.clear();
+		// Subscriptions the broker does not hold for us, and unsubscriptions asked for while offline.
+		for (const packet of this.#subscriptions.connected(sessionPresent)) this.#queue(packet);
 		// The birth message goes once per CONNACK. An earlier connection's, still unacknowledged,
 		// is sent again in a resumed session (its flow must complete) and serves as this one's;
 		// a new session drops it and sends a fresh one.
@@ -975,18 +908,9 @@ export class Session {
 		return this.#buffers.encode(topic, payload, qos, retain, dup, packetId, size);
 	}
 
-	#queueSubscribe(filters: string[]): void {
-		const packetId = this.#allocatePacketId();
-		this.#pendingSubscribes.set(packetId, filters);
-		this.#queue(encode({
-			type: PacketType.Subscribe, packetId,
-			subscriptions: filters.map((filter) => ({ filter, qos: this.#subscriptions.get(filter)!.qos })),
-		}));
-	}
-
 	#allocatePacketId(): number {
 		// Nothing else holds an id: the next one is free.
-		if (this.#window.entries.length === 0 && this.#pendingSubscribes.size === 0 && this.#pendingUnsubscribes.size === 0) {
+		if (this.#window.entries.length === 0 && this.#subscriptions.heldIds === 0) {
 			const id = this.#nextPacketId;
 			this.#nextPacketId = id === 65535 ? 1 : id + 1;
 			return id;
@@ -999,7 +923,7 @@ export class Session {
 	}
 
 	#idInUse(id: number): boolean {
-		return this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id) || this.#window.holds(id);
+		return this.#subscriptions.holds(id) || this.#window.holds(id);
 	}
 }
 

@@ -9,16 +9,7 @@
  * waits here, bounded by the outbox and the in-flight window. Effects tell
  * the driver to open or close a transport and report messages, states and
  * errors. One wake-up time instead of a timer per rule keeps a device to a
- * single armed timer.
- *
- * Timer rules, all measured from `now` as given:
- * - CONNACK: the transport and the CONNACK must both arrive within
- *   `connackTimeout` of opening, or the attempt fails.
- * - Keepalive: a PINGREQ goes out when nothing has been sent for
- *   `keepalive`, or nothing received for `keepalive` (so a client that only
- *   publishes QoS 0 still learns that its link died); no PINGRESP within
- *   `pingTimeout` closes the link. A dead link is therefore seen within
- *   keepalive + pingTimeout, whatever the traffic.
+ * single armed timer; the rules are mqtt/deadlines'.
  *
  * It keeps the session's state across connections (in-flight messages,
  * subscriptions, the outbox), but one connection at a time: when one
@@ -32,6 +23,7 @@ import {
 import { PacketParser, type SkipReason } from "mqtt/parser";
 import type { DirectRoute, InboundMessage, MessageHandler, Routes } from "mqtt/routes";
 import { Subscriptions } from "mqtt/subscriptions";
+import { Deadlines, Due } from "mqtt/deadlines";
 import { PublishBuffers, type PreparedTopic } from "mqtt/publish-buffers";
 import { UnreleasedIds } from "mqtt/unreleased";
 import { InflightWindow, type Inflight } from "mqtt/inflight";
@@ -174,11 +166,7 @@ export class Session {
 	#transportOpen = false;
 	/** CONNECT, encoded once: the options never change. */
 	readonly #connectBytes: Uint8Array;
-
-	// Deadlines (ms on the caller's clock); -1 is "not armed".
-	#connackDue = -1;
-	#pingDue = -1;
-	#pingSentAt = -1;
+	readonly #deadlines: Deadlines;
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
@@ -203,9 +191,7 @@ export class Session {
 	#onOutcome: ((outcome: PublishOutcome) => void) | undefined;
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
-		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
-		if (!(options.connackTimeout > 0)) throw new RangeError(`connackTimeout must be > 0 ms, got ${options.connackTimeout}`);
-		if (!(options.pingTimeout > 0)) throw new RangeError(`pingTimeout must be > 0 ms, got ${options.pingTimeout}`);
+		this.#deadlines = new Deadlines(options);
 		this.options = options;
 		this.#effects = effects;
 		this.#window = new InflightWindow(options.maxInflight);
@@ -252,9 +238,7 @@ export class Session {
 		this.#now = now;
 		this.#dropTransport("reconnecting");
 		this.#transportOpen = true;
-		this.#connackDue = now + this.options.connackTimeout;
-		this.#pingDue = -1;
-		this.#pingSentAt = -1;
+		this.#deadlines.opening(now);
 		this.timeoutChanged = true;
 		this.#setState("connecting", "connecting");
 	}
@@ -263,7 +247,7 @@ export class Session {
 	abort(now: number, reason: string): void {
 		this.#now = now;
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = -1;
+		this.#deadlines.disarm();
 		this.#setState("idle", reason);
 	}
 
@@ -274,7 +258,7 @@ export class Session {
 	 */
 	disconnect(now: number): void {
 		this.#now = now;
-		this.#connackDue = this.#pingDue = -1;
+		this.#deadlines.disarm();
 		if (this.#state === "connected" && this.#transportOpen) {
 			this.#farewell = true;
 			this.#setState("closing", "disconnecting");
@@ -476,17 +460,15 @@ export class Session {
 	wake(now: number): void {
 		this.#now = now;
 		this.timeoutChanged = true;
-		if (this.#connackDue >= 0 && now >= this.#connackDue) {
-			this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
-		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
-			this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
-		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
-			const interval = this.options.keepalive * 1000;
-			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
-				this.#pingSentAt = now;
-				this.#pingDue = now + this.options.pingTimeout;
-				this.#queue(pingreqPacket);
-			}
+		switch (this.#deadlines.wake(now, this.#state === "connected", this.#lastSent, this.#lastReceived)) {
+			case Due.ConnackMissing:
+				return this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+			case Due.PingrespMissing:
+				return this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
+			case Due.Pingreq:
+				return this.#queue(pingreqPacket);
+			case Due.Nothing:
+				return;
 		}
 	}
 
@@ -665,7 +647,7 @@ export class Session {
 		switch (packet.type) {
 			case PacketType.Connack: {
 				if (this.#state !== "connecting") return this.#protocolError("CONNACK received on an established session");
-				this.#connackDue = -1;
+				this.#deadlines.connackReceived();
 				if (packet.returnCode !== 0) {
 					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
 					// Bad credentials or not authorised: retrying soon cannot help.
@@ -689,12 +671,12 @@ export class Session {
 				return;
 			case PacketType.Unsuback:
 				return this.#subscriptions.receiveUnsuback(packet.packetId);
-			case PacketType.Pingresp:
-				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
-				this.#pingSentAt = -1;
-				this.#pingDue = -1;
+			case PacketType.Pingresp: {
+				const roundTrip = this.#deadlines.pingrespReceived(this.#now);
+				if (roundTrip >= 0) this.stats.lastRoundTrip = roundTrip;
 				this.timeoutChanged = true;
 				return;
+			}
 			default:
 				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
 		}
@@ -839,8 +821,7 @@ export class Session {
 	#fail(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		const wasConnected = this.#state === "connected";
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = -1;
-		this.#pingSentAt = -1;
+		this.#deadlines.clear();
 		if (!wasConnected) this.stats.failedAttempts++;
 		this.#setState("idle", reason);
 		this.#effects.failed(kind, reason, atMaximum);
@@ -879,11 +860,7 @@ export class Session {
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
-		let due = earliest(this.#connackDue, this.#pingDue);
-		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
-			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
-		}
-		return due < 0 ? undefined : due;
+		return this.#deadlines.next(this.#state === "connected", this.#lastSent, this.#lastReceived);
 	}
 
 	// ------------------------------------------------------------ sending
@@ -925,9 +902,4 @@ export class Session {
 	#idInUse(id: number): boolean {
 		return this.#subscriptions.holds(id) || this.#window.holds(id);
 	}
-}
-
-/** The earlier of two deadlines, where -1 means "none". */
-function earliest(a: number, b: number): number {
-	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }

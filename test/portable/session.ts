@@ -4,6 +4,7 @@
  * hands out (the packets `transmit` returns, decoded by the broker's codec,
  * `timeout`, and its effects). This is the contract a driver relies on;
  * test/portable/mqtt-session.ts drives the same session through the client.
+ * The rig is shared with test/mqtt-publish-bytes.test.ts.
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
@@ -17,13 +18,13 @@ import type { Utf8Decoder } from "platform";
 
 const nativeDecoder = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => Utf8Decoder }).TextDecoder("utf-8", { ignoreBOM: true });
 
-interface Rig {
+export interface Rig {
 	session: Session;
 	/** Every effect, in order, as text. */
 	effects: string[];
 }
 
-function rig(options: Partial<SessionOptions> = {}, withDeliver = false): Rig {
+export function rig(options: Partial<SessionOptions> = {}, withDeliver = false): Rig {
 	const effects: string[] = [];
 	const session = new Session({
 		clientId: "dev", cleanSession: false, keepalive: 30, connackTimeout: 10000, pingTimeout: 5000,
@@ -41,7 +42,7 @@ function rig(options: Partial<SessionOptions> = {}, withDeliver = false): Rig {
 }
 
 /** Everything the session has to send now, each packet copied (its buffers are reused) and decoded. */
-function drain(r: Rig, now: number): Packet[] {
+export function drain(r: Rig, now: number): Packet[] {
 	const packets: Packet[] = [];
 	for (let bytes = r.session.transmit(now); bytes !== undefined; bytes = r.session.transmit(now)) {
 		const packet = decode(bytes.slice());
@@ -56,7 +57,7 @@ function types(packets: Packet[]): PacketType[] {
 }
 
 /** Runs the whole handshake at `now`; returns what went out after CONNECT. */
-function open(r: Rig, now: number, sessionPresent = false): Packet[] {
+export function open(r: Rig, now: number, sessionPresent = false): Packet[] {
 	r.session.connect(now);
 	r.session.transportOpened(now);
 	assert.deepEqual(types(drain(r, now)), [PacketType.Connect]);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { projectRoot } from "../test/support/xs.js";
 import { moddableSdk } from "./engine.js";
 
-/** The MQTT stack as the issue counts it: mqtt/* and backoff. */
+/** The MQTT stack, as its size ceiling counts it: mqtt/* and backoff. */
 export const mqttStackCeiling = 24000;
 
 export interface SizeReport {

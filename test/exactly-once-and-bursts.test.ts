@@ -23,7 +23,7 @@ import { waitFor } from "./support/wait.js";
 
 const unique = (): string => Math.random().toString(16).slice(2);
 
-describe("issue 16 against mosquitto: exactly once across a resumed session, and a burst of LED commands", function () {
+describe("against mosquitto: exactly once across a resumed session, and a burst of LED commands", function () {
 	this.timeout(90000);
 	let broker: Mosquitto;
 	let other: mqtt.MqttClient;

@@ -9,16 +9,7 @@
  * waits here, bounded by the outbox and the in-flight window. Effects tell
  * the driver to open or close a transport and report messages, states and
  * errors. One wake-up time instead of a timer per rule keeps a device to a
- * single armed timer.
- *
- * Timer rules, all measured from `now` as given:
- * - CONNACK: the transport and the CONNACK must both arrive within
- *   `connackTimeout` of opening, or the attempt fails.
- * - Keepalive: a PINGREQ goes out when nothing has been sent for
- *   `keepalive`, or nothing received for `keepalive` (so a client that only
- *   publishes QoS 0 still learns that its link died); no PINGRESP within
- *   `pingTimeout` closes the link. A dead link is therefore seen within
- *   keepalive + pingTimeout, whatever the traffic.
+ * single armed timer; the rules are mqtt/deadlines'.
  *
  * It keeps the session's state across connections (in-flight messages,
  * subscriptions, the outbox), but one connection at a time: when one
@@ -30,8 +21,9 @@ import {
 	disconnectPacket, encode, encodeAckInto, packetTypeName, pingreqPacket, publishSize, smallPublishBuffer, type InboundPublish,
 } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
-import { validateTopicFilter } from "mqtt/topic";
-import { Routes, type DirectRoute, type InboundMessage, type MessageHandler } from "mqtt/routes";
+import type { DirectRoute, InboundMessage, MessageHandler, Routes } from "mqtt/routes";
+import { Subscriptions } from "mqtt/subscriptions";
+import { Deadlines, Due } from "mqtt/deadlines";
 import { PublishBuffers, type PreparedTopic } from "mqtt/publish-buffers";
 import { UnreleasedIds } from "mqtt/unreleased";
 import { InflightWindow, type Inflight } from "mqtt/inflight";
@@ -144,14 +136,6 @@ export interface SessionStats {
  */
 type ControlPacket = Uint8Array | number;
 
-interface SubscriptionState {
-	qos: QoS;
-	/** The broker granted it on this session. */
-	granted: boolean;
-	/** Told the first SUBACK's code for it: the granted QoS, or 0x80 if refused. */
-	onResult?: ((code: number) => void) | undefined;
-}
-
 export class Session {
 	readonly options: SessionOptions;
 	readonly outbox: Outbox;
@@ -182,11 +166,7 @@ export class Session {
 	#transportOpen = false;
 	/** CONNECT, encoded once: the options never change. */
 	readonly #connectBytes: Uint8Array;
-
-	// Deadlines (ms on the caller's clock); -1 is "not armed".
-	#connackDue = -1;
-	#pingDue = -1;
-	#pingSentAt = -1;
+	readonly #deadlines: Deadlines;
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
@@ -198,13 +178,10 @@ export class Session {
 	readonly #window: InflightWindow;
 	#birth: QueuedPublish | undefined;
 	#nextPacketId = 1;
-	#pendingSubscribes = new Map<number, string[]>();
-	#pendingUnsubscribes = new Map<number, (() => void) | undefined>();
-	// Filters to unsubscribe from at the next CONNACK: asked for while offline.
-	#unsubscribeOnConnect = new Map<string, (() => void) | undefined>();
 	// Inbound QoS 2 ids between PUBREC and PUBREL: delivered once.
 	readonly #inboundPending: UnreleasedIds;
-	#subscriptions = new Map<string, SubscriptionState>();
+	readonly #subscriptions: Subscriptions;
+	// The subscriptions' routes, held here so that an inbound message reaches them in one step.
 	readonly #routes: Routes;
 
 	// Acknowledgements are encoded here, one at a time.
@@ -214,15 +191,16 @@ export class Session {
 	#onOutcome: ((outcome: PublishOutcome) => void) | undefined;
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
-		if (!(Number.isInteger(options.keepalive) && options.keepalive >= 0 && options.keepalive <= 65535)) throw new RangeError(`keepalive must be 0-65535 seconds, got ${options.keepalive}`);
-		if (!(options.connackTimeout > 0)) throw new RangeError(`connackTimeout must be > 0 ms, got ${options.connackTimeout}`);
-		if (!(options.pingTimeout > 0)) throw new RangeError(`pingTimeout must be > 0 ms, got ${options.pingTimeout}`);
+		this.#deadlines = new Deadlines(options);
 		this.options = options;
 		this.#effects = effects;
 		this.#window = new InflightWindow(options.maxInflight);
 		this.outbox = new Outbox(options.outbox);
 		this.#inboundPending = new UnreleasedIds(options.maxInboundPending);
-		this.#routes = new Routes(effects.deliver);
+		// The lane needs the host's native decoder to read a topic in one call.
+		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = options;
+		this.#subscriptions = new Subscriptions(effects.deliver, utf8 ? { maxTopicBytes, maxPacketSize } : undefined, () => this.#allocatePacketId(), (kind, message) => effects.error(kind, message));
+		this.#routes = this.#subscriptions.routes;
 		this.#parser = new PacketParser({ maxPacketSize: options.maxPacketSize, maxTopicBytes: options.maxTopicBytes, oversize: options.oversize, utf8: options.utf8 }, {
 			packet: (packet) => this.#receive(packet),
 			publish: this.#receivePublish,
@@ -250,7 +228,7 @@ export class Session {
 	}
 
 	get subscriptions(): ReadonlyMap<string, { qos: QoS; granted: boolean }> {
-		return this.#subscriptions;
+		return this.#subscriptions.filters;
 	}
 
 	// ------------------------------------------------------------ events in
@@ -260,9 +238,7 @@ export class Session {
 		this.#now = now;
 		this.#dropTransport("reconnecting");
 		this.#transportOpen = true;
-		this.#connackDue = now + this.options.connackTimeout;
-		this.#pingDue = -1;
-		this.#pingSentAt = -1;
+		this.#deadlines.opening(now);
 		this.timeoutChanged = true;
 		this.#setState("connecting", "connecting");
 	}
@@ -271,7 +247,7 @@ export class Session {
 	abort(now: number, reason: string): void {
 		this.#now = now;
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = -1;
+		this.#deadlines.disarm();
 		this.#setState("idle", reason);
 	}
 
@@ -282,7 +258,7 @@ export class Session {
 	 */
 	disconnect(now: number): void {
 		this.#now = now;
-		this.#connackDue = this.#pingDue = -1;
+		this.#deadlines.disarm();
 		if (this.#state === "connected" && this.#transportOpen) {
 			this.#farewell = true;
 			this.#setState("closing", "disconnecting");
@@ -484,17 +460,15 @@ export class Session {
 	wake(now: number): void {
 		this.#now = now;
 		this.timeoutChanged = true;
-		if (this.#connackDue >= 0 && now >= this.#connackDue) {
-			this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
-		} else if (this.#pingDue >= 0 && now >= this.#pingDue) {
-			this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
-		} else if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
-			const interval = this.options.keepalive * 1000;
-			if (now - this.#lastSent >= interval || now - this.#lastReceived >= interval) {
-				this.#pingSentAt = now;
-				this.#pingDue = now + this.options.pingTimeout;
-				this.#queue(pingreqPacket);
-			}
+		switch (this.#deadlines.wake(now, this.#state === "connected", this.#lastSent, this.#lastReceived)) {
+			case Due.ConnackMissing:
+				return this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+			case Due.PingrespMissing:
+				return this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
+			case Due.Pingreq:
+				return this.#queue(pingreqPacket);
+			case Due.Nothing:
+				return;
 		}
 	}
 
@@ -650,14 +624,9 @@ export class Session {
 	 */
 	subscribe(now: number, filter: string, qos: QoS, handler?: MessageHandler, onResult?: (code: number) => void): void {
 		this.#now = now;
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
-		if (handler !== undefined && typeof handler !== "function") throw new TypeError("handler must be a function");
-		this.#subscriptions.set(filter, { qos, granted: false, onResult });
-		this.#unsubscribeOnConnect.delete(filter);
-		if (handler !== undefined) this.#setHandler(filter, handler);
-		if (this.#state === "connected") this.#queueSubscribe([filter]);
+		const packet = this.#subscriptions.subscribe(filter, qos, handler, onResult, this.#state === "connected");
+		this.#directRoutes = this.#subscriptions.directRoutes;
+		if (packet !== undefined) this.#queue(packet);
 	}
 
 	/**
@@ -667,25 +636,9 @@ export class Session {
 	 */
 	unsubscribe(now: number, filter: string, onDone?: () => void): void {
 		this.#now = now;
-		const problem = validateTopicFilter(filter);
-		if (problem) throw new TypeError(problem);
-		this.#setHandler(filter, undefined);
-		this.#subscriptions.delete(filter);
-		if (this.#state === "connected") this.#queueUnsubscribe(filter, onDone);
-		else this.#unsubscribeOnConnect.set(filter, onDone);
-	}
-
-	#queueUnsubscribe(filter: string, onDone: (() => void) | undefined): void {
-		const packetId = this.#allocatePacketId();
-		this.#pendingUnsubscribes.set(packetId, onDone);
-		this.#queue(encode({ type: PacketType.Unsubscribe, packetId, filters: [filter] }));
-	}
-
-	#setHandler(filter: string, handler: MessageHandler | undefined): void {
-		this.#routes.set(filter, handler);
-		// The lane needs the host's native decoder to read a topic in one call.
-		const { maxTopicBytes = 65535, maxPacketSize, utf8 } = this.options;
-		this.#directRoutes = utf8 ? this.#routes.directRoutes({ maxTopicBytes, maxPacketSize }) : undefined;
+		const packet = this.#subscriptions.unsubscribe(filter, onDone, this.#state === "connected");
+		this.#directRoutes = this.#subscriptions.directRoutes;
+		if (packet !== undefined) this.#queue(packet);
 	}
 
 	// ------------------------------------------------------------ inbound packets
@@ -694,7 +647,7 @@ export class Session {
 		switch (packet.type) {
 			case PacketType.Connack: {
 				if (this.#state !== "connecting") return this.#protocolError("CONNACK received on an established session");
-				this.#connackDue = -1;
+				this.#deadlines.connackReceived();
 				if (packet.returnCode !== 0) {
 					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
 					// Bad credentials or not authorised: retrying soon cannot help.
@@ -713,38 +666,17 @@ export class Session {
 				this.#queue((PacketType.Pubcomp << 16) | packet.packetId);
 				return;
 			}
-			case PacketType.Suback: {
-				const filters = this.#pendingSubscribes.get(packet.packetId);
-				if (!filters) return this.#protocolError(`SUBACK for unknown packet id ${packet.packetId}`);
-				this.#pendingSubscribes.delete(packet.packetId);
-				filters.forEach((filter, i) => {
-					const code = packet.returnCodes[i];
-					const subscription = this.#subscriptions.get(filter);
-					if (code === 0x80 || code === undefined) {
-						this.#effects.error("subscription", `broker refused the subscription to ${filter}`);
-					} else if (subscription) {
-						subscription.granted = true;
-					}
-					const onResult = subscription?.onResult;
-					if (onResult !== undefined) {
-						subscription!.onResult = undefined;
-						this.#report(onResult, code ?? 0x80, filter);
-					}
-				});
+			case PacketType.Suback:
+				if (!this.#subscriptions.receiveSuback(packet.packetId, packet.returnCodes)) return this.#protocolError(`SUBACK for unknown packet id ${packet.packetId}`);
 				return;
-			}
-			case PacketType.Unsuback: {
-				const onDone = this.#pendingUnsubscribes.get(packet.packetId);
-				this.#pendingUnsubscribes.delete(packet.packetId);
-				if (onDone !== undefined) this.#report(onDone, 0, "UNSUBACK");
-				return;
-			}
-			case PacketType.Pingresp:
-				if (this.#pingSentAt >= 0) this.stats.lastRoundTrip = this.#now - this.#pingSentAt;
-				this.#pingSentAt = -1;
-				this.#pingDue = -1;
+			case PacketType.Unsuback:
+				return this.#subscriptions.receiveUnsuback(packet.packetId);
+			case PacketType.Pingresp: {
+				const roundTrip = this.#deadlines.pingrespReceived(this.#now);
+				if (roundTrip >= 0) this.stats.lastRoundTrip = roundTrip;
 				this.timeoutChanged = true;
 				return;
+			}
 			default:
 				return this.#protocolError(`a client must not receive ${packetTypeName(packet.type)}`);
 		}
@@ -775,15 +707,6 @@ export class Session {
 		if (qos === 1) this.#queue((PacketType.Puback << 16) | packetId);
 		else if (qos === 2) this.#queue((PacketType.Pubrec << 16) | packetId);
 	};
-
-	/** Calls an application's result callback; its exception is reported, never breaks the session. */
-	#report<T>(callback: (value: T) => void, value: T, what: string): void {
-		try {
-			callback(value);
-		} catch (error) {
-			this.#effects.error("handler", `${what} result callback threw: ${(error as Error)?.message ?? String(error)}`);
-		}
-	}
 
 	/** An application handler's exception is reported; it never breaks the session. */
 	#handlerThrew(topic: string, error: unknown): void {
@@ -875,16 +798,8 @@ export class Session {
 		// Inbound QoS 2 ids awaiting PUBREL: a resumed session resends those PUBLISHes with DUP, and they
 		// must not be delivered again (MQTT 4.3.3); only a new session forgets them.
 		if (!sessionPresent) this.#inboundPending.clear();
-		// Subscriptions the broker does not hold for us: all of them on a new session.
-		const filters: string[] = [];
-		for (const [filter, subscription] of this.#subscriptions) {
-			if (!sessionPresent) subscription.granted = false;
-			if (!subscription.granted) filters.push(filter);
-		}
-		this.#pendingSubscribes.clear();
-		if (filters.length) this.#queueSubscribe(filters);
-		for (const [filter, onDone] of this.#unsubscribeOnConnect) this.#queueUnsubscribe(filter, onDone);
-		this.#unsubscribeOnConnect.clear();
+		// Subscriptions the broker does not hold for us, and unsubscriptions asked for while offline.
+		for (const packet of this.#subscriptions.connected(sessionPresent)) this.#queue(packet);
 		// The birth message goes once per CONNACK. An earlier connection's, still unacknowledged,
 		// is sent again in a resumed session (its flow must complete) and serves as this one's;
 		// a new session drops it and sends a fresh one.
@@ -906,8 +821,7 @@ export class Session {
 	#fail(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
 		const wasConnected = this.#state === "connected";
 		this.#dropTransport(reason);
-		this.#connackDue = this.#pingDue = -1;
-		this.#pingSentAt = -1;
+		this.#deadlines.clear();
 		if (!wasConnected) this.stats.failedAttempts++;
 		this.#setState("idle", reason);
 		this.#effects.failed(kind, reason, atMaximum);
@@ -946,11 +860,7 @@ export class Session {
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
-		let due = earliest(this.#connackDue, this.#pingDue);
-		if (this.#state === "connected" && this.#pingDue < 0 && this.options.keepalive > 0) {
-			due = earliest(due, Math.min(this.#lastSent, this.#lastReceived) + this.options.keepalive * 1000);
-		}
-		return due < 0 ? undefined : due;
+		return this.#deadlines.next(this.#state === "connected", this.#lastSent, this.#lastReceived);
 	}
 
 	// ------------------------------------------------------------ sending
@@ -975,18 +885,9 @@ export class Session {
 		return this.#buffers.encode(topic, payload, qos, retain, dup, packetId, size);
 	}
 
-	#queueSubscribe(filters: string[]): void {
-		const packetId = this.#allocatePacketId();
-		this.#pendingSubscribes.set(packetId, filters);
-		this.#queue(encode({
-			type: PacketType.Subscribe, packetId,
-			subscriptions: filters.map((filter) => ({ filter, qos: this.#subscriptions.get(filter)!.qos })),
-		}));
-	}
-
 	#allocatePacketId(): number {
 		// Nothing else holds an id: the next one is free.
-		if (this.#window.entries.length === 0 && this.#pendingSubscribes.size === 0 && this.#pendingUnsubscribes.size === 0) {
+		if (this.#window.entries.length === 0 && this.#subscriptions.heldIds === 0) {
 			const id = this.#nextPacketId;
 			this.#nextPacketId = id === 65535 ? 1 : id + 1;
 			return id;
@@ -999,11 +900,6 @@ export class Session {
 	}
 
 	#idInUse(id: number): boolean {
-		return this.#pendingSubscribes.has(id) || this.#pendingUnsubscribes.has(id) || this.#window.holds(id);
+		return this.#subscriptions.holds(id) || this.#window.holds(id);
 	}
-}
-
-/** The earlier of two deadlines, where -1 means "none". */
-function earliest(a: number, b: number): number {
-	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }

@@ -204,7 +204,7 @@ export const suite = defineSuite("firmware on a virtual clock", {
 		assert.equal(firmware.status().mqtt, "connected");
 	},
 
-	"LED: a command over the maximum packet size is refused unread, counted and reported like any other (issue 16, defect 5)"() {
+	"LED: a command over the maximum packet size is refused unread, counted and reported like any other"() {
 		const { host, firmware } = online({ mqtt_max_packet: "1024" });
 		host.broker.deliver("control/room1/led", "on", 1);
 		const statesBefore = host.broker.publishedTo("control/room1/led/state").length;

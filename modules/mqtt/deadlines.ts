@@ -86,16 +86,34 @@ export class Deadlines {
 		return roundTrip;
 	}
 
-	/** What is due at `now`, at most one thing, the most serious first. A PINGREQ found due counts as sent. */
+	/**
+	 * When `wake` is next needed, as the last `wake` that found nothing
+	 * fatal left it (what `next` would answer then; -1: no timer needed).
+	 * Read-only outside: it spares the caller a second call on the path a
+	 * timer takes every keepalive interval.
+	 */
+	nextWake = -1;
+
+	/**
+	 * What is due at `now`, at most one thing, the most serious first. A
+	 * PINGREQ found due counts as sent. Unless the link failed, also sets
+	 * `nextWake`.
+	 */
 	wake(now: number, connected: boolean, lastSent: number, lastReceived: number): Due {
-		if (this.#connackDue >= 0 && now >= this.#connackDue) return Due.ConnackMissing;
+		const connackDue = this.#connackDue;
+		if (connackDue >= 0 && now >= connackDue) return Due.ConnackMissing;
 		if (this.#pingDue >= 0 && now >= this.#pingDue) return Due.PingrespMissing;
 		const interval = this.#interval;
-		if (connected && this.#pingDue < 0 && interval > 0 && (now - lastSent >= interval || now - lastReceived >= interval)) {
-			this.#pingSentAt = now;
-			this.#pingDue = now + this.#pingTimeout;
-			return Due.Pingreq;
+		if (connected && this.#pingDue < 0 && interval > 0) {
+			if (now - lastSent >= interval || now - lastReceived >= interval) {
+				this.#pingSentAt = now;
+				this.nextWake = earliest(connackDue, this.#pingDue = now + this.#pingTimeout);
+				return Due.Pingreq;
+			}
+			this.nextWake = earliest(connackDue, (lastSent < lastReceived ? lastSent : lastReceived) + interval);
+			return Due.Nothing;
 		}
+		this.nextWake = earliest(connackDue, this.#pingDue);
 		return Due.Nothing;
 	}
 

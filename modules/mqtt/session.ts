@@ -167,6 +167,14 @@ export class Session {
 	/** CONNECT, encoded once: the options never change. */
 	readonly #connectBytes: Uint8Array;
 	readonly #deadlines: Deadlines;
+	/**
+	 * `timeout()`'s answer as `wake` found it, for the `timeout()` call that
+	 * follows a wake; -2: not known, ask the deadlines. Anything else that
+	 * sets `timeoutChanged` forgets it. A send in between only moves the
+	 * keepalive later, so the earlier time it may hold just wakes the
+	 * session early, as `timeoutChanged` already allows.
+	 */
+	#nextWake = -2;
 
 	// Output waiting for the transport, in the order it goes out: control packets (CONNECT, acks,
 	// SUBSCRIBE, PINGREQ), then the birth message, then in-flight messages not yet sent on this
@@ -239,6 +247,7 @@ export class Session {
 		this.#dropTransport("reconnecting");
 		this.#transportOpen = true;
 		this.#deadlines.opening(now);
+		this.#nextWake = -2;
 		this.timeoutChanged = true;
 		this.#setState("connecting", "connecting");
 	}
@@ -248,6 +257,7 @@ export class Session {
 		this.#now = now;
 		this.#dropTransport(reason);
 		this.#deadlines.disarm();
+		this.#nextWake = -2;
 		this.#setState("idle", reason);
 	}
 
@@ -259,6 +269,7 @@ export class Session {
 	disconnect(now: number): void {
 		this.#now = now;
 		this.#deadlines.disarm();
+		this.#nextWake = -2;
 		if (this.#state === "connected" && this.#transportOpen) {
 			this.#farewell = true;
 			this.#setState("closing", "disconnecting");
@@ -460,14 +471,17 @@ export class Session {
 	wake(now: number): void {
 		this.#now = now;
 		this.timeoutChanged = true;
-		switch (this.#deadlines.wake(now, this.#state === "connected", this.#lastSent, this.#lastReceived)) {
+		const deadlines = this.#deadlines;
+		switch (deadlines.wake(now, this.#state === "connected", this.#lastSent, this.#lastReceived)) {
 			case Due.ConnackMissing:
 				return this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
 			case Due.PingrespMissing:
 				return this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
 			case Due.Pingreq:
+				this.#nextWake = deadlines.nextWake;
 				return this.#queue(pingreqPacket);
 			case Due.Nothing:
+				this.#nextWake = deadlines.nextWake;
 				return;
 		}
 	}
@@ -648,6 +662,7 @@ export class Session {
 			case PacketType.Connack: {
 				if (this.#state !== "connecting") return this.#protocolError("CONNACK received on an established session");
 				this.#deadlines.connackReceived();
+				this.#nextWake = -2;
 				if (packet.returnCode !== 0) {
 					const name = connackCodeNames[packet.returnCode] ?? `code ${packet.returnCode}`;
 					// Bad credentials or not authorised: retrying soon cannot help.
@@ -674,6 +689,7 @@ export class Session {
 			case PacketType.Pingresp: {
 				const roundTrip = this.#deadlines.pingrespReceived(this.#now);
 				if (roundTrip >= 0) this.stats.lastRoundTrip = roundTrip;
+				this.#nextWake = -2;
 				this.timeoutChanged = true;
 				return;
 			}
@@ -822,6 +838,7 @@ export class Session {
 		const wasConnected = this.#state === "connected";
 		this.#dropTransport(reason);
 		this.#deadlines.clear();
+		this.#nextWake = -2;
 		if (!wasConnected) this.stats.failedAttempts++;
 		this.#setState("idle", reason);
 		this.#effects.failed(kind, reason, atMaximum);
@@ -846,6 +863,7 @@ export class Session {
 		this.#state = state;
 		if (state !== "connected") this.#laneOpen = false;
 		this.quiet = false;
+		this.#nextWake = -2;
 		this.timeoutChanged = true;
 		this.#effects.stateChanged(state, reason);
 	}
@@ -860,7 +878,10 @@ export class Session {
 
 	/** The single time the session next needs `wake()`; undefined: no timer needed. */
 	timeout(): number | undefined {
-		return this.#deadlines.next(this.#state === "connected", this.#lastSent, this.#lastReceived);
+		const known = this.#nextWake;
+		if (known === -2) return this.#deadlines.next(this.#state === "connected", this.#lastSent, this.#lastReceived);
+		this.#nextWake = -2;
+		return known < 0 ? undefined : known;
 	}
 
 	// ------------------------------------------------------------ sending

@@ -160,6 +160,34 @@ export const suite = defineSuite("MQTT session alone: bytes and time in, packets
 		assert.equal(r.session.stats.failedAttempts, 0, "a connection that was up is not a failed attempt");
 	},
 
+	"timeout() after a wake answers as the deadlines do, and forgets the wake's answer once a deadline or the state changes"() {
+		const r = rig();
+		r.session.connect(0);
+		r.session.transportOpened(0);
+		drain(r, 0);
+		r.session.wake(5000);
+		assert.equal(r.session.timeout(), 10000, "still waiting for the CONNACK");
+		r.session.receive(100, encode({ type: PacketType.Connack, sessionPresent: false, returnCode: 0 }));
+		drain(r, 100);
+		r.session.receive(10000, inbound("in/t", "a", 0));
+		r.session.wake(29990);
+		assert.equal(r.session.timeout(), 30100, "the interval from the CONNACK sent at 100, the earlier of sent and received");
+		assert.equal(r.session.timeout(), 30100, "asked again, the deadlines answer the same");
+		r.session.wake(30100);
+		assert.deepEqual(types(drain(r, 30100)), [PacketType.Pingreq]);
+		r.session.receive(30140, encode({ type: PacketType.Pingresp }));
+		assert.equal(r.session.timeout(), 60100, "the PINGRESP came between the wake and timeout(): the next ping, not the PINGRESP deadline");
+		r.session.wake(40000);
+		r.session.disconnect(40000);
+		assert.equal(r.session.state, "closing");
+		assert.equal(r.session.timeout(), undefined, "closing: no deadline, whatever the wake found");
+		const aborted = rig();
+		open(aborted, 0);
+		aborted.session.wake(100);
+		aborted.session.abort(100, "link lost");
+		assert.equal(aborted.session.timeout(), undefined, "idle: no timer");
+	},
+
 	"keepalive 0: no ping deadline at all"() {
 		const r = rig({ keepalive: 0 });
 		open(r, 0);

@@ -125,6 +125,29 @@ describe("outbound PUBLISH bytes: the session's every way out equals the codec a
 		}
 	});
 
+	it("a message whose topic left the cache of prepared topics while it waited goes out as the codec writes it", function () {
+		const r = connectedRig();
+		const first = encodeUtf8("21.50"), second = encodeUtf8("21.75");
+		assert.equal(r.session.publish(1, "held", first, 1, true, 0), true);
+		// More topics than the session keeps encoded, while it waits: "held" is dropped from the cache.
+		for (let i = 0; i < 20; i++) assert.equal(r.session.publish(1, `other/${i}`, first, 0, false, 0), true);
+		assert.equal(hex(r.session.transmit(1)!), expected("held", first, 1, true, false, 1));
+		// The outbox kept the newest 10 of the others.
+		for (let i = 10; i < 20; i++) assert.equal(hex(r.session.transmit(1)!), expected(`other/${i}`, first, 0, false, false, 0));
+		assert.equal(r.session.transmit(1), undefined);
+		// Prepared afresh, on the fast path.
+		const handed = r.session.publish(1, "held", second, 1, false, 1 << 20);
+		assert.ok(handed instanceof Uint8Array);
+		assert.equal(hex(handed), expected("held", second, 1, false, false, 2));
+		r.session.abort(2, "link lost");
+		r.session.connect(3);
+		r.session.transportOpened(3);
+		assert.ok(r.session.transmit(3) !== undefined, "CONNECT");
+		r.session.receive(3, encode({ type: PacketType.Connack, sessionPresent: true, returnCode: 0 }));
+		assert.equal(hex(r.session.transmit(3)!), expected("held", first, 1, true, true, 1));
+		assert.equal(hex(r.session.transmit(3)!), expected("held", second, 1, false, true, 2));
+	});
+
 	it("packet ids through 255/256 and the wrap from 65535 to 1, on the fast path", function () {
 		const r = connectedRig();
 		const payload = encodeUtf8("21.50");

@@ -8,6 +8,7 @@
  * this keeps the entries and their order.
  */
 import type { QueuedPublish } from "mqtt/outbox";
+import type { PreparedTopic } from "mqtt/publish-buffers";
 
 const noPayload = new Uint8Array(0);
 
@@ -44,7 +45,7 @@ export class InflightWindow {
 	}
 
 	/** A message joins, with its packet id, not yet sent, in a reused record when there is one. */
-	take(topic: Uint8Array, topicText: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, size: number, packetId: number): Inflight {
+	take(topic: PreparedTopic, topicText: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, size: number, packetId: number): Inflight {
 		let entry = this.#free.pop();
 		if (entry === undefined) {
 			entry = { topic, topicText, payload, qos, retain, size, supersede: false, onOutcome: undefined, packetId, phase: "publish", sent: false, sentAt: -1 };

@@ -18,6 +18,8 @@ export type OutboxPolicy = "drop-oldest" | "reject-new";
  * acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP), dropped by the outbox's
  * policy, replaced by a newer value (supersede), or abandoned at stop.
  */
+import type { PreparedTopic } from "mqtt/publish-buffers";
+
 export type PublishOutcome = "written" | "acknowledged" | "dropped" | "superseded" | "abandoned";
 
 export interface OutboxOptions {
@@ -27,8 +29,8 @@ export interface OutboxOptions {
 }
 
 export interface QueuedPublish {
-	/** The topic, already UTF-8 encoded and validated. */
-	topic: Uint8Array;
+	/** The topic, already UTF-8 encoded and validated, with its buffer for small PUBLISHes. */
+	topic: PreparedTopic;
 	topicText: string;
 	payload: Uint8Array;
 	qos: 0 | 1 | 2;

@@ -7,7 +7,7 @@
  * driver needs them (it writes a packet wholly before asking for the next).
  */
 import type { QoS } from "mqtt/packets";
-import { encodePublishInto } from "mqtt/codec";
+import { encodePublishInto, smallPublishBuffer } from "mqtt/codec";
 import { validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
 
@@ -16,10 +16,32 @@ export interface PreparedTopic {
 	bytes: Uint8Array;
 	/** Remaining length before the payload, at QoS 0: the topic and its length. */
 	remainingBase: number;
-	/** Made on the first small QoS 0 publish: header and topic already in place. */
+	/** Made on the first small PUBLISH (writeSmallPublish): header and topic already in place. */
 	buffer: Uint8Array | undefined;
 	/** Views of `buffer` by packet size, so writing needs no new view: an array, whose index costs less than a Map's get. */
 	views: (Uint8Array | undefined)[];
+}
+
+/**
+ * The small-frame writer: a PUBLISH whose remaining length is under 128,
+ * written into its topic's prepared buffer (made here the first time), and
+ * the view of its `size` (publishSize's). `first` is the fixed header's
+ * first byte (type, DUP, QoS, retain); the packet id is written when its
+ * QoS is above 0. The topic and its length are in place already, so only
+ * these bytes change: the layout is `smallPublishBuffer`'s, the codec's
+ * own encoder.
+ */
+export function writeSmallPublish(prepared: PreparedTopic, first: number, packetId: number, payload: Uint8Array, size: number): Uint8Array {
+	const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+	buffer[0] = first;
+	buffer[1] = size - 2;
+	if (first & 0x06) {
+		const at = prepared.remainingBase + 2;
+		buffer[at] = packetId >> 8;
+		buffer[at + 1] = packetId & 0xff;
+	}
+	buffer.set(payload, size - payload.length);
+	return prepared.views[size] ?? (prepared.views[size] = buffer.subarray(0, size));
 }
 
 /** Topics kept encoded: a device publishes to a handful; the oldest goes first past this. */

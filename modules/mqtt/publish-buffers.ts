@@ -33,14 +33,16 @@ export interface PreparedTopic {
  */
 export function writeSmallPublish(prepared: PreparedTopic, first: number, packetId: number, payload: Uint8Array, size: number): Uint8Array {
 	const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
+	const base = prepared.remainingBase;
 	buffer[0] = first;
 	buffer[1] = size - 2;
 	if (first & 0x06) {
-		const at = prepared.remainingBase + 2;
-		buffer[at] = packetId >> 8;
-		buffer[at + 1] = packetId & 0xff;
+		buffer[base + 2] = packetId >> 8;
+		buffer[base + 3] = packetId & 0xff;
+		buffer.set(payload, base + 4);
+	} else {
+		buffer.set(payload, base + 2);
 	}
-	buffer.set(payload, size - payload.length);
 	return prepared.views[size] ?? (prepared.views[size] = buffer.subarray(0, size));
 }
 

@@ -11,6 +11,8 @@
  * burst of state changes costs one place and never evicts a reading.
  * Messages already handed to the session keep their QoS flow.
  */
+import type { PreparedTopic } from "mqtt/publish-buffers";
+
 export type OutboxPolicy = "drop-oldest" | "reject-new";
 
 /**
@@ -18,8 +20,6 @@ export type OutboxPolicy = "drop-oldest" | "reject-new";
  * acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP), dropped by the outbox's
  * policy, replaced by a newer value (supersede), or abandoned at stop.
  */
-import type { PreparedTopic } from "mqtt/publish-buffers";
-
 export type PublishOutcome = "written" | "acknowledged" | "dropped" | "superseded" | "abandoned";
 
 export interface OutboxOptions {

@@ -20,6 +20,29 @@ export function decodeBase64(text: string): Uint8Array {
 			return new Uint8Array(0);
 		}
 	}
+	return decodeLoop(text);
+}
+
+/** How many bytes base64 `text` with nothing outside the alphabet decodes to. */
+export function base64Length(text: string): number {
+	const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+	return (text.length >> 2) * 3 - padding;
+}
+
+/**
+ * Bytes [start, end) of what base64 `text` with nothing outside the alphabet
+ * decodes to, decoding only the 4-character groups that hold them: the
+ * page's gzip bytes a slice at a time, with no copy of the whole text.
+ */
+export function base64Slice(text: string, start: number, end: number): Uint8Array {
+	const first = Math.floor(start / 3);
+	const groups = text.slice(first * 4, Math.ceil(end / 3) * 4);
+	const builtin = (Uint8Array as unknown as NativeBase64).fromBase64;
+	const bytes = builtin ? builtin.call(Uint8Array, groups) : decodeLoop(groups);
+	return bytes.subarray(start - first * 3, end - first * 3);
+}
+
+function decodeLoop(text: string): Uint8Array {
 	const bytes = new Uint8Array((text.length * 3) >> 2);
 	let length = 0, bits = 0, count = 0;
 	for (let i = 0; i < text.length; i++) {

@@ -16,10 +16,10 @@
  * refusal is a 4xx whose JSON body says why, and leaves the device as it was.
  */
 import { decodeUtf8 } from "mqtt/utf8";
-import { errorResponse, jsonResponse, type HttpRequest, type HttpResponse } from "web/http";
+import { errorResponse, jsonResponse, type BodySource, type HttpRequest, type HttpResponse } from "web/http";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { parseLedCommand, type LedCommand } from "firmware/led";
-import { decodeBase64 } from "web/base64";
+import { base64Length, base64Slice, decodeBase64 } from "web/base64";
 import { parseJson } from "web/json";
 import { isIPv4 } from "net/ipv4";
 import type { SettingView, UpdateResult } from "web/settings";
@@ -111,19 +111,46 @@ function refuseChange(request: HttpRequest, api: DeviceApi, type: string): HttpR
 	return undefined;
 }
 
-/** Gzip to a client that takes it; the same page uncompressed (kept in flash beside it) to any other. */
+/**
+ * Gzip to a client that takes it; the same page uncompressed (kept in flash
+ * beside it) to any other. Either is made a slice at a time as the socket
+ * takes it: a copy of the whole page would need a chunk larger than a fixed
+ * arena has free.
+ */
 function page(request: HttpRequest): HttpResponse {
 	const gzip = /\bgzip\b/.test(request.headers["accept-encoding"] ?? "");
 	const headers: [string, string][] = [["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-cache"], ["X-Frame-Options", "DENY"], ["Vary", "Accept-Encoding"]];
 	if (gzip) headers.push(["Content-Encoding", "gzip"]);
-	return { status: 200, headers, body: gzip ? decodeBase64(pageGzipBase64) : asciiBytes(pageHtml) };
+	return { status: 200, headers, body: gzip ? new Base64Body(pageGzipBase64) : new AsciiBody(pageHtml) };
 }
 
 /** The page is ASCII (scripts/build-page.mjs checks it), one byte a character. */
-function asciiBytes(text: string): Uint8Array {
-	const bytes = new Uint8Array(text.length);
-	for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-	return bytes;
+class AsciiBody implements BodySource {
+	readonly text: string;
+	readonly length: number;
+	constructor(text: string) {
+		this.text = text;
+		this.length = text.length;
+	}
+
+	slice(start: number, end: number): Uint8Array {
+		const bytes = new Uint8Array(end - start);
+		for (let i = start; i < end; i++) bytes[i - start] = this.text.charCodeAt(i);
+		return bytes;
+	}
+}
+
+class Base64Body implements BodySource {
+	readonly text: string;
+	readonly length: number;
+	constructor(text: string) {
+		this.text = text;
+		this.length = base64Length(text);
+	}
+
+	slice(start: number, end: number): Uint8Array {
+		return base64Slice(this.text, start, end);
+	}
 }
 
 /** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */

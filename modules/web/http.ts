@@ -40,8 +40,21 @@ export interface HttpResponse {
 	status: number;
 	/** Extra headers; Content-Length and Connection are added. */
 	headers?: readonly (readonly [string, string])[];
-	body?: Uint8Array | string;
+	body?: Uint8Array | string | BodySource;
 }
+
+/**
+ * A body made a slice at a time as the socket takes it, never whole in RAM:
+ * the page, read from the strings in flash. A Uint8Array is one too.
+ */
+export interface BodySource {
+	readonly length: number;
+	/** Bytes [start, end), at most `maxSlice` of them. */
+	slice(start: number, end: number): Uint8Array;
+}
+
+/** The most bytes a BodySource is asked for at once: a fixed arena has no room for a page-sized chunk. */
+export const maxSlice = 1024;
 
 /** A request that cannot be served, with the status and the reason sent back. */
 export interface HttpRejection {
@@ -100,7 +113,7 @@ export class HttpConnection {
 	#body: Uint8Array | undefined;
 	#bodyFilled = 0;
 	/** The response's head, then its body, sent without joining them (the page is kilobytes). */
-	#output: Uint8Array[] = [];
+	#output: BodySource[] = [];
 	#sent = 0;
 	#deadline: number;
 	readonly #isStreamed: (method: string, path: string) => boolean;
@@ -185,8 +198,9 @@ export class HttpConnection {
 	pollTransmit(budget: number): Uint8Array | undefined {
 		if (this.#state !== State.Sending || budget <= 0) return undefined;
 		const part = this.#output[0]!;
-		const end = Math.min(part.length, this.#sent + budget);
-		const chunk = part.subarray(this.#sent, end);
+		// Bytes already in RAM are sent as views; a source makes only what this write takes.
+		const end = part instanceof Uint8Array ? Math.min(part.length, this.#sent + budget) : Math.min(part.length, this.#sent + budget, this.#sent + maxSlice);
+		const chunk = part instanceof Uint8Array ? part.subarray(this.#sent, end) : part.slice(this.#sent, end);
 		this.#sent = end;
 		if (end === part.length) {
 			this.#output.shift();

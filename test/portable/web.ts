@@ -7,10 +7,11 @@
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { WebHost, withoutProtoAccessor, writableBudget } from "test/lib/fake-web";
-import { HttpConnection, defaultLimits, type HttpRejection, type HttpRequest } from "web/http";
+import { HttpConnection, defaultLimits, maxSlice, type HttpRejection, type HttpRequest } from "web/http";
 import { maxJsonDepth, nestsDeeperThan } from "web/json";
 import { startDevice, type Device } from "web/device";
-import { decodeBase64 } from "web/base64";
+import { base64Length, base64Slice, decodeBase64 } from "web/base64";
+import { route, type DeviceApi } from "web/api";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
@@ -127,6 +128,43 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.equal(client.overruns, 0);
 		assert.ok(client.closed, "closed after the response");
 		assert.ok(page.length > writableBudget, "the page needs several writes");
+	},
+
+	"page: made a slice of at most maxSlice bytes at a time, never copied whole, even when the socket would take more"() {
+		for (const [encoding, expected] of [["gzip", decodeBase64(pageGzipBase64)], ["identity", ascii(pageHtml)]] as const) {
+			const response = route({ method: "GET", path: "/", query: "", headers: { "accept-encoding": encoding }, body: new Uint8Array(0) }, {} as DeviceApi);
+			assert.ok(response.body !== undefined && typeof response.body !== "string" && !(response.body instanceof Uint8Array), "a source, not the page's bytes");
+			const http = new HttpConnection(0);
+			http.receive(ascii("GET / HTTP/1.1\r\n\r\n"));
+			http.pollRequest();
+			http.respond(response);
+			const head = http.pollTransmit(16384)!;
+			assert.ok(String.fromCharCode(...head).endsWith(`Content-Length: ${expected.length}\r\nConnection: close\r\n\r\n`));
+			const body: number[] = [];
+			let slices = 0;
+			for (let chunk = http.pollTransmit(16384); chunk; chunk = http.pollTransmit(16384)) {
+				assert.ok(chunk.length <= maxSlice, `a slice of ${chunk.length} bytes`);
+				body.push(...chunk);
+				slices++;
+			}
+			assert.ok(http.done);
+			assert.equal(slices, Math.ceil(expected.length / maxSlice));
+			assert.deepEqual(body, [...expected]);
+		}
+	},
+
+	"base64: any slice of the decoded bytes, from any offset, without decoding the rest"() {
+		const whole = decodeBase64(pageGzipBase64);
+		assert.equal(base64Length(pageGzipBase64), whole.length);
+		for (const text of ["", "QQ==", "QUI=", "QUJD", "QUJDRA=="]) assert.equal(base64Length(text), decodeBase64(text).length, text);
+		for (let start = 0; start < 12; start++) {
+			for (const end of [start, start + 1, start + 2, start + 3, start + 7, start + 1000, whole.length]) {
+				if (end < start) continue;
+				assert.deepEqual([...base64Slice(pageGzipBase64, start, end)], [...whole.subarray(start, end)], `${start}..${end}`);
+			}
+		}
+		assert.deepEqual([...base64Slice(pageGzipBase64, whole.length - 5, whole.length)], [...whole.subarray(whole.length - 5)]);
+		assert.deepEqual([...base64Slice("QUJDRA==", 2, 4)], [67, 68]);
 	},
 
 	"page: a client that takes no gzip gets the same page uncompressed; it carries its icon inline (no /favicon.ico)"() {

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
-import { encodePublishInto, publishSize } from "mqtt/codec";
+import { publishSize } from "mqtt/codec";
+import { encodePublishInto } from "mqtt/publish-buffers";
 import { PacketType, type QoS } from "mqtt/packets";
 import { encodeUtf8 } from "mqtt/utf8";
 import { hex } from "test/lib/fake-host";
@@ -74,7 +75,7 @@ describe("outbound PUBLISH bytes: the session's every way out equals the codec a
 						const payload = payloadOf(length, compared);
 						// Room for anything: returned by publish() itself.
 						if (qos > 0) packetId++;
-						assert.equal(r.session.quiet, true);
+						assert.equal(r.session.status.quiet, true);
 						const handed = r.session.publish(1, topic, payload, qos, retain, 1 << 20);
 						assert.ok(handed instanceof Uint8Array, `${topic} QoS ${qos}, ${length} bytes: not handed out at once`);
 						assert.equal(hex(handed), expected(topic, payload, qos, retain, false, packetId), `handed out: ${topic} QoS ${qos}, ${length} bytes, retain ${retain}`);

@@ -22,109 +22,17 @@
  *   client.start();
  *   client.publish("sensors/room1/temp", '{"temperature":21.5}', { qos: 1 });
  */
-import type { Host, Socket, TimerHandle, TlsOptions, Utf8Encoder } from "platform";
+import type { Host, Socket, TimerHandle, Utf8Encoder } from "platform";
 import type { QoS, Will } from "mqtt/packets";
-import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats } from "mqtt/session";
-import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
-import { Backoff, type BackoffOptions } from "backoff";
+import type { ClientOptions, PublishOptions, SessionState } from "mqtt/client-options";
+import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats, type SessionStatus } from "mqtt/session";
+import type { PublishOutcome } from "mqtt/outbox";
+import { Backoff } from "backoff";
 import { encodeUtf8 } from "mqtt/utf8";
 import { BrokerAddress } from "net/resolution";
 import { Connector } from "net/connector";
 
-export type { InboundMessage, MessageHandler, PublishOutcome, SessionStats };
-
-export type SessionState =
-	/** Not started. */
-	| "idle"
-	/** Transport opening, CONNECT sent, waiting for CONNACK. */
-	| "connecting"
-	| "connected"
-	/** Between attempts, waiting out the backoff. */
-	| "waiting"
-	/** The link below (Wi-Fi) is down: no attempts until resumed. */
-	| "suspended"
-	/** DISCONNECT sent after stop(); no more attempts. */
-	| "stopped";
-
-
-export interface ClientOptions {
-	host: Host;
-	address: string;
-	port: number;
-	/** How a broker given by name is resolved; default: the network's servers, 5 s. */
-	dns?: { servers: readonly string[]; timeout: number } | undefined;
-	tls?: TlsOptions | undefined;
-	clientId: string;
-	/** Default false: a persistent session, so QoS 1/2 survive reconnects. */
-	cleanSession?: boolean;
-	/** Seconds; default 30. 0 turns keepalive off. */
-	keepalive?: number;
-	username?: string | undefined;
-	password?: string | undefined;
-	will?: { topic: string; payload: Uint8Array | string; qos: QoS; retain: boolean } | undefined;
-	/** Published first after every CONNACK, before anything queued (e.g. "online"). */
-	birth?: { topic: string; payload: Uint8Array | string; qos: QoS; retain: boolean } | undefined;
-	/** ms; default 10,000. */
-	connackTimeout?: number;
-	/** ms; default 5,000. */
-	pingTimeout?: number;
-	/** Default: 1 s, doubling, to 60 s. */
-	backoff?: Partial<BackoffOptions>;
-	/**
-	 * Default true: reconnect after every failure, with the backoff. False:
-	 * one connection at a time, and the application decides; after a
-	 * failure the state is "idle" and `start()` connects again.
-	 */
-	reconnect?: boolean;
-	/** Default Math.random; inject a seeded one for reproducible tests. */
-	random?: () => number;
-	/** Default 100 messages, 16 KiB, drop-oldest. */
-	outbox?: Partial<OutboxOptions>;
-	/** Default 10. */
-	maxInflight?: number;
-	/** Default 32. */
-	maxInboundPending?: number;
-	/** Largest inbound packet, in bytes; default 4,096. */
-	maxPacketSize?: number;
-	/** Longest inbound topic, in bytes; default 65,535 (MQTT's own limit). */
-	maxTopicBytes?: number;
-	/** Default "skip": report an oversized packet and keep the connection. */
-	oversize?: "skip" | "close";
-
-	onStateChange?(state: SessionState, reason: string): void;
-	onConnect?(info: { sessionPresent: boolean }): void;
-	/** The broker's name was resolved; the attempt connects to `address` next. */
-	onResolved?(name: string, address: string): void;
-	/** Every inbound message, after any subscription handler. */
-	onMessage?(message: InboundMessage): void;
-	onError?(kind: SessionErrorKind, message: string): void;
-	/**
-	 * An inbound message not delivered for a limit (maxPacketSize,
-	 * maxTopicBytes), after onError; acknowledged all the same. `topic` says
-	 * whose it was (undefined when the topic itself was over the limit), so
-	 * an application can report a command it refused unread.
-	 */
-	onSkipped?(info: { topic: string | undefined; reason: string }): void;
-}
-
-export interface PublishOptions {
-	qos?: QoS;
-	retain?: boolean;
-	/**
-	 * Last value wins: the message is a state (an LED's on/off), and a newer
-	 * one to the same topic replaces it while it still waits in the outbox,
-	 * so a burst of changes takes one place and never evicts other messages.
-	 * Once written, it keeps its QoS flow.
-	 */
-	supersede?: boolean;
-	/**
-	 * Told, once, what became of the message: "written" (QoS 0, handed to
-	 * the socket), "acknowledged" (QoS 1 PUBACK, QoS 2 PUBCOMP), "dropped"
-	 * (by the outbox's policy), "superseded" (by a newer value), or
-	 * "abandoned" (still waiting or in flight at stop()).
-	 */
-	onOutcome?: (outcome: PublishOutcome) => void;
-}
+export type { ClientOptions, InboundMessage, MessageHandler, PublishOptions, PublishOutcome, SessionState, SessionStats };
 
 /** Reads up to this many bytes go into the client's own buffer; larger ones are allocated. */
 const inputSize = 256;
@@ -132,6 +40,8 @@ const inputSize = 256;
 export class MqttClient {
 	/** Private: the application uses the client's API and counts, never the protocol state underneath. */
 	readonly #session: Session;
+	/** What the session leaves after each input: whether to ask transmit() and timeout(). Only the session writes it. */
+	readonly #status: SessionStatus;
 	readonly #options: ClientOptions;
 	readonly #host: Host;
 	readonly #clock: Host["clock"];
@@ -167,6 +77,12 @@ export class MqttClient {
 	readonly #input = new Uint8Array(inputSize);
 	#inputViews: (Uint8Array | undefined)[] = [];
 	#inputViewCount = 0;
+	/**
+	 * The application's callbacks raised while the session handled an input
+	 * (a state, a connection, an error), called once the session's call has
+	 * returned: its effects never call back into it.
+	 */
+	#reports: (() => void)[] = [];
 
 	constructor(options: ClientOptions) {
 		this.#options = options;
@@ -184,11 +100,16 @@ export class MqttClient {
 			// (a host timer may fire a little before its clock says it is due).
 			this.#timer = this.#timerDue = undefined;
 			this.#reconnectChanged = true;
-			const outer = this.#begin();
+			// #begin and #done, inlined: a keepalive check wakes the client every other reading.
+			const outer = !this.#busy;
+			this.#busy = true;
+			this.#room = 0;
 			const now = host.clock.now();
 			if (this.#reconnectDue >= 0 && now >= this.#reconnectDue) this.#connect(now);
 			else this.#session.wake(now);
-			this.#done(outer);
+			if (!outer) return;
+			this.#busy = false;
+			this.#flush(now);
 		};
 		this.backoff = new Backoff({ minimum: 1000, maximum: 60000, factor: 2, ...options.backoff }, options.random ?? Math.random);
 		this.#session = new Session({
@@ -211,17 +132,20 @@ export class MqttClient {
 		}, {
 			closeTransport: () => this.#close(),
 			failed: (kind, reason, atMaximum) => this.#failed(kind, reason, atMaximum),
+			// Delivery is the one callback that may call the session: a handler publishes, and it queues.
 			...(options.onMessage ? { deliver: options.onMessage } : {}),
 			stateChanged: (state, reason) => {
 				if (state === "connecting" || state === "connected") this.#setState(state, reason);
 			},
 			connected: (sessionPresent) => {
 				this.backoff.reset();
-				options.onConnect?.({ sessionPresent });
+				const onConnect = options.onConnect;
+				if (onConnect) this.#report(() => onConnect({ sessionPresent }));
 			},
-			error: (kind, message) => options.onError?.(kind, message),
-			...(options.onSkipped ? { skipped: (topic: string | undefined, reason: string) => options.onSkipped!({ topic, reason }) } : {}),
+			error: (kind, message) => this.#reportError(kind, message),
+			...(options.onSkipped ? { skipped: (topic: string | undefined, reason: string) => this.#report(() => options.onSkipped!({ topic, reason })) } : {}),
 		});
+		this.#status = this.#session.status;
 	}
 
 	get state(): SessionState {
@@ -303,7 +227,8 @@ export class MqttClient {
 			this.#budget = this.#room = this.#socket!.write(taken);
 			return true;
 		}
-		if (taken && !this.#busy) this.#flush(now);
+		// Taken, or refused with an error to report: either is done with once the call has returned.
+		if (!this.#busy) this.#flush(now);
 		return taken;
 	}
 
@@ -370,13 +295,19 @@ export class MqttClient {
 		if (this.#busy) return;
 		this.#busy = true;
 		this.#room = 0;
+		// The application is told what happened; what it does then (publish, stop) only queues.
+		const reports = this.#reports;
+		if (reports.length > 0) {
+			this.#reports = [];
+			for (const report of reports) report();
+		}
 		// After most inputs (an inbound message, an ack) there is nothing to send: not even asked.
-		if (this.#pending !== undefined || !this.#session.quiet) this.#pump(now);
+		if (this.#pending !== undefined || !this.#status.quiet) this.#pump(now);
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
 		// end(): done when nothing is in flight any more, the time is up, or the connection is gone.
 		if (this.#endDue >= 0 && (this.#session.inflight === 0 || now >= this.#endDue || this.#state !== "connected")) return this.stop();
-		this.#arm();
+		this.#arm(now);
 	}
 
 	/** Writes what the session has, within the budget: the rest waits for the next onWritable. */
@@ -384,6 +315,7 @@ export class MqttClient {
 		const socket = this.#socket;
 		if (socket === undefined || !this.#socketReady) return;
 		const session = this.#session;
+		const status = this.#status;
 		let budget = this.#budget;
 		try {
 			for (;;) {
@@ -399,7 +331,7 @@ export class MqttClient {
 				if (left <= budget) {
 					budget = socket.write(offset === 0 ? packet : packet.subarray(offset));
 					this.#pending = undefined;
-					if (session.quiet) break;
+					if (status.quiet) break;
 					continue;
 				}
 				// A packet larger than the budget goes in slices: fill the budget, keep the rest.
@@ -448,6 +380,7 @@ export class MqttClient {
 	#openSocket(address: string): void {
 		const host = this.#host;
 		const session = this.#session;
+		const status = this.#status;
 		this.#socketReady = false;
 		this.#budget = 0;
 		this.#pending = undefined;
@@ -464,7 +397,7 @@ export class MqttClient {
 					this.#budget = count;
 					// Most calls are the TCP acknowledgement of what was written, with nothing waiting to
 					// go and no timer to move: what #flush would do comes down to the room.
-					if (this.#socketReady && !this.#busy && this.#pending === undefined && session.quiet && !session.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0) {
+					if (this.#socketReady && !this.#busy && this.#pending === undefined && status.quiet && !status.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0) {
 						this.#room = count;
 						return;
 					}
@@ -503,7 +436,7 @@ export class MqttClient {
 					if (!outer) return;
 					this.#busy = false;
 					// Most inputs (an inbound message, an ack) leave nothing to write and no timer to move.
-					const quiet = this.#pending === undefined && session.quiet && !session.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0;
+					const quiet = this.#pending === undefined && status.quiet && !status.timeoutChanged && !this.#reconnectChanged && this.#endDue < 0;
 					if (quiet && this.#socket === socket) this.#room = this.#budget;
 					else this.#flush(now);
 				},
@@ -559,7 +492,7 @@ export class MqttClient {
 
 	/** A connection failed: report it and, if one is still wanted, try again after the backoff. */
 	#failed(kind: SessionErrorKind, reason: string, atMaximum: boolean): void {
-		this.#options.onError?.(kind, reason);
+		this.#reportError(kind, reason);
 		// Ending: the connection is gone, so there is nothing left to wait for.
 		if (this.#endDue >= 0) this.#endDue = 0;
 		if (this.#wanted !== "up") return;
@@ -582,20 +515,32 @@ export class MqttClient {
 	#setState(state: SessionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
-		this.#options.onStateChange?.(state, reason);
+		const onStateChange = this.#options.onStateChange;
+		if (onStateChange) this.#report(() => onStateChange(state, reason));
 	}
 
-	#arm(): void {
-		const session = this.#session;
-		if (!session.timeoutChanged && !this.#reconnectChanged) return;
-		session.timeoutChanged = this.#reconnectChanged = false;
-		const sessionDue = session.timeout();
+	#reportError(kind: SessionErrorKind, message: string): void {
+		const onError = this.#options.onError;
+		if (onError) this.#report(() => onError(kind, message));
+	}
+
+	/** Told once the input is handled (see #reports); the flag makes the input's end take the long way, through #flush. */
+	#report(report: () => void): void {
+		this.#reports.push(report);
+		this.#reconnectChanged = true;
+	}
+
+	/** The one timer, armed for the earlier of the session's time and the client's own; `now` is the input's. */
+	#arm(now: number): void {
+		if (!this.#status.timeoutChanged && !this.#reconnectChanged) return;
+		this.#reconnectChanged = false;
+		const sessionDue = this.#session.timeout();
 		const reconnect = this.#reconnectDue >= 0 ? this.#reconnectDue : this.#endDue;
 		const due = reconnect < 0 ? sessionDue : sessionDue === undefined || reconnect < sessionDue ? reconnect : sessionDue;
 		if (due === this.#timerDue) return;
 		const timers = this.#host.timers;
 		if (this.#timer !== undefined) timers.clear(this.#timer);
 		this.#timerDue = due;
-		this.#timer = due === undefined ? undefined : timers.set(this.#wakeCallback, Math.max(0, due - this.#host.clock.now()));
+		this.#timer = due === undefined ? undefined : timers.set(this.#wakeCallback, due > now ? due - now : 0);
 	}
 }

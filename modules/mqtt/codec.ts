@@ -6,10 +6,10 @@
  * decodes to a string naming the broken rule, which the session reports
  * before closing the connection.
  *
- * Only what the device needs is here. PUBLISH has one encoder,
- * `encodePublishInto`, which writes into a caller's buffer from
- * pre-encoded topic bytes, so a steady stream of readings allocates
- * nothing here. The broker's half, and encoding any packet from its
+ * Only what the device needs is here. A PUBLISH is written in one module,
+ * mqtt/publish-buffers (the general encoder and the small-frame writer),
+ * into a caller's buffer from pre-encoded topic bytes, so a steady stream
+ * of readings allocates nothing. The broker's half, and encoding any packet from its
  * fields, live with the tests (test/lib/broker-codec).
  */
 import {
@@ -30,7 +30,8 @@ export function varintLength(length: number): number {
 	return length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : 4;
 }
 
-function writeVarint(target: Uint8Array, offset: number, length: number): number {
+/** Writes `length` as a remaining-length field at `offset`; returns the offset after it. */
+export function writeVarint(target: Uint8Array, offset: number, length: number): number {
 	do {
 		let byte = length & 0x7f;
 		length >>>= 7;
@@ -70,43 +71,6 @@ function checked(problem: string | undefined, text: string): Uint8Array {
 export function publishSize(topicLength: number, payloadLength: number, qos: number): number {
 	const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength;
 	return 1 + varintLength(remaining) + remaining;
-}
-
-/**
- * The PUBLISH encoder: writes a PUBLISH into `target` and returns its
- * length, or -1 if it does not fit. Arguments are trusted: the client
- * validated the topic once when it encoded `topic`, and checks the rest.
- */
-export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload: Uint8Array, qos: number, retain: boolean, dup: boolean, packetId: number): number {
-	const topicLength = topic.length;
-	const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length;
-	const total = 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
-	if (total > target.length) return -1;
-	target[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
-	let offset = remaining < 128 ? (target[1] = remaining, 2) : writeVarint(target, 1, remaining);
-	target[offset] = topicLength >> 8;
-	target[offset + 1] = topicLength & 0xff;
-	target.set(topic, offset + 2);
-	offset += 2 + topicLength;
-	if (qos > 0) {
-		target[offset] = packetId >> 8;
-		target[offset + 1] = packetId & 0xff;
-		offset += 2;
-	}
-	target.set(payload, offset);
-	return total;
-}
-
-/**
- * A buffer for small QoS 0 and 1 PUBLISHes on one topic (remaining length
- * under 128): the topic and its length in place, room for a payload. Each
- * message writes only byte 0, byte 1 (the remaining length), at QoS 1 its
- * packet id, and its payload.
- */
-export function smallPublishBuffer(topic: Uint8Array): Uint8Array {
-	const buffer = new Uint8Array(2 + 127);
-	encodePublishInto(buffer, topic, buffer.subarray(0, 0), 0, false, false, 0);
-	return buffer;
 }
 
 /**
@@ -188,7 +152,7 @@ export function encodeAckInto(target: Uint8Array, type: number, packetId: number
 /**
  * Encodes the packets a client builds from the application's arguments,
  * CONNECT, SUBSCRIBE and UNSUBSCRIBE; throws a TypeError or RangeError
- * naming a bad field. A PUBLISH goes out through encodePublishInto, an
+ * naming a bad field. A PUBLISH goes out through mqtt/publish-buffers, an
  * acknowledgement through encodeAckInto, PINGREQ and DISCONNECT are the
  * constants above; the broker's packets, and any packet from its fields,
  * are encoded by the tests' codec (test/lib/broker-codec), not on the device.

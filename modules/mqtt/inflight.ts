@@ -44,11 +44,15 @@ export class InflightWindow {
 		return entry;
 	}
 
-	/** A message joins, with its packet id, not yet sent, in a reused record when there is one. */
-	take(topic: PreparedTopic, topicText: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, size: number, packetId: number): Inflight {
+	/**
+	 * A message joins, with its packet id, in a reused record when there is
+	 * one. `sentAt` -1: not sent yet; else it is being handed over now, as
+	 * the last of what this connection owes, so the cursor moves past it.
+	 */
+	take(topic: PreparedTopic, topicText: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, size: number, packetId: number, sentAt = -1): Inflight {
 		let entry = this.#free.pop();
 		if (entry === undefined) {
-			entry = { topic, topicText, payload, qos, retain, size, supersede: false, onOutcome: undefined, packetId, phase: "publish", sent: false, sentAt: -1 };
+			entry = { topic, topicText, payload, qos, retain, size, supersede: false, onOutcome: undefined, packetId, phase: "publish", sent: sentAt >= 0, sentAt };
 		} else {
 			entry.topic = topic;
 			entry.topicText = topicText;
@@ -60,10 +64,12 @@ export class InflightWindow {
 			entry.onOutcome = undefined;
 			entry.packetId = packetId;
 			entry.phase = "publish";
-			entry.sent = false;
-			entry.sentAt = -1;
+			entry.sent = sentAt >= 0;
+			entry.sentAt = sentAt;
 		}
-		this.entries.push(entry);
+		const entries = this.entries;
+		entries.push(entry);
+		if (sentAt >= 0) this.cursor = entries.length;
 		return entry;
 	}
 

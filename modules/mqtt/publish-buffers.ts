@@ -1,15 +1,43 @@
 /*
- * Where an outbound PUBLISH's bytes live: the topics the application
- * publishes to, encoded once, and one small scratch buffer with views of
- * it by size, so that sending allocates nothing. The session decides what
- * goes out and when; this only says where its bytes are written. Bytes
- * handed out stay untouched until the next encode, which is as long as the
- * driver needs them (it writes a packet wholly before asking for the next).
+ * The one place an outbound PUBLISH is written: the frame's layout, the
+ * topics the application publishes to (encoded once), and the buffers the
+ * bytes go into, so that sending allocates nothing. Two writers share the
+ * layout: `encodePublishInto`, any PUBLISH into a caller's buffer, and
+ * `writeSmallPublish`, a small one into its topic's prepared buffer, where
+ * only the header, the packet id and the payload change. The session
+ * decides what goes out and when. Bytes handed out stay untouched until
+ * the next write, which is as long as the driver needs them (it writes a
+ * packet wholly before asking for the next).
  */
 import type { QoS } from "mqtt/packets";
-import { encodePublishInto, smallPublishBuffer } from "mqtt/codec";
+import { writeVarint } from "mqtt/codec";
 import { validateTopicName } from "mqtt/topic";
 import { encodeUtf8 } from "mqtt/utf8";
+
+/**
+ * The PUBLISH encoder: writes a PUBLISH into `target` and returns its
+ * length, or -1 if it does not fit. Arguments are trusted: the client
+ * validated the topic once when it encoded `topic`, and checks the rest.
+ */
+export function encodePublishInto(target: Uint8Array, topic: Uint8Array, payload: Uint8Array, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+	const topicLength = topic.length;
+	const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length;
+	const total = 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
+	if (total > target.length) return -1;
+	target[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+	let offset = remaining < 128 ? (target[1] = remaining, 2) : writeVarint(target, 1, remaining);
+	target[offset] = topicLength >> 8;
+	target[offset + 1] = topicLength & 0xff;
+	target.set(topic, offset + 2);
+	offset += 2 + topicLength;
+	if (qos > 0) {
+		target[offset] = packetId >> 8;
+		target[offset + 1] = packetId & 0xff;
+		offset += 2;
+	}
+	target.set(payload, offset);
+	return total;
+}
 
 /** A topic the application publishes to, encoded once. */
 export interface PreparedTopic {
@@ -24,25 +52,26 @@ export interface PreparedTopic {
 
 /**
  * The small-frame writer: a PUBLISH whose remaining length is under 128,
- * written into its topic's prepared buffer (made here the first time), and
- * the view of its `size` (publishSize's). `first` is the fixed header's
- * first byte (type, DUP, QoS, retain); the packet id is written when its
- * QoS is above 0. The topic and its length are in place already, so only
- * these bytes change: the layout is `smallPublishBuffer`'s, the codec's
- * own encoder.
+ * written into its topic's prepared buffer (made here the first time, by
+ * `encodePublishInto`, with the topic in place), and the view of its
+ * `size` (publishSize's). `first` is the fixed header's first byte (type,
+ * DUP, QoS, retain); the packet id goes just before the payload when QoS
+ * is above 0.
  */
 export function writeSmallPublish(prepared: PreparedTopic, first: number, packetId: number, payload: Uint8Array, size: number): Uint8Array {
-	const buffer = prepared.buffer ?? (prepared.buffer = smallPublishBuffer(prepared.bytes));
-	const base = prepared.remainingBase;
+	let buffer = prepared.buffer;
+	if (buffer === undefined) {
+		buffer = prepared.buffer = new Uint8Array(2 + 127);
+		encodePublishInto(buffer, prepared.bytes, buffer.subarray(0, 0), 0, false, false, 0);
+	}
+	const start = size - payload.length;
 	buffer[0] = first;
 	buffer[1] = size - 2;
 	if (first & 0x06) {
-		buffer[base + 2] = packetId >> 8;
-		buffer[base + 3] = packetId & 0xff;
-		buffer.set(payload, base + 4);
-	} else {
-		buffer.set(payload, base + 2);
+		buffer[start - 2] = packetId >> 8;
+		buffer[start - 1] = packetId & 0xff;
 	}
+	buffer.set(payload, start);
 	return prepared.views[size] ?? (prepared.views[size] = buffer.subarray(0, size));
 }
 

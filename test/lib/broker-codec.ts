@@ -12,8 +12,9 @@ import {
 } from "mqtt/packets";
 import {
 	checkBytes, checkFixedHeader, checkPacketId, checkQoS, decodePacket, decodePublishInto, disconnectPacket, encode as encodeClientPacket,
-	encodeAckInto, encodePublishInto, inboundPublishRecord, maxRemainingLength, packetTypeName, pingreqPacket, publishSize,
+	encodeAckInto, inboundPublishRecord, maxRemainingLength, packetTypeName, pingreqPacket, publishSize,
 } from "mqtt/codec";
+import { encodePublishInto } from "mqtt/publish-buffers";
 import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 

@@ -96,7 +96,7 @@ export const suite = defineSuite("MQTT session alone: bytes and time in, packets
 		r.session.receive(8, connack.subarray(3));
 		assert.equal(r.session.state, "connected");
 		assert.deepEqual(drain(r, 8), []);
-		assert.equal(r.session.quiet, true, "nothing waits: a new message may go straight out");
+		assert.equal(r.session.status.quiet, true, "nothing waits: a new message may go straight out");
 		assert.equal(r.session.timeout(), 8 + 30000, "keepalive runs from the CONNACK");
 		assert.deepEqual(r.effects, ["state connecting", "state connected", "connected"]);
 		assert.equal(r.session.stats.connects, 1);
@@ -296,12 +296,12 @@ export const suite = defineSuite("MQTT session alone: bytes and time in, packets
 		const sent = open(r, 1);
 		assert.deepEqual(sent.map((packet) => asPublish(packet).topic), ["q/0"]);
 		assert.equal(r.session.publish(2, "q/1", encodeUtf8("b"), 1, true, 0), true, "no room now: taken, to be pulled");
-		assert.equal(r.session.quiet, false, "the driver must ask transmit()");
+		assert.equal(r.session.status.quiet, false, "the driver must ask transmit()");
 		const [pulled, ...rest] = drain(r, 2);
 		assert.deepEqual(rest, []);
 		const message = asPublish(pulled);
 		assert.deepEqual([message.topic, message.qos, message.retain, message.packetId], ["q/1", 1, true, 1]);
-		assert.equal(r.session.quiet, true);
+		assert.equal(r.session.status.quiet, true);
 	},
 
 	"disconnect: what is owed goes out, DISCONNECT last, then the transport closes"() {

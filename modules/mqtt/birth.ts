@@ -14,8 +14,6 @@ import type { QueuedPublish } from "mqtt/outbox";
 
 export class Birth {
 	readonly message: QueuedPublish;
-	/** Owed on this connection: it goes next after the control packets. */
-	due = false;
 
 	constructor(buffers: PublishBuffers, will: Will) {
 		const { topic, payload, qos, retain } = will;
@@ -26,8 +24,8 @@ export class Birth {
 	/** An in-flight entry is an earlier connection's birth message. */
 	readonly isBirth = (entry: Inflight): boolean => entry.payload === this.message.payload && entry.topic === this.message.topic;
 
-	/** CONNACK accepted: owed, unless the resumed session still holds an earlier one in flight. */
-	connected(sessionPresent: boolean, window: InflightWindow): void {
-		this.due = !(sessionPresent && window.entries.some(this.isBirth));
+	/** CONNACK accepted: whether it is owed, as it is unless the resumed session still holds an earlier one in flight. */
+	owed(sessionPresent: boolean, window: InflightWindow): boolean {
+		return !(sessionPresent && window.entries.some(this.isBirth));
 	}
 }

@@ -34,6 +34,12 @@ import { Connector } from "net/connector";
 
 export type { ClientOptions, InboundMessage, MessageHandler, PublishOptions, PublishOutcome, SessionState, SessionStats };
 
+/** A publish's onOutcome, checked. */
+function outcomeCallback(onOutcome: PublishOptions["onOutcome"]): PublishOptions["onOutcome"] {
+	if (onOutcome !== undefined && typeof onOutcome !== "function") throw new TypeError("onOutcome must be a function");
+	return onOutcome;
+}
+
 /** Reads up to this many bytes go into the client's own buffer; larger ones are allocated. */
 const inputSize = 256;
 
@@ -83,6 +89,7 @@ export class MqttClient {
 	 * returned: its effects never call back into it.
 	 */
 	#reports: (() => void)[] = [];
+	#reportsWaiting = false;
 
 	constructor(options: ClientOptions) {
 		this.#options = options;
@@ -220,8 +227,8 @@ export class MqttClient {
 		if (!(bytes instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array or a string");
 		const now = this.#clock.now();
 		const taken = options === undefined ? this.#session.publish(now, topic, bytes, 0, false, this.#room)
-			: options.supersede === true || options.onOutcome !== undefined ? this.#publishWith(now, topic, bytes, options)
-			: this.#session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room);
+			: options.supersede !== true && options.onOutcome === undefined ? this.#session.publish(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room)
+			: this.#session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, outcomeCallback(options.onOutcome));
 		if (typeof taken === "object") {
 			// The hot path: the session had nothing waiting, and the packet fits the budget.
 			this.#budget = this.#room = this.#socket!.write(taken);
@@ -230,13 +237,6 @@ export class MqttClient {
 		// Taken, or refused with an error to report: either is done with once the call has returned.
 		if (!this.#busy) this.#flush(now);
 		return taken;
-	}
-
-	/** A publish with options the hot path does without. */
-	#publishWith(now: number, topic: string, bytes: Uint8Array, options: PublishOptions): Uint8Array | boolean {
-		const onOutcome = options.onOutcome;
-		if (onOutcome !== undefined && typeof onOutcome !== "function") throw new TypeError("onOutcome must be a function");
-		return this.#session.publishWith(now, topic, bytes, options.qos ?? 0, options.retain ?? false, this.#room, options.supersede === true, onOutcome);
 	}
 
 	/**
@@ -295,14 +295,10 @@ export class MqttClient {
 		if (this.#busy) return;
 		this.#busy = true;
 		this.#room = 0;
-		// The application is told what happened; what it does then (publish, stop) only queues.
-		const reports = this.#reports;
-		if (reports.length > 0) {
-			this.#reports = [];
-			for (const report of reports) report();
-		}
+		if (this.#reportsWaiting) this.#tell();
 		// After most inputs (an inbound message, an ack) there is nothing to send: not even asked.
 		if (this.#pending !== undefined || !this.#status.quiet) this.#pump(now);
+		if (this.#reportsWaiting) this.#tell();
 		this.#busy = false;
 		this.#room = this.#socket !== undefined && this.#socketReady && this.#pending === undefined ? this.#budget : 0;
 		// end(): done when nothing is in flight any more, the time is up, or the connection is gone.
@@ -524,9 +520,21 @@ export class MqttClient {
 		if (onError) this.#report(() => onError(kind, message));
 	}
 
-	/** Told once the input is handled (see #reports); the flag makes the input's end take the long way, through #flush. */
+	/** The application is told what the session raised; what it does then (publish, stop) only queues. */
+	#tell(): void {
+		this.#reportsWaiting = false;
+		while (this.#reports.length > 0) {
+			const reports = this.#reports;
+			this.#reports = [];
+			for (const report of reports) report();
+		}
+	}
+
+	/** Told once the input is handled (see #reports). */
 	#report(report: () => void): void {
 		this.#reports.push(report);
+		this.#reportsWaiting = true;
+		// The input's end takes the long way, through #flush, where they are told.
 		this.#reconnectChanged = true;
 	}
 

@@ -110,7 +110,8 @@ export class Deadlines {
 				this.nextWake = earliest(connackDue, this.#pingDue = now + this.#pingTimeout);
 				return Due.Pingreq;
 			}
-			this.nextWake = earliest(connackDue, (lastSent < lastReceived ? lastSent : lastReceived) + interval);
+			// Connected, no CONNACK is awaited: the keepalive's time is the answer, with no call for it.
+			this.nextWake = (lastSent < lastReceived ? lastSent : lastReceived) + interval;
 			return Due.Nothing;
 		}
 		this.nextWake = earliest(connackDue, this.#pingDue);

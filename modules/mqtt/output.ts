@@ -22,6 +22,8 @@ export type ControlPacket = Uint8Array | number;
 export class Output implements SessionStatus {
 	quiet = false;
 	timeoutChanged = true;
+	/** The birth message is owed on this connection: it goes next after the control packets. */
+	birthDue = false;
 	/** After disconnect(): DISCONNECT goes once what is owed has gone. */
 	farewell = false;
 	readonly #control: ControlPacket[] = [];
@@ -46,7 +48,7 @@ export class Output implements SessionStatus {
 	drop(): void {
 		this.#control.length = 0;
 		this.farewell = false;
-		if (this.#birth !== undefined) this.#birth.due = false;
+		this.birthDue = false;
 	}
 
 	/**
@@ -63,8 +65,8 @@ export class Output implements SessionStatus {
 		if (control.length > 0) {
 			const item = control.shift()!;
 			packet = typeof item === "number" ? encodeAckInto(this.#ack, item >> 16, item & 0xffff) : item;
-		} else if (birth !== undefined && birth.due && (connected || this.farewell)) {
-			birth.due = false;
+		} else if (this.birthDue && birth !== undefined && (connected || this.farewell)) {
+			this.birthDue = false;
 			const message = birth.message;
 			packet = message.qos === 0 ? outbound.sendQos0(message.topic, message.payload, message.retain, message.size) : outbound.send(window.add(message, outbound.ids.allocate()), now);
 		} else if (connected || this.farewell) {
@@ -88,7 +90,7 @@ export class Output implements SessionStatus {
 			}
 		}
 		if (packet === undefined) this.quiet = connected && outbox.length === 0;
-		else if (connected && control.length === 0 && outbox.length === 0 && window.cursor >= window.entries.length && (birth === undefined || !birth.due)) this.quiet = true;
+		else if (connected && control.length === 0 && outbox.length === 0 && window.cursor >= window.entries.length && !this.birthDue) this.quiet = true;
 		return packet;
 	}
 }

@@ -1,21 +1,20 @@
 /*
  * The MQTT session state machine (layer 3), sans-I/O in the manner of h11
- * and quinn-proto: it owns no socket and no clock. It is fed events, each
+ * and quinn-proto: it owns no socket and no clock, and is fed events, each
  * with the current time. Its output is pulled, as quinn-proto's
  * poll_transmit and poll_timeout are: after each input the driver asks
  * `transmit()` for the next packet, only while its socket has room, and
  * `timeout()` for the one time it next wants to be woken. So nothing is
  * written from inside its own dispatch, and what the socket cannot take yet
- * waits here, bounded by the outbox and the in-flight window. Effects tell
- * the driver to open or close a transport and report messages, states and
- * errors. The calls, when each may be made and what it returns, are the
- * contract in docs/client-library.md; the types are mqtt/session-contract's.
+ * waits, bounded by the outbox and the in-flight window. Effects tell the
+ * driver to open or close a transport and report messages, states and
+ * errors. docs/client-library.md has the contract: each call, when, and
+ * what it returns; mqtt/session-contract the types.
  *
- * This holds the connection's lifecycle, the dispatch of inbound packets
- * and the direct lane; its parts are modules of their own: the deadlines
- * (mqtt/deadlines), output order (mqtt/output), outbound and inbound QoS
- * (mqtt/outbound, mqtt/inbound), packet ids, subscriptions, the birth
- * message, and where PUBLISH bytes are written (mqtt/publish-buffers).
+ * This holds the connection's lifecycle, the inbound dispatch and the
+ * direct lane. Its parts are modules: mqtt/deadlines, mqtt/output (what
+ * goes next), mqtt/outbound and mqtt/inbound (QoS), mqtt/packet-ids,
+ * mqtt/subscriptions, mqtt/birth, and mqtt/publish-buffers (PUBLISH bytes).
  *
  * It keeps the session's state across connections (in-flight messages,
  * subscriptions, the outbox), but one connection at a time: when one
@@ -72,11 +71,8 @@ export class Session {
 	readonly #connectBytes: Uint8Array;
 	readonly #deadlines: Deadlines;
 	/**
-	 * `timeout()`'s answer as `wake` found it, for the `timeout()` call that
-	 * follows a wake; -2: not known, ask the deadlines. Anything else that
-	 * sets `timeoutChanged` forgets it. A send in between only moves the
-	 * keepalive later, so the earlier time it may hold just wakes the
-	 * session early, as `timeoutChanged` already allows.
+	 * `timeout()`'s answer as `wake` found it, for the call that follows; -2:
+	 * ask the deadlines. A send in between only moves the keepalive later.
 	 */
 	#nextWake = -2;
 	readonly #birth: Birth | undefined;
@@ -107,7 +103,8 @@ export class Session {
 		// A broker may give a client with no id a session, but never keeps it (MQTT-3.1.3-7, -8).
 		if (options.clientId === "" && !options.cleanSession) throw new TypeError("an empty client id needs a clean session (cleanSession true): a broker keeps no session for a client without an id");
 		// Encoded now, so a bad client id or will is the application's error, and only once.
-		this.#connectBytes = encode(this.#connectPacket());
+		const { clientId, cleanSession, keepalive, username, password, will } = options;
+		this.#connectBytes = encode({ type: PacketType.Connect, clientId, cleanSession, keepalive, username, password, will });
 		this.#birth = options.birth ? new Birth(this.#buffers, options.birth) : undefined;
 		this.status = this.#output = new Output(this.#outbound, this.outbox, this.#birth);
 	}
@@ -218,7 +215,20 @@ export class Session {
 		if (this.#laneOpen) {
 			const length = chunk.length;
 			const first = chunk[0]!;
-			if ((first & 0xfd) === 0x30 && chunk[1] === length - 2 && length < 130 && this.#directRoutes !== undefined) {
+			if (first === 0x40) {
+				const window = this.#window;
+				const entry = window.entries[0];
+				if (length === 4 && chunk[1] === 2 && entry !== undefined && entry.packetId === ((chunk[2]! << 8) | chunk[3]!) && entry.qos === 1 && entry.sent) {
+					this.#lastReceived = now;
+					this.stats.lastRoundTrip = now - entry.sentAt;
+					// Outbound.acknowledge for the oldest, inlined: this is every reading's last step.
+					window.entries.shift();
+					if (window.cursor > 0) window.cursor--;
+					if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
+					window.release(entry);
+					return;
+				}
+			} else if ((first & 0xfd) === 0x30 && chunk[1] === length - 2 && length < 130 && this.#directRoutes !== undefined) {
 				// The whole packet is decoded in one native call, and the topic with its length
 				// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
 				// means these very bytes.
@@ -242,19 +252,6 @@ export class Session {
 						if (packetId !== 0) this.#output.queue((PacketType.Puback << 16) | packetId);
 						return;
 					}
-				}
-			} else if (first === 0x40) {
-				const window = this.#window;
-				const entry = window.entries[0];
-				if (length === 4 && chunk[1] === 2 && entry !== undefined && entry.packetId === ((chunk[2]! << 8) | chunk[3]!) && entry.qos === 1 && entry.sent) {
-					this.#lastReceived = now;
-					this.stats.lastRoundTrip = now - entry.sentAt;
-					// Outbound.acknowledge for the oldest, inlined: this is every reading's last step.
-					window.entries.shift();
-					if (window.cursor > 0) window.cursor--;
-					if (entry.onOutcome !== undefined) settle(entry, "acknowledged");
-					window.release(entry);
-					return;
 				}
 			}
 		}
@@ -319,15 +316,17 @@ export class Session {
 					this.#lastSent = now;
 					return writeSmallPublish(prepared, retain ? 0x31 : 0x30, 0, payload, base + 2);
 				}
-			} else if (qos === 1 && base < 126 && this.#window.entries.length < this.#window.max) {
+			}
+			const window = this.#window;
+			if (qos === 1 && base < 126 && window.entries.length < window.max) {
 				const packetId = this.#ids.allocate();
-				this.#window.take(prepared, topic, payload, 1, retain, base + 4, packetId, now);
+				window.take(prepared, topic, payload, 1, retain, base + 4, packetId, now);
 				this.stats.sent++;
 				this.#lastSent = now;
 				return writeSmallPublish(prepared, retain ? 0x33 : 0x32, packetId, payload, base + 4);
 			}
 		}
-		return this.#take(now, prepared, topic, payload, qos, retain, room, false, undefined);
+		return this.publishWith(now, topic, payload, qos, retain, room, false, undefined);
 	}
 
 	/**
@@ -338,15 +337,8 @@ export class Session {
 	 * writes it next, within the room it gave).
 	 */
 	publishWith(now: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number, supersede: boolean, onOutcome: ((outcome: PublishOutcome) => void) | undefined): Uint8Array | boolean {
-		const prepared = this.#topics.get(topic) ?? this.#buffers.prepare(topic);
-		const taken = this.#take(now, prepared, topic, payload, qos, retain, room, supersede, onOutcome);
-		if (onOutcome !== undefined && qos === 0 && typeof taken === "object") onOutcome("written");
-		return taken;
-	}
-
-	/** A message off the small-frame fast path: sent now if nothing waits and it fits, else in flight or queued. */
-	#take(now: number, prepared: PreparedTopic, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, room: number, supersede: boolean, onOutcome: ((outcome: PublishOutcome) => void) | undefined): Uint8Array | boolean {
 		this.#now = now;
+		const prepared = this.#topics.get(topic) ?? this.#buffers.prepare(topic);
 		if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
 		// publishSize, inlined.
 		const remaining = prepared.remainingBase + payload.length + (qos === 0 ? 0 : 2);
@@ -357,6 +349,7 @@ export class Session {
 		if (qos === 0) {
 			if (output.quiet && size <= room) {
 				this.#lastSent = now;
+				if (onOutcome !== undefined) onOutcome("written");
 				return this.#outbound.sendQos0(prepared, payload, retain, size);
 			}
 		} else if (this.outbox.length === 0 && this.#state === "connected" && window.entries.length < window.max) {
@@ -389,11 +382,7 @@ export class Session {
 		return accepted;
 	}
 
-	/**
-	 * Every message the broker has not yet taken, oldest first: those in
-	 * flight still waiting for PUBACK/PUBREC, then the outbox. Nothing is
-	 * removed; for a session that replaces this one (new broker settings).
-	 */
+	/** Every message the broker has not taken, oldest first, none removed: for a session that replaces this one. */
 	unsent(): UnsentMessage[] {
 		return this.#outbound.unsent(this.outbox);
 	}
@@ -487,11 +476,8 @@ export class Session {
 	};
 
 	/**
-	 * A message we refused to deliver for a limit of ours is still
-	 * acknowledged, as PUBACK or PUBREC (its PUBREL then completes as usual):
-	 * unacknowledged, it would hold one of the broker's in-flight slots for
-	 * good. It is reported once: a QoS 2 retransmission before PUBREL is
-	 * only acknowledged again.
+	 * A message not delivered for a limit of ours is acknowledged all the
+	 * same (see mqtt/inbound), and reported once.
 	 */
 	#acknowledgeSkipped(qos: QoS, packetId: number, topic: string | undefined, rule: string): void {
 		const ack = this.#accept(qos, packetId);
@@ -557,7 +543,7 @@ export class Session {
 		// Subscriptions the broker does not hold for us, and unsubscriptions asked for while offline.
 		for (const packet of this.#subscriptions.connected(sessionPresent)) this.#output.queue(packet);
 		const birth = this.#birth;
-		birth?.connected(sessionPresent, this.#window);
+		this.#output.birthDue = birth !== undefined && birth.owed(sessionPresent, this.#window);
 		if (sessionPresent) {
 			// The broker kept our session: what it has not acknowledged goes again, in order, as DUP.
 			this.#window.resend();
@@ -606,15 +592,5 @@ export class Session {
 	#timeoutChanged(): void {
 		this.#nextWake = -2;
 		this.#output.timeoutChanged = true;
-	}
-
-	#connectPacket(): Packet {
-		const { clientId, cleanSession, keepalive, username, password, will } = this.options;
-		return {
-			type: PacketType.Connect, clientId, cleanSession, keepalive,
-			...(username !== undefined ? { username } : {}),
-			...(password !== undefined ? { password } : {}),
-			...(will !== undefined ? { will } : {}),
-		};
 	}
 }

@@ -7,6 +7,7 @@ import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { FakeHost, concat, hex, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
+import { Session } from "mqtt/session";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "test/lib/broker-codec";
 import { encodeUtf8 } from "mqtt/utf8";
@@ -718,6 +719,53 @@ export const suite = defineSuite("MQTT session on a virtual clock", {
 		assert.throws(() => r.client.publish("a", 42 as unknown as string), /payload must be a Uint8Array or a string/);
 		assert.throws(() => r.client.subscribe("a/#/b", 0), /# must be the last character/);
 		assert.throws(() => rig({ port: 70000 }), /port must be 1-65535/);
+	},
+
+	"tells the application of the session's effects once its call has returned; only a handler runs inside it"() {
+		// Every call into the session counts how deep the session is: an application callback made
+		// from inside an effect would see a depth above 0.
+		const prototype = Session.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+		const names = ["connect", "abort", "disconnect", "transportOpened", "transportClosed", "transmit", "receive", "wake", "timeout", "publish", "publishWith", "subscribe", "unsubscribe"];
+		const originals = names.map((name) => prototype[name]!);
+		let depth = 0;
+		names.forEach((name, index) => {
+			const original = originals[index]!;
+			prototype[name] = function (this: unknown, ...args: unknown[]): unknown {
+				depth++;
+				try {
+					return original.apply(this, args);
+				} finally {
+					depth--;
+				}
+			};
+		});
+		try {
+			const seen: string[] = [];
+			const r = rig({
+				onStateChange: (state) => void seen.push(`state ${state} at depth ${depth}`),
+				onConnect: () => {
+					seen.push(`connect at depth ${depth}`);
+					r.client.publish("s/hello", "1", { qos: 1 });
+				},
+				onError: (kind) => void seen.push(`error ${kind} at depth ${depth}`),
+			});
+			r.client.subscribe("c/led", 1, (message) => {
+				seen.push(`handler at depth ${depth}`);
+				r.client.publish("s/led", message.payload, { qos: 1 });
+				throw new Error("handler failed");
+			});
+			connected(r);
+			const connection = r.host.broker.current!;
+			assert.deepEqual(connection.received.map((packet) => packet.type), [PacketType.Connect, PacketType.Subscribe, PacketType.Publish], "what onConnect published goes after what the CONNACK queued");
+			connection.sendPacket({ type: PacketType.Publish, topic: "c/led", payload: encodeUtf8("ON"), qos: 1, retain: false, dup: false, packetId: 9 });
+			r.host.virtual.advance(1);
+			assert.deepEqual(seen, ["state connecting at depth 0", "state connected at depth 0", "connect at depth 0", "handler at depth 1", "error handler at depth 0"]);
+			assert.deepEqual(r.host.broker.publishedTo("s/led"), ["ON"], "the handler's publish went out after its input");
+		} finally {
+			names.forEach((name, index) => {
+				prototype[name] = originals[index]!;
+			});
+		}
 	},
 
 	"stops in order: DISCONNECT, no reconnect, no will"() {

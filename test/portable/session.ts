@@ -318,6 +318,74 @@ export const suite = defineSuite("MQTT session alone: bytes and time in, packets
 		assert.equal(r.session.timeout(), undefined);
 	},
 
+	"the contract: what each call returns, whatever the state"() {
+		const r = rig({ outbox: { maxMessages: 1, maxBytes: 4096, policy: "reject-new" } });
+		assert.equal(r.session.transmit(0), undefined, "no transport: nothing to send");
+		assert.equal(r.session.timeout(), undefined, "idle: no timer");
+		assert.equal(r.session.publish(0, "a", encodeUtf8("1"), 0, false, 1536), true, "offline: taken into the outbox");
+		assert.equal(r.session.publish(0, "a", encodeUtf8("2"), 0, false, 1536), false, "the outbox refused it");
+		assert.equal(r.effects.at(-1), "error limit: outbox full (1 messages, 6 bytes): rejected a publish to a");
+		assert.throws(() => r.session.publish(0, "a/#", encodeUtf8("x"), 0, false, 1536), /wildcard/);
+		assert.throws(() => r.session.publish(0, "a", encodeUtf8("x"), 3 as QoS, false, 1536), /QoS must be 0, 1 or 2/);
+		open(r, 1);
+		assert.equal(r.session.status.quiet, true);
+		// Quiet, and the packet fits the room given: bytes to write now, at each QoS the fast path takes and beyond it.
+		const outcomes: PublishOutcome[] = [];
+		const qos0 = r.session.publishWith(2, "a", encodeUtf8("3"), 0, false, 1536, false, (outcome) => void outcomes.push(outcome));
+		assert.ok(qos0 instanceof Uint8Array);
+		assert.deepEqual(outcomes, ["written"], "told before the bytes are handed back: the caller writes them next");
+		assert.ok(r.session.publish(2, "a", encodeUtf8("4"), 1, false, 1536) instanceof Uint8Array);
+		assert.ok(r.session.publish(2, "a", new Uint8Array(300), 1, false, 1536) instanceof Uint8Array, "a large one too, while nothing waits");
+		assert.equal(r.session.publish(2, "a", new Uint8Array(300), 0, false, 200), true, "past the room: taken, to be pulled");
+		assert.equal(r.session.status.quiet, false);
+		assert.equal(drain(r, 2).length, 1);
+		assert.equal(r.session.transmit(2), undefined, "all pulled");
+		assert.equal(r.session.status.quiet, true, "the last transmit() left it quiet");
+	},
+
+	"the status is the session's alone: timeout() clears timeoutChanged, and only a change of deadline sets it"() {
+		const r = rig();
+		r.session.subscribe(0, "in", 0, () => undefined);
+		r.session.connect(0);
+		assert.equal(r.session.status.timeoutChanged, true, "connect arms the CONNACK deadline");
+		assert.equal(r.session.timeout(), 10000);
+		assert.equal(r.session.status.timeoutChanged, false, "asked: cleared by the session itself");
+		r.session.transportOpened(0);
+		drain(r, 0);
+		assert.equal(r.session.status.timeoutChanged, false, "CONNECT sent: the deadline stands");
+		r.session.receive(1, encode({ type: PacketType.Connack, sessionPresent: false, returnCode: 0 }));
+		assert.equal(r.session.status.timeoutChanged, true, "connected: keepalive replaces the CONNACK deadline");
+		assert.equal(r.session.timeout(), 30001);
+		drain(r, 1);
+		r.session.receive(2, encode({ type: PacketType.Suback, packetId: 1, returnCodes: [0] }));
+		r.session.receive(3, inbound("in", "x", 0));
+		assert.ok(r.session.publish(4, "out", encodeUtf8("y"), 1, false, 1536) instanceof Uint8Array);
+		r.session.receive(5, ack(PacketType.Puback, 2));
+		assert.equal(r.session.status.timeoutChanged, false, "messages in and out only move the keepalive later: no new timer");
+		assert.equal(r.session.status.quiet, true);
+		r.session.wake(30001);
+		assert.equal(r.session.status.timeoutChanged, true, "a wake always asks for the next time");
+		assert.equal(r.session.timeout(), 30004, "the keepalive from the last message sent");
+		assert.equal(r.session.status.timeoutChanged, false);
+	},
+
+	"an inbound QoS 2 message: PUBREC, delivered once, PUBCOMP at PUBREL; a broker past maxInboundPending is refused"() {
+		const r = rig({ maxInboundPending: 1 });
+		const seen: string[] = [];
+		r.session.subscribe(0, "q2", 2, (message) => void seen.push(String.fromCharCode(...message.payload)));
+		open(r, 0);
+		r.session.receive(0, encode({ type: PacketType.Suback, packetId: 1, returnCodes: [2] }));
+		r.session.receive(1, inbound("q2", "a", 2, 7));
+		r.session.receive(2, inbound("q2", "a", 2, 7, true));
+		assert.deepEqual(seen, ["a"], "the retransmission is not delivered again");
+		assert.deepEqual(drain(r, 2).map((packet) => [packet.type, (packet as { packetId: number }).packetId]), [[PacketType.Pubrec, 7], [PacketType.Pubrec, 7]]);
+		assert.equal(r.session.stats.duplicatesIgnored, 1);
+		r.session.receive(3, inbound("q2", "b", 2, 8));
+		assert.equal(r.session.state, "idle");
+		assert.equal(r.effects.at(-1), "failed protocol: protocol error: broker exceeded 1 unreleased QoS 2 messages");
+		assert.deepEqual(seen, ["a"]);
+	},
+
 	"a protocol violation from the broker closes the link with the rule broken"() {
 		const r = rig();
 		r.session.connect(0);

@@ -1,8 +1,10 @@
 /*
- * The session writes outbound PUBLISH bytes itself on its fast paths (a
- * small message into its topic's prepared buffer, a re-send with DUP set)
- * and through the codec otherwise. Every way out is held here to the
- * codec's encoder and to mqtt-packet, the reference codec: across topics,
+ * Outbound PUBLISH bytes are written in one module, mqtt/publish-buffers:
+ * a small message into its topic's prepared buffer (the fast path, the
+ * in-flight send and re-send with DUP), and any other by its encoder. Every
+ * way out of the session (publish, publishWith, pulled, re-sent, the birth
+ * message) is held here to that encoder and to mqtt-packet, the reference
+ * codec: across topics,
  * QoS, retain, payload sizes either side of the remaining length's one-,
  * two- and three-byte boundaries, and packet ids through their wrap.
  */
@@ -96,6 +98,50 @@ describe("outbound PUBLISH bytes: the session's every way out equals the codec a
 			}
 		}
 		assert.ok(compared > 300, `only ${compared} packets compared`);
+	});
+
+	it("with publishWith's options (a state, an outcome), handed out at once and pulled", function () {
+		let compared = 0;
+		for (const topic of topics) {
+			for (const qos of qosLevels) {
+				const r = connectedRig();
+				let packetId = 0;
+				for (const length of payloadLengths(topic, qos)) {
+					const payload = payloadOf(length, compared);
+					const outcomes: string[] = [];
+					const onOutcome = (outcome: string): void => void outcomes.push(outcome);
+					if (qos > 0) packetId++;
+					const handed = r.session.publishWith(1, topic, payload, qos, true, 1 << 20, true, onOutcome);
+					assert.ok(handed instanceof Uint8Array, `${topic} QoS ${qos}, ${length} bytes: not handed out at once`);
+					assert.equal(hex(handed), expected(topic, payload, qos, true, false, packetId), `handed out: ${topic} QoS ${qos}, ${length} bytes`);
+					complete(r, 1, qos, packetId);
+					if (qos > 0) packetId++;
+					assert.equal(r.session.publishWith(2, topic, payload, qos, false, 0, true, onOutcome), true);
+					assert.equal(hex(r.session.transmit(2)!), expected(topic, payload, qos, false, false, packetId), `pulled: ${topic} QoS ${qos}, ${length} bytes`);
+					complete(r, 2, qos, packetId);
+					assert.deepEqual(outcomes, qos === 0 ? ["written", "written"] : ["acknowledged", "acknowledged"]);
+					compared += 2;
+				}
+			}
+		}
+		assert.ok(compared > 100, `only ${compared} packets compared`);
+	});
+
+	it("the birth message, at QoS 0 and 1, small and large, as the codec writes it", function () {
+		for (const topic of topics) {
+			for (const qos of [0, 1] as const) {
+				for (const length of payloadLengths(topic, qos)) {
+					const payload = payloadOf(length, length);
+					const r = rig({ outbox: { maxMessages: 10, maxBytes: 1 << 20, policy: "drop-oldest" }, birth: { topic, payload, qos, retain: true } });
+					r.session.connect(0);
+					r.session.transportOpened(0);
+					assert.ok(r.session.transmit(0) !== undefined, "CONNECT");
+					r.session.receive(0, encode({ type: PacketType.Connack, sessionPresent: false, returnCode: 0 }));
+					assert.equal(hex(r.session.transmit(0)!), expected(topic, payload, qos, true, false, qos === 0 ? 0 : 1), `birth: ${topic} QoS ${qos}, ${length} bytes`);
+					assert.equal(r.session.transmit(0), undefined);
+				}
+			}
+		}
 	});
 
 	it("sent again with DUP on a resumed session, from the prepared buffer or the codec", function () {

@@ -389,7 +389,8 @@ export class MqttClient {
 				port: this.#options.port,
 				...(this.#options.tls ? { tls: this.#options.tls } : {}),
 				onWritable: (count: number) => {
-					if (!current()) return;
+					// current(), inlined: every TCP acknowledgement comes here.
+					if (socket === undefined || socket !== this.#socket) return;
 					this.#budget = count;
 					// Most calls are the TCP acknowledgement of what was written, with nothing waiting to
 					// go and no timer to move: what #flush would do comes down to the room.

@@ -235,21 +235,21 @@ export class Session {
 				const topicEnd = chunk[3]! + 4;
 				const route = this.#directRoutes.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
 				if (route !== undefined) {
-					// QoS 1 (0x32): the packet id's two bytes come before the payload.
-					let packetId = 0;
-					if (first !== 0x30 && topicEnd + 2 <= length) packetId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!;
-					if (packetId !== 0 || first === 0x30) {
+					// QoS 1 (0x32): the packet id's two bytes come before the payload, and a PUBACK after the handler.
+					const qos1 = first !== 0x30;
+					const packetId = qos1 && topicEnd + 2 <= length ? (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]! : 0;
+					if (packetId !== 0 || !qos1) {
 						this.stats.received++;
 						this.#lastReceived = now;
-						const message = packetId === 0 ? route.message : route.acknowledged;
-						message.payload = chunk.subarray(packetId === 0 ? topicEnd : topicEnd + 2);
+						const message = qos1 ? route.acknowledged : route.message;
+						message.payload = chunk.subarray(qos1 ? topicEnd + 2 : topicEnd);
 						try {
 							route.handler(message);
 						} catch (error) {
 							this.#handlerThrew(message.topic, error);
 						}
 						// As on the layered path: acknowledged after the handler, ahead of what it published.
-						if (packetId !== 0) this.#output.queue((PacketType.Puback << 16) | packetId);
+						if (qos1) this.#output.queue((PacketType.Puback << 16) | packetId);
 						return;
 					}
 				}

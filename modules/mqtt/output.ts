@@ -68,6 +68,7 @@ export class Output implements SessionStatus {
 		} else if (this.birthDue && birth !== undefined && (connected || this.farewell)) {
 			this.birthDue = false;
 			const message = birth.message;
+			// Into the window at its end, the cursor left where it is: replays after a resume still follow.
 			packet = message.qos === 0 ? outbound.sendQos0(message.topic, message.payload, message.retain, message.size) : outbound.send(window.add(message, outbound.ids.allocate()), now);
 		} else if (connected || this.farewell) {
 			const unsent = window.cursor < window.entries.length ? window.nextUnsent() : undefined;

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { XsRunner, projectRoot } from "../test/support/xs.js";
+import { XsRunner, projectRoot } from "../tools/rigs/xs.js";
 import { systemBenches } from "./system.js";
 import { engineBench, readingParts, type EngineResult } from "./engine.js";
 import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { VirtualRig, rigsOnOneBroker } from "./support/virtual-rig.js";
+import { VirtualRig, rigsOnOneBroker } from "../tools/rigs/virtual-rig.js";
 
 describe("back-pressure end to end: the firmware (XS host simulator) against mosquitto, 1,536 bytes per turn", function () {
 	this.timeout(120_000);

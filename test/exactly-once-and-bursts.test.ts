@@ -16,10 +16,10 @@ import { PacketType } from "mqtt/packets";
 import { Board } from "../hosts/node/platform.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
-import { Mosquitto } from "./support/mosquitto.js";
-import { FaultProxy } from "./support/fault-proxy.js";
-import { manifestConfig } from "./support/firmware.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { FaultProxy } from "../tools/rigs/fault-proxy.js";
+import { manifestConfig } from "../tools/rigs/firmware.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 const unique = (): string => Math.random().toString(16).slice(2);
 

@@ -2,13 +2,13 @@
  * Long faults on a virtual clock, against a real mosquitto: the firmware
  * on the XS host simulator, a reading every second at QoS 1, and a
  * subscriber with a persistent session that checks every reading arrives,
- * in order (test/support/virtual-rig.ts).
+ * in order (tools/rigs/virtual-rig.ts).
  *
  * Settings: Wi-Fi and MQTT backoff 1 s doubling to 10 s, max in flight 10.
  */
 import assert from "node:assert/strict";
-import { VirtualRig, rigsOnOneBroker } from "./support/virtual-rig.js";
-import { runSoak } from "./support/soak.js";
+import { VirtualRig, rigsOnOneBroker } from "../tools/rigs/virtual-rig.js";
+import { runSoak } from "../tools/rigs/soak.js";
 
 const backoffMax = 10_000;
 const maxInflight = 10;

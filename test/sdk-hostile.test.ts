@@ -14,11 +14,11 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, instrumentSamples, requireSdk, Simulator } from "./support/mcsim.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, instrumentSamples, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { itEachHostileCase, type HostileTarget } from "./support/hostile.js";
 import { assertNoGaps } from "./support/readings.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 /** The lowest value of an instrument over the last `seconds` samples (XS collects only when a heap runs out). */
 function lowest(simulator: Simulator, name: string, seconds: number): number {

@@ -36,8 +36,8 @@ async function bridge(): Promise<void> {
 
 	const runner = await XsRunner.start();
 	const trips: number[] = [];
-	const request = new TextEncoder().encode(JSON.stringify({ kind: "names", module: "test/portable/host-engine" }));
-	await runner.load("test/portable/host-engine");
+	const request = new TextEncoder().encode(JSON.stringify({ kind: "names", module: "bench/xs/bridge" }));
+	await runner.load("bench/xs/bridge");
 	for (let i = 0; i < 2000; i++) {
 		const t0 = performance.now();
 		await runner.worker.command(request);

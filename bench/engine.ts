@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { projectRoot, xsModuleRoot } from "../test/support/xs.js";
+import { projectRoot, xsModuleRoot } from "../tools/rigs/xs.js";
 
 export interface EngineResult {
 	engine: string;

@@ -14,13 +14,13 @@
  * 16 on the ESP32; the instrumentation reports bytes.
  */
 import mqtt from "mqtt";
-import { Mosquitto } from "../test/support/mosquitto.js";
-import { makeTestPki, type TestPki } from "../test/support/tls.js";
-import { buildSimulatorApp, findSdk, instrumentSamples as samples, Simulator } from "../test/support/mcsim.js";
-import { waitFor } from "../test/support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
+import { buildSimulatorApp, findSdk, instrumentSamples as samples, Simulator } from "../tools/rigs/mcsim.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import fs from "node:fs";
 import path from "node:path";
-import { projectRoot } from "../test/support/xs.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 export interface RamFigures {
 	readings: number;

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { XsRunner, projectRoot } from "../test/support/xs.js";
+import { XsRunner, projectRoot } from "../tools/rigs/xs.js";
 import { systemBenches } from "./system.js";
 import { engineBench, readingParts, type EngineResult } from "./engine.js";
 import { esp32Sizes, isMqttStack, mqttStackCeiling } from "./size.js";
@@ -36,8 +36,8 @@ async function bridge(): Promise<void> {
 
 	const runner = await XsRunner.start();
 	const trips: number[] = [];
-	const request = new TextEncoder().encode(JSON.stringify({ kind: "names", module: "test/portable/smoke" }));
-	await runner.load("test/portable/smoke");
+	const request = new TextEncoder().encode(JSON.stringify({ kind: "names", module: "bench/xs/bridge" }));
+	await runner.load("bench/xs/bridge");
 	for (let i = 0; i < 2000; i++) {
 		const t0 = performance.now();
 		await runner.worker.command(request);

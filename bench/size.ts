@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { projectRoot } from "../test/support/xs.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 import { moddableSdk } from "./engine.js";
 
 /** The MQTT stack, as its size ceiling counts it: mqtt/* and backoff. */

@@ -12,9 +12,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Mosquitto } from "../test/support/mosquitto.js";
-import { runSoak, type CensusRow } from "../test/support/soak.js";
-import { projectRoot } from "../test/support/xs.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { runSoak, type CensusRow } from "../tools/rigs/soak.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 const hours = Number(process.env.SOAK_HOURS ?? 168);
 if (!Number.isInteger(hours) || hours < 1) throw new Error(`SOAK_HOURS must be a whole number of hours >= 1, got ${process.env.SOAK_HOURS}`);

@@ -19,11 +19,11 @@ import { MqttClient } from "mqtt/client";
 import { Board } from "../hosts/node/platform.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
-import { Mosquitto } from "../test/support/mosquitto.js";
-import { FaultProxy } from "../test/support/fault-proxy.js";
-import { VirtualRig } from "../test/support/virtual-rig.js";
-import { manifestConfig } from "../test/support/firmware.js";
-import { waitFor } from "../test/support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { FaultProxy } from "../tools/rigs/fault-proxy.js";
+import { VirtualRig } from "../tools/rigs/virtual-rig.js";
+import { manifestConfig } from "../tools/rigs/firmware.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import { percentile, round, type Figure } from "./figures.js";
 
 type Record = (figure: Figure) => void;

@@ -2,7 +2,7 @@
 // gzip bytes as base64, which mcconfig compiles into the firmware like any
 // module (flash, not RAM), and the minified page itself, served to a client
 // that takes no gzip (the device has no inflate to spare the RAM for). Run it after editing the page: node scripts/build-page.mjs
-// test/web-page.test.ts fails while page.ts is stale.
+// test/web-api.test.ts fails while page.ts is stale.
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";

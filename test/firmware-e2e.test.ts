@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { hostKinds, runFirmware, type RunningFirmware } from "./support/firmware.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { hostKinds, runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
 import { Board } from "../hosts/node/platform.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PortableSuite } from "test/lib/suite";
-import { XsRunner, projectRoot } from "./support/xs.js";
+import { XsRunner, projectRoot } from "../tools/rigs/xs.js";
 
 const names = JSON.parse(fs.readFileSync(path.join(projectRoot, "build", "js", "modules.json"), "utf8")) as Record<string, string>;
 const suites: { module: string; suite: PortableSuite }[] = [];

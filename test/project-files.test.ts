@@ -1,8 +1,9 @@
 /*
  * What a fresh clone's user meets before any code runs: the lock file as
  * npm itself writes it (so `npm install` leaves the checkout clean), Node's
- * `engines` true to what every locked dependency asks, and the license and
- * changelog package.json and the README promise.
+ * `engines` true to what every locked dependency asks, the license and
+ * changelog package.json and the README promise, and test suites named by
+ * their layer, each listed in docs/testing.md.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -95,5 +96,37 @@ describe("the project's own files", function () {
 		assert.match(changelog, /\n## \[Unreleased\]\n/);
 		const version = (JSON.parse(read("package.json")) as { version: string }).version;
 		assert.match(changelog, new RegExp(`\\n## \\[${version.replace(/\./g, "\\.")}\\] - \\d{4}-\\d{2}-\\d{2}\\n`));
+	});
+
+	it("every test suite is named for its layer and listed in docs/testing.md, and the doc lists none that is gone", function () {
+		const layer = /^(mqtt-(codec|parser|session|client)|firmware|web|host|sdk|build|project|bench)(-[\w-]+)?(\.test)?\.ts$/;
+		const suites = [
+			...fs.readdirSync(path.join(projectRoot, "test")).filter((file) => file.endsWith(".test.ts")).map((file) => `test/${file}`),
+			...fs.readdirSync(path.join(projectRoot, "test", "portable")).filter((file) => file.endsWith(".ts")).map((file) => `test/portable/${file}`),
+		];
+		// The runner of the portable suites, whatever their layers.
+		const runner = "test/portable.test.ts";
+		assert.ok(suites.includes(runner));
+		assert.deepEqual(suites.filter((file) => file !== runner && !layer.test(path.basename(file))), [], "suites whose name starts with no layer");
+		const doc = read("docs/testing.md");
+		assert.deepEqual(suites.filter((file) => !doc.includes(`| \`${file}\` |`)), [], "suites docs/testing.md does not list");
+		const listed = [...doc.matchAll(/^\| `(test\/[\w/.-]+\.ts)` \|/gm)].map((match) => match[1]!);
+		assert.deepEqual(listed.filter((file) => !suites.includes(file)), [], "suites docs/testing.md lists that do not exist");
+	});
+
+	it("the bench and the rigs import nothing from test/: tests may use tooling, not the other way round", function () {
+		const offending: string[] = [];
+		const walk = (folder: string): void => {
+			for (const entry of fs.readdirSync(path.join(projectRoot, folder), { withFileTypes: true })) {
+				const file = path.join(folder, entry.name);
+				if (entry.isDirectory()) walk(file);
+				else if (entry.name.endsWith(".ts")) {
+					for (const match of read(file).matchAll(/(?:from\s+|import\s+|import\(\s*|load\(\s*|module:\s*)"((?:\.\.\/)+test\/[^"]*|test\/[^"]*)"/g)) offending.push(`${file}: ${match[1]}`);
+				}
+			}
+		};
+		walk("bench");
+		walk("tools");
+		assert.deepEqual(offending, []);
 	});
 });

@@ -4,13 +4,15 @@
  * per poll and throws "would block" past it. Before the client honoured
  * that budget, both setups here ended in `XS abort: unhandled exception`
  * right after connecting (a reset loop on a board). Skipped, saying so,
- * where no SDK is installed.
+ * where no SDK is installed. The budget counted byte by byte is
+ * test/portable/mqtt-client-backpressure.ts; longer faults on the XS host
+ * simulator, test/firmware-long-faults.test.ts.
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "./support/mcsim.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 interface Watched {
 	topic: string;

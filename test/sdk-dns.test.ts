@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { DnsResponder, type DnsBehaviour } from "./support/dns-responder.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "./support/mcsim.js";
-import { makeTestPki, type TestPki } from "./support/tls.js";
-import { waitFor } from "./support/wait.js";
+import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 /** Port 53 on 127.0.0.53, or on another loopback address if that one is taken (other suites run at once). */
 async function dnsOnPort53(context: Mocha.Context): Promise<DnsResponder> {

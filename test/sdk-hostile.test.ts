@@ -2,7 +2,7 @@
  * Hostile input against the firmware the real Moddable SDK builds for the
  * desktop simulator (`mcconfig -m -p lin -i`, an instrumented release), in
  * mcsim: the shared case list (test/support/hostile.ts; the XS host
- * simulator runs it in test/hostile.test.ts). This is where the board's
+ * simulator runs it in test/firmware-hostile.test.ts). This is where the board's
  * limits are real: the 768-slot stack, the release build's dead-stripped
  * `__proto__`, the SDK's sockets that its owner must close. Around the
  * cases: no XS abort, mcsim still running, every reading in order without
@@ -14,11 +14,11 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, instrumentSamples, requireSdk, Simulator } from "./support/mcsim.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, instrumentSamples, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { itEachHostileCase, type HostileTarget } from "./support/hostile.js";
 import { assertNoGaps } from "./support/readings.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 /** The lowest value of an instrument over the last `seconds` samples (XS collects only when a heap runs out). */
 function lowest(simulator: Simulator, name: string, seconds: number): number {

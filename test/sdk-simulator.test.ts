@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "./support/mcsim.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", function () {
 	this.timeout(180000);

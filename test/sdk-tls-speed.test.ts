@@ -10,10 +10,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "./support/mcsim.js";
-import { makeTestPki, type TestPki } from "./support/tls.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 /** How long the link must hold: the criterion for TLS at speed. */
 const holdMs = 60000;

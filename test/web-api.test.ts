@@ -12,10 +12,10 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { hostKinds } from "./support/firmware.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { hostKinds } from "../tools/rigs/firmware.js";
 import { runDevice, type RunningDevice } from "./support/device.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import { pathToFileURL } from "node:url";
 import { projectRoot } from "../hosts/xsnap/paths.js";
 

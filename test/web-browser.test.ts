@@ -14,10 +14,10 @@ import os from "node:os";
 import path from "node:path";
 import mqtt from "mqtt";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { Mosquitto } from "./support/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "./support/mcsim.js";
-import { waitFor } from "./support/wait.js";
-import { projectRoot } from "./support/xs.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { waitFor } from "../tools/rigs/wait.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 const chromiumPath = "/usr/bin/chromium";
 const chromiumFlags = [

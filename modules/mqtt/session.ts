@@ -211,7 +211,7 @@ export class Session {
 		//   subscription's handler is its only recipient. QoS 1 differs by the packet id after
 		//   the topic and the PUBACK queued after the handler.
 		// Anything else, and any doubt, takes the layered path below, which handles every packet;
-		// the two are held to the same results by test/portable/mqtt-session.ts.
+		// the two are held to the same results by test/portable/mqtt-client.ts.
 		if (this.#laneOpen) {
 			const length = chunk.length;
 			const first = chunk[0]!;

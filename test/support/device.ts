@@ -7,8 +7,8 @@ import { startDevice } from "web/device";
 import { Board } from "../../hosts/node/platform.js";
 import { createNodeHost } from "../../hosts/node/host.js";
 import { XsSimulator } from "../../hosts/xsnap/simulator.js";
-import { manifestConfig, type HostKind } from "./firmware.js";
-import { waitFor } from "./wait.js";
+import { manifestConfig, type HostKind } from "../../tools/rigs/firmware.js";
+import { waitFor } from "../../tools/rigs/wait.js";
 
 export interface RunningDevice {
 	readonly kind: HostKind;

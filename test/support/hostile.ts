@@ -2,7 +2,7 @@
  * Hostile input for the device's web server, one case list for every host
  * it runs on: the firmware in mcsim (test/sdk-hostile.test.ts, the real
  * SDK's sockets, stack and release build) and the XS host simulator that
- * `npm start` runs (test/hostile.test.ts). Each case attacks over loopback
+ * `npm start` runs (test/firmware-hostile.test.ts). Each case attacks over loopback
  * and checks the answer; the runner checks, around them, that the device
  * is still running, its readings have no gaps, and (in mcsim) its sockets
  * and heap came back.

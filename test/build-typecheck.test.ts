@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
-import { projectRoot } from "./support/xs.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 function checkFirmwareFile(file: string): readonly ts.Diagnostic[] {
 	const configFile = path.join(projectRoot, "tsconfig.json");

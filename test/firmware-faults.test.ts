@@ -1,6 +1,6 @@
 /*
  * The firmware on the XS host simulator against a real mosquitto, through
- * a fault-injecting proxy (test/support/fault-proxy.ts). Each scenario
+ * a fault-injecting proxy (tools/rigs/fault-proxy.ts). Each scenario
  * breaks the link one way and asserts a stated recovery bound, that no
  * exception escaped, and that the engine's heap, timers and sockets are
  * where they were.
@@ -17,10 +17,10 @@ import { Board, type RealTime, type LogRecord } from "../hosts/node/platform.js"
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
 import { encode } from "test/lib/broker-codec";
 import { PacketType } from "mqtt/packets";
-import { Mosquitto } from "./support/mosquitto.js";
-import { FaultProxy } from "./support/fault-proxy.js";
-import { manifestConfig } from "./support/firmware.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { FaultProxy } from "../tools/rigs/fault-proxy.js";
+import { manifestConfig } from "../tools/rigs/firmware.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 const keepalive = 2000;
 const pingTimeout = 1000;

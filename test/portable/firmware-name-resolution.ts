@@ -3,7 +3,7 @@
  * a step of every connection attempt, with its timeout; failures say the
  * name and the reason and back off like any failed attempt; the address is
  * kept until a connection to it fails. The DNS here is test/lib/fake-host's
- * script; test/dns-e2e.test.ts runs the same firmware against a real DNS
+ * script; test/firmware-dns.test.ts runs the same firmware against a real DNS
  * responder on loopback.
  */
 import { defineSuite } from "test/lib/suite";

@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
-import { runFirmware, type RunningFirmware } from "./support/firmware.js";
-import { makeTestPki, passwordFile, type TestPki } from "./support/tls.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
+import { makeTestPki, passwordFile, type TestPki } from "../tools/rigs/tls.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import { Board } from "../hosts/node/platform.js";
 
 const user = "room1-device";

@@ -144,7 +144,7 @@ function laneOutcome(stream: Uint8Array[], byteByByte: boolean): { record: strin
 	return { record, direct };
 }
 
-export const suite = defineSuite("MQTT session on a virtual clock", {
+export const suite = defineSuite("MQTT client on a virtual clock", {
 	"connects: CONNECT then CONNACK, with the configured keepalive and will"() {
 		const r = rig({ will: { topic: "s/status", payload: "offline", qos: 1, retain: true } });
 		connected(r);

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { runDevice, type RunningDevice } from "./support/device.js";
 import { itEachHostileCase, type HostileTarget } from "./support/hostile.js";
 import { assertNoGaps } from "./support/readings.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 describe("hostile input on the XS host simulator (npm start)", function () {
 	this.timeout(60000);

@@ -16,7 +16,7 @@ import { PacketType, type QoS } from "mqtt/packets";
 import { encodeUtf8 } from "mqtt/utf8";
 import { hex } from "test/lib/fake-host";
 import { encode } from "test/lib/broker-codec";
-import { open, rig, type Rig } from "test/portable/session";
+import { open, rig, type Rig } from "test/portable/mqtt-session-contract";
 
 const topics = ["t", "sensors/room1/temp", "temp/°C/ü", "x".repeat(100), "a/".repeat(100) + "z"];
 const qosLevels: QoS[] = [0, 1, 2];

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { configKeys, parseConfig } from "config";
-import { projectRoot } from "./support/xs.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 interface Manifest {
 	include: string[];

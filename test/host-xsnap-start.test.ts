@@ -15,8 +15,8 @@ import { ConfigError } from "config";
 import { chooseBroker, probeMqttBroker, startEmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
 import { environmentConfig, jsonProblem, localManifestConfig, localManifestNote, manifestConfigOf, parseStartArguments, simulatorConfig, UsageError } from "../hosts/xsnap/start-options.js";
 import { projectRoot } from "../hosts/xsnap/paths.js";
-import { freePort } from "./support/mosquitto.js";
-import { manifestConfig } from "./support/firmware.js";
+import { freePort } from "../tools/rigs/mosquitto.js";
+import { manifestConfig } from "../tools/rigs/firmware.js";
 
 const startScript = path.join(projectRoot, "build/js/hosts/xsnap/start.js");
 

@@ -3,8 +3,8 @@
  * Each case builds a `Session`, feeds it bytes and times, and checks what it
  * hands out (the packets `transmit` returns, decoded by the broker's codec,
  * `timeout`, and its effects). This is the contract a driver relies on;
- * test/portable/mqtt-session.ts drives the same session through the client.
- * The rig is shared with test/mqtt-publish-bytes.test.ts.
+ * test/portable/mqtt-client.ts drives the same session through the client.
+ * The rig is shared with test/mqtt-session-publish-bytes.test.ts.
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";

@@ -4,6 +4,12 @@
  * and throws "would block" past it. Whatever the application asks, every
  * message arrives whole and in order, nothing is lost beyond the outbox's
  * own policy, and no write ever goes past the budget.
+ *
+ * This file is the budget itself, counted byte by byte per turn: the one
+ * write and read rule of every simulated socket, the client under it, and
+ * the firmware's heaviest first minutes. The same setups through resets and
+ * outages against mosquitto are test/firmware-long-faults.test.ts; on the
+ * real SDK's socket in mcsim, test/sdk-backpressure.test.ts.
  */
 import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";

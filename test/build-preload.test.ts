@@ -21,7 +21,7 @@ import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { pathToFileURL } from "node:url";
-import { projectRoot } from "./support/xs.js";
+import { projectRoot } from "../tools/rigs/xs.js";
 
 type ModuleMap = (platform: string) => Map<string, string>;
 const { manifestModules } = await import(pathToFileURL(path.join(projectRoot, "scripts/build.mjs")).href) as { manifestModules: ModuleMap };

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
 import { sendLedCommand } from "../hosts/xsnap/led-command.js";
-import { runFirmware, type RunningFirmware } from "./support/firmware.js";
+import { runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
 import { Board, simulatedMac } from "../hosts/node/platform.js";
-import { freePort } from "./support/mosquitto.js";
-import { waitFor } from "./support/wait.js";
+import { freePort } from "../tools/rigs/mosquitto.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import { identityFromMac } from "firmware/identity";
 
 describe("npm start's embedded broker, with the firmware on XS", function () {

@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import mqtt from "mqtt";
-import { Mosquitto } from "./support/mosquitto.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { DnsResponder, type DnsBehaviour } from "./support/dns-responder.js";
-import { hostKinds, runFirmware, type HostKind, type RunningFirmware } from "./support/firmware.js";
-import { makeTestPki, type TestPki } from "./support/tls.js";
-import { waitFor } from "./support/wait.js";
+import { hostKinds, runFirmware, type HostKind, type RunningFirmware } from "../tools/rigs/firmware.js";
+import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
+import { waitFor } from "../tools/rigs/wait.js";
 import { Board, type LogRecord } from "../hosts/node/platform.js";
 
 const failures: { behaviour: DnsBehaviour; reason: RegExp }[] = [

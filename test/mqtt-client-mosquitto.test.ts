@@ -8,8 +8,8 @@ import mqtt from "mqtt";
 import { MqttClient, type InboundMessage } from "mqtt/client";
 import { Board } from "../hosts/node/platform.js";
 import { createNodeHost } from "../hosts/node/host.js";
-import { Mosquitto } from "./support/mosquitto.js";
-import { waitFor } from "./support/wait.js";
+import { Mosquitto } from "../tools/rigs/mosquitto.js";
+import { waitFor } from "../tools/rigs/wait.js";
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 

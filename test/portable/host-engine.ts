@@ -6,7 +6,7 @@ import * as assert from "test/lib/assert";
  * on every host: if XS and Node ever differ here, the portable suites
  * would test one thing on Node and ship another.
  */
-export const suite = defineSuite("portable runner", {
+export const suite = defineSuite("the engine features every host relies on", {
 	"the engine features the firmware relies on behave alike on every host"() {
 		// mulberry32 (seeded jitter, simulated sensors) needs 32-bit Math.imul and >>> exactly.
 		// 0x6d2b79f5 × (2^31 - 1) mod 2^32 = 2^31 - 0x6d2b79f5 (the multiplier is odd).

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { XsWorker } from "../hosts/xsnap/worker.js";
-import { xsModuleRoot } from "./support/xs.js";
+import { xsModuleRoot } from "../tools/rigs/xs.js";
 
 const expectedMajor = process.env.XSNAP_WORKER ? 17 : 13;
 

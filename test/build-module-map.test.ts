@@ -13,8 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { pathToFileURL } from "node:url";
-import { projectRoot } from "./support/xs.js";
-import { findSdk } from "./support/mcsim.js";
+import { projectRoot } from "../tools/rigs/xs.js";
+import { findSdk } from "../tools/rigs/mcsim.js";
 
 type ModuleMap = (platform: string) => Map<string, string>;
 // The build script's reading of the manifest, so the map is read one way only.

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Board, VirtualTime } from "../hosts/node/platform.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
-import { manifestConfig } from "./support/firmware.js";
+import { manifestConfig } from "../tools/rigs/firmware.js";
 
 /** The reconnect delays the firmware announces over two virtual minutes, with its broker unreachable. */
 async function delays(seed?: number): Promise<number[]> {

@@ -5,7 +5,7 @@
  * period it records what the engine holds after a full garbage collection
  * (heap, timers, sockets) and what the Node side holds for it.
  *
- * `npm test` runs a few simulated hours (test/resilience.test.ts);
+ * `npm test` runs a few simulated hours (test/firmware-long-faults.test.ts);
  * `npm run soak` runs seven days (bench/soak.ts).
  */
 import { VirtualRig } from "./virtual-rig.js";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
 import { encodePublishInto, publishSize } from "mqtt/codec";
 import { PacketType, type QoS } from "mqtt/packets";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 import { hex } from "test/lib/fake-host";
 import { encode } from "test/lib/broker-codec";
 import { open, rig, type Rig } from "test/portable/session";

@@ -27,7 +27,7 @@ import type { QoS, Will } from "mqtt/packets";
 import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats } from "mqtt/session";
 import type { OutboxOptions, PublishOutcome } from "mqtt/outbox";
 import { Backoff, type BackoffOptions } from "backoff";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 import { BrokerAddress } from "net/resolution";
 import { Connector } from "net/connector";
 

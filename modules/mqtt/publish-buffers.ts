@@ -9,7 +9,7 @@
 import type { QoS } from "mqtt/packets";
 import { encodePublishInto, smallPublishBuffer } from "mqtt/codec";
 import { validateTopicName } from "mqtt/topic";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 
 /** A topic the application publishes to, encoded once. */
 export interface PreparedTopic {

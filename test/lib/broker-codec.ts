@@ -14,7 +14,7 @@ import {
 	checkBytes, checkFixedHeader, checkPacketId, checkQoS, decodePacket, decodePublishInto, disconnectPacket, encode as encodeClientPacket,
 	encodeAckInto, encodePublishInto, inboundPublishRecord, maxRemainingLength, packetTypeName, pingreqPacket, publishSize,
 } from "mqtt/codec";
-import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8 } from "utf8";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 
 /** Encodes any packet, a client's or a broker's; throws on a bad field. */

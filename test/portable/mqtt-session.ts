@@ -9,7 +9,7 @@ import { FakeHost, concat, hex, seededRandom, text } from "test/lib/fake-host";
 import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "test/lib/broker-codec";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 
 interface Rig {
 	host: FakeHost;

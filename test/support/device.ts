@@ -3,7 +3,7 @@
  * simulator, served from a free loopback port, with its flash in a file so
  * that a restart keeps the settings, as `preference` does on a board.
  */
-import { startDevice } from "web/device";
+import { startDevice } from "firmware/device";
 import { Board } from "../../hosts/node/platform.js";
 import { createNodeHost } from "../../hosts/node/host.js";
 import { XsSimulator } from "../../hosts/xsnap/simulator.js";

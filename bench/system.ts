@@ -16,7 +16,7 @@
  */
 import mqtt from "mqtt";
 import { MqttClient } from "mqtt/client";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
 import { Mosquitto } from "../test/support/mosquitto.js";

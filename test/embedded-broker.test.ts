@@ -8,7 +8,7 @@ import mqtt from "mqtt";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
 import { sendLedCommand } from "../hosts/xsnap/led-command.js";
 import { runFirmware, type RunningFirmware } from "./support/firmware.js";
-import { Board, simulatedMac } from "../hosts/node/platform.js";
+import { Board, simulatedMac } from "../hosts/simulated-board/board.js";
 import { freePort } from "./support/mosquitto.js";
 import { waitFor } from "./support/wait.js";
 import { identityFromMac } from "firmware/identity";

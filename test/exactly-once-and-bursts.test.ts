@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { MqttClient } from "mqtt/client";
 import { PacketType } from "mqtt/packets";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
 import { Mosquitto } from "./support/mosquitto.js";

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import mqtt from "mqtt";
 import { Mosquitto } from "./support/mosquitto.js";
 import { hostKinds, runFirmware, type RunningFirmware } from "./support/firmware.js";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { waitFor } from "./support/wait.js";
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@
  * draws jitter from a seed Node picks per run; tests may inject one.
  */
 import assert from "node:assert/strict";
-import { Board, VirtualTime } from "../hosts/node/platform.js";
+import { Board, VirtualTime } from "../hosts/simulated-board/board.js";
 import { XsSimulator } from "../hosts/xsnap/simulator.js";
 import { manifestConfig } from "./support/firmware.js";
 

@@ -12,7 +12,7 @@ import { Mosquitto } from "./support/mosquitto.js";
 import { runFirmware, type RunningFirmware } from "./support/firmware.js";
 import { makeTestPki, passwordFile, type TestPki } from "./support/tls.js";
 import { waitFor } from "./support/wait.js";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 
 const user = "room1-device";
 const password = "s3cret-Pa55word";

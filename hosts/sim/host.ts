@@ -18,7 +18,7 @@ import { formatLogLine } from "log";
 import { guard, openSocket } from "host/socket";
 import { resolveByDns, resolveBySystem } from "host/resolver";
 import { seededRandom } from "backoff";
-import { SimulatedSensor } from "firmware/simulated-sensor";
+import { SimulatedSensor } from "simulated/sensor";
 import { listen } from "host/listener";
 import { preferenceStorage } from "host/settings";
 import config from "mc/config";

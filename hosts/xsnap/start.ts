@@ -16,7 +16,7 @@
  */
 import path from "node:path";
 import { ConfigError } from "config";
-import { Board, formatLog } from "../node/platform.js";
+import { Board, formatLog } from "../simulated-board/board.js";
 import { XsSimulator } from "./simulator.js";
 import { workerBinary, workerXsVersion } from "./worker.js";
 import { projectRoot } from "./paths.js";

@@ -4,7 +4,7 @@
  * that a restart keeps the settings, as `preference` does on a board.
  */
 import { startDevice } from "firmware/device";
-import { Board } from "../../hosts/node/platform.js";
+import { Board } from "../../hosts/simulated-board/board.js";
 import { createNodeHost } from "../../hosts/node/host.js";
 import { XsSimulator } from "../../hosts/xsnap/simulator.js";
 import { manifestConfig, type HostKind } from "./firmware.js";

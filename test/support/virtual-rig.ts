@@ -14,7 +14,7 @@
  * firmware's timeouts take over, as they would on a device.
  */
 import mqtt from "mqtt";
-import { Board, VirtualTime, type OpenSocketOptions, type SocketEvents, type BoardSocket } from "../../hosts/node/platform.js";
+import { Board, VirtualTime, type OpenSocketOptions, type SocketEvents, type BoardSocket } from "../../hosts/simulated-board/board.js";
 import { XsSimulator } from "../../hosts/xsnap/simulator.js";
 import { FaultProxy, splitPackets } from "./fault-proxy.js";
 import { manifestConfig } from "./firmware.js";

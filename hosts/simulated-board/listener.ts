@@ -12,7 +12,7 @@
  */
 import net from "node:net";
 import { WritableBudget } from "simulated/socket";
-import { endSocket, resetSocket } from "./platform.js";
+import { endSocket, resetSocket } from "./connection-end.js";
 
 export const writableBudget = 1536;
 

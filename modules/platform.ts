@@ -54,9 +54,6 @@ export interface Socket {
 	close(): void;
 }
 
-/** Moddable's lin socket takes 1,536 bytes per poll of its event loop; the simulated sockets default to it. */
-export const simulatedSocketBudget = 1536;
-
 /**
  * One name look-up, shaped like ECMA-419's `embedded:network/dns/resolver`
  * `resolve()` options, plus the servers and timeout the configuration asks for.

@@ -16,7 +16,8 @@ import dns from "node:dns";
 import { EventEmitter } from "node:events";
 import { createHash } from "node:crypto";
 import os from "node:os";
-import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
+import type { LogLevel, SensorOptions, WifiEvent } from "platform";
+import { linWriteBudget } from "simulated/socket";
 import { SimulatedSensor } from "simulated/sensor";
 import { formatLogLine } from "log";
 import { describeDnsFailure, type DnsFailure } from "net/dns-failure";
@@ -144,7 +145,7 @@ export class BoardSocket {
 	#closed = false;
 	#refill: NodeJS.Immediate | undefined;
 
-	constructor(options: OpenSocketOptions, events: SocketEvents, budget = simulatedSocketBudget) {
+	constructor(options: OpenSocketOptions, events: SocketEvents, budget = linWriteBudget) {
 		assertLoopback(options.address);
 		const { address: host, port } = options;
 		this.#socket = options.tls
@@ -388,7 +389,7 @@ export class Board {
 
 	constructor(options: BoardOptions = {}) {
 		this.#exactPorts = options.exactPorts ?? false;
-		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
+		this.socketBudget = options.socketBudget ?? linWriteBudget;
 		this.time = options.time ?? new RealTime();
 		this.wifi = new BoardWifi(this.time, options.mac ?? simulatedMac());
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);

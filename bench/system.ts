@@ -18,7 +18,7 @@ import mqtt from "mqtt";
 import { MqttClient } from "mqtt/client";
 import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { Mosquitto } from "../test/support/mosquitto.js";
 import { FaultProxy } from "../test/support/fault-proxy.js";
 import { VirtualRig } from "../test/support/virtual-rig.js";

@@ -15,7 +15,7 @@ import { MqttClient } from "mqtt/client";
 import { PacketType } from "mqtt/packets";
 import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { Mosquitto } from "./support/mosquitto.js";
 import { FaultProxy } from "./support/fault-proxy.js";
 import { manifestConfig } from "./support/firmware.js";

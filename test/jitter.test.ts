@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Board, VirtualTime } from "../hosts/simulated-board/board.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { manifestConfig } from "./support/firmware.js";
 
 /** The reconnect delays the firmware announces over two virtual minutes, with its broker unreachable. */

@@ -17,7 +17,7 @@
 import path from "node:path";
 import { ConfigError } from "config";
 import { Board, formatLog } from "../hosts/simulated-board/board.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { workerBinary, workerXsVersion } from "../hosts/xsnap/worker.js";
 import { projectRoot } from "../hosts/xsnap/paths.js";
 import { chooseBroker, type EmbeddedBroker } from "./embedded-broker.js";

@@ -6,7 +6,7 @@
 import { startDevice } from "firmware/device";
 import { Board } from "../../hosts/simulated-board/board.js";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { XsSimulator } from "../../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../../hosts/xsnap/node-side.js";
 import { manifestConfig, type HostKind } from "./firmware.js";
 import { waitFor } from "./wait.js";
 

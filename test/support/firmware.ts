@@ -10,7 +10,7 @@ import { parseConfig } from "config";
 import { startFirmware } from "firmware/app";
 import { Board, type BoardOptions } from "../../hosts/simulated-board/board.js";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { XsSimulator } from "../../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../../hosts/xsnap/node-side.js";
 import { projectRoot } from "../../hosts/xsnap/paths.js";
 
 export type HostKind = "node" | "xs";

@@ -153,6 +153,7 @@ describe("one module map: manifest.json", function () {
 		});
 		assert.deepEqual(check("host/socket"), [
 			`host imports "host/socket", which the esp32 section of manifest.json does not map`,
+			`host/runtime imports "host/socket", which the esp32 section of manifest.json does not map`,
 			`host/listener imports "host/socket", which the esp32 section of manifest.json does not map`,
 			`host/resolver imports "host/socket", which the esp32 section of manifest.json does not map`,
 		]);

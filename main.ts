@@ -1,6 +1,6 @@
 /*
- * Wires configuration, a host and the device (firmware, stored settings,
- * web page) together; nothing else.
+ * Hands configuration and a host to the device's composition root
+ * (firmware/device: firmware, stored settings, web page); nothing else.
  * Moddable runs this module's default export at start-up. Like every
  * module of the firmware it is preloaded: its body runs at build time, so
  * the host and everything with state are made here, at run time.
@@ -8,7 +8,7 @@
 import config from "mc/config";
 import { createHost } from "host";
 import { ConfigError } from "config";
-import { startDevice } from "web/device";
+import { startDevice } from "firmware/device";
 
 export default function main(): void {
 	const host = createHost();

@@ -11,7 +11,7 @@ import path from "node:path";
 import { projectRoot } from "../tools/rigs/xs.js";
 import { moddableSdk } from "./engine.js";
 
-/** The MQTT stack, as its size ceiling counts it: mqtt/* and backoff. */
+/** The MQTT stack, as its size ceiling counts it: mqtt/*, utf8 and backoff. */
 export const mqttStackCeiling = 24000;
 
 export interface SizeReport {
@@ -22,7 +22,7 @@ export interface SizeReport {
 }
 
 export function isMqttStack(module: string): boolean {
-	return module.startsWith("mqtt/") || module === "backoff";
+	return module.startsWith("mqtt/") || module === "utf8" || module === "backoff";
 }
 
 export function esp32Sizes(): SizeReport | { skipped: string } {

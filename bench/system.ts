@@ -16,9 +16,9 @@
  */
 import mqtt from "mqtt";
 import { MqttClient } from "mqtt/client";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { FaultProxy } from "../tools/rigs/fault-proxy.js";
 import { VirtualRig } from "../tools/rigs/virtual-rig.js";

@@ -1,7 +1,7 @@
 /*
  * The contract between the portable firmware and a host.
  *
- * Each host (hosts/esp32, hosts/sim, hosts/xsnap, hosts/node) exports a
+ * Each host (hosts/esp32, hosts/mcsim, hosts/xsnap, hosts/node) exports a
  * `Host` from its module "host". The shapes follow the Moddable SDK and
  * ECMA-419 so that on a device the host can hand over Moddable's own objects
  * (`embedded:io/socket/tcp`, `embedded:io/digital`, sensor drivers) with
@@ -53,9 +53,6 @@ export interface Socket {
 	write(bytes: ArrayBufferLike | ArrayBufferView): number;
 	close(): void;
 }
-
-/** Moddable's lin socket takes 1,536 bytes per poll of its event loop; the simulated sockets default to it. */
-export const simulatedSocketBudget = 1536;
 
 /**
  * One name look-up, shaped like ECMA-419's `embedded:network/dns/resolver`

@@ -29,13 +29,13 @@ function bytecode(project, args = []) {
 const ours = bytecode(root);
 const theirs = bytecode(path.join(moddable, "examples/io/tcp/mqttclient"));
 const sum = (sizes, keep = () => true) => [...sizes].filter(([name]) => keep(name)).reduce((total, [, size]) => total + size, 0);
-const isMqttStack = (name) => name.startsWith("mqtt/") || name === "backoff";
+const isMqttStack = (name) => name.startsWith("mqtt/") || name === "utf8" || name === "backoff";
 
 const width = Math.max(...[...ours.keys(), ...theirs.keys()].map((name) => name.length));
 const row = (name, size) => console.log(`${name.padEnd(width)}  ${String(size).padStart(7)}`);
 console.log(`ESP32 bytecode (xsb bytes), Moddable SDK at ${moddable}\n\nthis firmware:`);
 for (const [name, size] of ours) row(name, size);
-row("MQTT stack (mqtt/*, backoff)", sum(ours, isMqttStack));
+row("MQTT stack (mqtt/*, utf8, backoff)", sum(ours, isMqttStack));
 row("all of the firmware's modules", sum(ours));
 console.log("\nModdable's examples/io/tcp/mqttclient:");
 for (const [name, size] of theirs) row(name, size);

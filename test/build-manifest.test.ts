@@ -39,7 +39,7 @@ describe("manifest.json", function () {
 
 	it("gives each platform its host, and refuses the rest with an error", function () {
 		assert.equal(manifest.platforms.esp32!.modules!.host, "./hosts/esp32/host");
-		for (const platform of ["lin", "mac", "win"]) assert.equal(manifest.platforms[platform]!.modules!.host, "./hosts/sim/host");
+		for (const platform of ["lin", "mac", "win"]) assert.equal(manifest.platforms[platform]!.modules!.host, "./hosts/mcsim/host");
 		assert.match(manifest.platforms["..."]!.error!, /supports esp32 and the desktop simulators/);
 		// Our Wi-Fi manager owns the radio on the device: setup/network is ours.
 		assert.equal(manifest.platforms.esp32!.modules!["setup/network"], "./hosts/esp32/setup-network");

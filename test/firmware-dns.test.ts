@@ -16,7 +16,7 @@ import { DnsResponder, type DnsBehaviour } from "./support/dns-responder.js";
 import { hostKinds, runFirmware, type HostKind, type RunningFirmware } from "../tools/rigs/firmware.js";
 import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
 import { waitFor } from "../tools/rigs/wait.js";
-import { Board, type LogRecord } from "../hosts/node/platform.js";
+import { Board, type LogRecord } from "../hosts/simulated-board/board.js";
 
 const failures: { behaviour: DnsBehaviour; reason: RegExp }[] = [
 	{ behaviour: "nxdomain", reason: /^cannot resolve fail\.test: no such name \(NXDOMAIN from 127\.0\.0\.1\)$/ },

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import mqtt from "mqtt";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { hostKinds, runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { waitFor } from "../tools/rigs/wait.js";
 
 const run = promisify(execFile);

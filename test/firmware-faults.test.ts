@@ -13,8 +13,8 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Board, type RealTime, type LogRecord } from "../hosts/node/platform.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { Board, type RealTime, type LogRecord } from "../hosts/simulated-board/board.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { encode } from "test/lib/broker-codec";
 import { PacketType } from "mqtt/packets";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Board } from "../hosts/node/platform.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { Board } from "../hosts/simulated-board/board.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { manifestConfig } from "../tools/rigs/firmware.js";
 import { waitFor } from "../tools/rigs/wait.js";
 import { brokerWithClient, unique } from "./support/broker.js";

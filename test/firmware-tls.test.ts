@@ -12,7 +12,7 @@ import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
 import { makeTestPki, passwordFile, type TestPki } from "../tools/rigs/tls.js";
 import { waitFor } from "../tools/rigs/wait.js";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 
 const user = "room1-device";
 const password = "s3cret-Pa55word";

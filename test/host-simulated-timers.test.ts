@@ -4,8 +4,8 @@
  * the host's own clear through the handle.
  */
 import assert from "node:assert/strict";
-import { VirtualTime } from "../hosts/node/platform.js";
-import { repeatOnGrid } from "../hosts/simulated/timers.js";
+import { VirtualTime } from "../hosts/simulated-board/board.js";
+import { repeatOnGrid } from "../hosts/simulated-board/timers.js";
 
 /** One-shot timers on a virtual clock, the next one set firing `late` ms late, once. */
 function lateTimers(time: VirtualTime): { set(fire: () => void, delay: number): number; late: number } {

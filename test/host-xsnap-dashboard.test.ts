@@ -2,7 +2,7 @@
  * The `npm start` live view, rendered without a terminal.
  */
 import assert from "node:assert/strict";
-import { fit, render, sparkline, type DashboardState } from "../hosts/xsnap/dashboard.js";
+import { fit, render, sparkline, type DashboardState } from "../tools/dashboard.js";
 
 const state = (overrides: Partial<DashboardState> = {}): DashboardState => ({
 	broker: "mqtt://127.0.0.1:1883", wifi: "connected", mqtt: "connected", led: "on",

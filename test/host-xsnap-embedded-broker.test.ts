@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { startEmbeddedBroker, type EmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
-import { sendLedCommand } from "../hosts/xsnap/led-command.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/embedded-broker.js";
+import { sendLedCommand } from "../tools/led-command.js";
 import { runFirmware, type RunningFirmware } from "../tools/rigs/firmware.js";
-import { Board, simulatedMac } from "../hosts/node/platform.js";
+import { Board, simulatedMac } from "../hosts/simulated-board/board.js";
 import { freePort } from "../tools/rigs/mosquitto.js";
 import { waitFor } from "../tools/rigs/wait.js";
 import { identityFromMac } from "firmware/identity";

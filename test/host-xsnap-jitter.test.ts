@@ -5,8 +5,8 @@
  * draws jitter from a seed Node picks per run; tests may inject one.
  */
 import assert from "node:assert/strict";
-import { Board, VirtualTime } from "../hosts/node/platform.js";
-import { XsSimulator } from "../hosts/xsnap/simulator.js";
+import { Board, VirtualTime } from "../hosts/simulated-board/board.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
 import { manifestConfig } from "../tools/rigs/firmware.js";
 
 /** The reconnect delays the firmware announces over two virtual minutes, with its broker unreachable. */

@@ -2,7 +2,7 @@
  * `npm start` for a newcomer: every mistake explained at once, on a
  * terminal or not, with exit code 2; --help; secrets from
  * manifest_local.json or the environment; the broker on port 1883 never
- * moved quietly. The process tests run build/js/hosts/xsnap/start.js as
+ * moved quietly. The process tests run build/js/tools/start.js as
  * npm start does, with no broker started (a mistake stops it before).
  */
 import assert from "node:assert/strict";
@@ -12,13 +12,13 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ConfigError } from "config";
-import { chooseBroker, probeMqttBroker, startEmbeddedBroker } from "../hosts/xsnap/embedded-broker.js";
-import { environmentConfig, jsonProblem, localManifestConfig, localManifestNote, manifestConfigOf, parseStartArguments, simulatorConfig, UsageError } from "../hosts/xsnap/start-options.js";
+import { chooseBroker, probeMqttBroker, startEmbeddedBroker } from "../tools/embedded-broker.js";
+import { environmentConfig, jsonProblem, localManifestConfig, localManifestNote, manifestConfigOf, parseStartArguments, simulatorConfig, UsageError } from "../tools/start-options.js";
 import { projectRoot } from "../hosts/xsnap/paths.js";
 import { freePort } from "../tools/rigs/mosquitto.js";
 import { manifestConfig } from "../tools/rigs/firmware.js";
 
-const startScript = path.join(projectRoot, "build/js/hosts/xsnap/start.js");
+const startScript = path.join(projectRoot, "build/js/tools/start.js");
 
 interface Run {
 	code: number | null;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { MqttClient } from "mqtt/client";
 import { PacketType } from "mqtt/packets";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { FaultProxy } from "../tools/rigs/fault-proxy.js";
 import { waitFor } from "../tools/rigs/wait.js";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { MqttClient, type InboundMessage } from "mqtt/client";
-import { Board } from "../hosts/node/platform.js";
+import { Board } from "../hosts/simulated-board/board.js";
 import { createNodeHost } from "../hosts/node/host.js";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { waitFor } from "../tools/rigs/wait.js";

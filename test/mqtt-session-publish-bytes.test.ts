@@ -13,7 +13,7 @@ import mqttPacket from "mqtt-packet";
 import { publishSize } from "mqtt/codec";
 import { encodePublishInto } from "mqtt/publish-buffers";
 import { PacketType, type QoS } from "mqtt/packets";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 import { hex } from "test/lib/fake-host";
 import { encode } from "test/lib/broker-codec";
 import { open, rig, type Rig } from "test/portable/mqtt-session-contract";

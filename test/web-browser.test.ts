@@ -45,7 +45,7 @@ function npmStartTarget(brokerPort: number, overrides: Record<string, string>, f
 	return {
 		async start() {
 			output = "";
-			const args = ["--import", "./scripts/register.mjs", "build/js/hosts/xsnap/start.js", "--broker", `mqtt://127.0.0.1:${brokerPort}`, "--flash", flash,
+			const args = ["--import", "./scripts/register.mjs", "build/js/tools/start.js", "--broker", `mqtt://127.0.0.1:${brokerPort}`, "--flash", flash,
 				...Object.entries(overrides).map(([key, value]) => `${key}=${value}`)];
 			child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, NO_DASHBOARD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
 			child.stdout!.on("data", (data: Buffer) => (output += data.toString()));

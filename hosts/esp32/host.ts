@@ -16,19 +16,17 @@ import TMP102 from "embedded:sensor/Temperature/TMP102";
 import SHT3x from "embedded:sensor/Humidity-Temperature/SHT3x";
 import OneWire from "onewire";
 import DS18X20 from "DS18X20";
-import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import SNTP from "sntp";
 import Net from "net";
 import MDNS from "mdns";
-import Instrumentation from "instrumentation";
 import getResetReason from "resetReason";
 import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
-import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
-import { formatLogLine } from "log";
+import type { DigitalOutput, FirmwareHandle, Host, HostDiagnostics, ResolveOptions, SensorOptions, TemperatureSensor, WifiEvent } from "platform";
 import { guard, openSocket } from "host/socket";
+import { guardedTimers, instrument, log, runtimeDiagnostics, stationCallback } from "host/runtime";
 import { listen } from "host/listener";
 import { preferenceStorage } from "host/settings";
 import { networkServers, resolveByDns } from "host/resolver";
@@ -36,10 +34,6 @@ import { sha256, updater } from "host/updater";
 
 /** Before SNTP has run the clock starts in 1970; anything before 2020 is not wall time. */
 const wallTimeKnownAfter = 1577836800000;
-
-function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
-	trace(formatLogLine(level, tag, message, fields) + "\n");
-}
 
 /** NTC thermistor on an ADC pin: 10 kΩ at 25 °C, B = 3950, against a 10 kΩ pull-up. */
 function ntcSensor(pin: number): TemperatureSensor {
@@ -76,24 +70,11 @@ function advertise(previous: MDNS | undefined, hostName: string, httpPort: numbe
 	return responder;
 }
 
-/** An instrumentation counter by its name, or undefined where the build has none (release builds). */
-function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
-	const index = Instrumentation.map(name);
-	const value = index === undefined ? undefined : Instrumentation.get(index);
-	return typeof value === "number" ? value : undefined;
-}
-
 function diagnostics(resetReason: string): HostDiagnostics {
-	const result: HostDiagnostics = { resetReason };
-	const ip = Net.get("IP");
-	if (ip) result.ip = ip;
+	const result: HostDiagnostics = { resetReason, ...runtimeDiagnostics() };
 	const rssi = Net.get("RSSI");
 	if (typeof rssi === "number" && rssi < 0) result.rssi = rssi;
-	const slots = instrument("XS Slot Heap Used");
-	const chunks = instrument("XS Chunk Heap Used");
 	const free = instrument("System Free Memory");
-	if (slots !== undefined) result.slotsUsed = slots;
-	if (chunks !== undefined) result.chunksUsed = chunks;
 	if (free !== undefined) result.freeHeap = free;
 	return result;
 }
@@ -122,19 +103,13 @@ export function createHost(): Host {
 				return now > wallTimeKnownAfter ? now : undefined;
 			},
 		},
-		timers: {
-			set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
-			repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
-			clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
-		},
+		timers: guardedTimers(),
 		log,
 		wifi: {
 			connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 				wifi?.close();
 				if (!accessPointOpen) WiFi.mode = WiFi.Mode.station;
-				wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
-					if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-				}));
+				wifi = new WiFi(password ? { ssid, password } : { ssid }, stationCallback(onEvent));
 			},
 			disconnect(): void {
 				wifi?.close();

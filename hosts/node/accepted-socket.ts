@@ -3,7 +3,7 @@
  * wait in arrival order until the firmware reads them.
  */
 import type { Socket, SocketCallbacks } from "platform";
-import type { AcceptedConnection } from "./listener.js";
+import type { AcceptedConnection } from "../simulated-board/listener.js";
 import { ReceivedBytes } from "simulated/socket";
 
 export function acceptedSocket(connection: AcceptedConnection, callbacks: SocketCallbacks): Socket {

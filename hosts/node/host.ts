@@ -1,11 +1,11 @@
 /*
  * The Node host: the firmware's portable modules run directly on Node
- * against the simulated board (hosts/node/platform.ts). It is the fast
+ * against the simulated board (hosts/simulated-board/board.ts). It is the fast
  * path for tests and debugging; the XS host simulator runs the same
  * modules on the real engine against the same board.
  */
 import type { DigitalOutput, Host, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
-import { Board, type BoardSocket } from "./platform.js";
+import { Board, type BoardSocket } from "../simulated-board/board.js";
 import { acceptedSocket } from "./accepted-socket.js";
 import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
 import { tlsRoom } from "net/tls-record";

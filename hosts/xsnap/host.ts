@@ -1,7 +1,7 @@
 /*
  * The XS host simulator's host, inside the XS engine (module "host").
  *
- * Node (hosts/xsnap/simulator.ts) owns the simulated board. It sends each
+ * Node (hosts/xsnap/node-side.ts) owns the simulated board. It sends each
  * event (boot, timer due, bytes arrived, Wi-Fi change) as a command with the
  * board's current time; the firmware runs to completion, and every effect it
  * had (writes, timers, LED, logs) goes back as the command's reply, in one

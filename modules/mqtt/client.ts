@@ -28,7 +28,7 @@ import type { ClientOptions, PublishOptions, SessionState } from "mqtt/client-op
 import { Session, type InboundMessage, type MessageHandler, type SessionErrorKind, type SessionStats, type SessionStatus } from "mqtt/session";
 import type { PublishOutcome } from "mqtt/outbox";
 import { Backoff } from "backoff";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 import { BrokerAddress } from "net/resolution";
 import { Connector } from "net/connector";
 

@@ -16,7 +16,7 @@ import {
 	PacketType, type AckPacket, type ConnackPacket, type ConnectPacket, type Packet, type QoS,
 	type SubackPacket, type Subscription, type SubscribePacket, type UnsubscribePacket,
 } from "mqtt/packets";
-import { decodeUtf8, encodeUtf8, mqttStringProblem } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8, mqttStringProblem } from "utf8";
 import type { Utf8Decoder } from "platform";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 

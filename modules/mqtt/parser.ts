@@ -11,7 +11,7 @@
 import type { Packet } from "mqtt/packets";
 import type { Utf8Decoder } from "platform";
 import { checkFixedHeader, decodePacket, decodePublishInto, inboundPublishRecord, packetTypeName, type InboundPublish } from "mqtt/codec";
-import { decodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8 } from "utf8";
 
 /** Why a packet was skipped rather than delivered. */
 export type SkipReason = "size" | "topic";

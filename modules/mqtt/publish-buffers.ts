@@ -12,7 +12,7 @@
 import type { QoS } from "mqtt/packets";
 import { writeVarint } from "mqtt/codec";
 import { validateTopicName } from "mqtt/topic";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 
 /**
  * The PUBLISH encoder: writes a PUBLISH into `target` and returns its

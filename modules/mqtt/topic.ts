@@ -3,7 +3,7 @@
  * rule as text, or undefined, so the decoder can report it without
  * throwing; the application-facing API turns that text into a TypeError.
  */
-import { mqttStringProblem } from "mqtt/utf8";
+import { mqttStringProblem } from "utf8";
 
 /** The rules a topic name and a filter share: an MQTT string, and not empty. */
 function topicProblem(text: string, what: string): string | undefined {

@@ -15,7 +15,7 @@
  * as application/json, which a cross-site HTML form cannot send. Every
  * refusal is a 4xx whose JSON body says why, and leaves the device as it was.
  */
-import { decodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8 } from "utf8";
 import { errorResponse, jsonResponse, type BodySource, type HttpRequest, type HttpResponse } from "web/http";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { parseLedCommand, type LedCommand } from "firmware/led";

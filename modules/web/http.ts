@@ -9,7 +9,7 @@
  * (`Connection: close`): the page makes a handful of requests a second at
  * most, and a closed connection is a freed socket.
  */
-import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8 } from "utf8";
 
 export interface HttpLimits {
 	/** Most bytes in the request line and headers. */

@@ -10,7 +10,7 @@
  */
 import { ConfigError, configKeys, parseConfig, type ConfigKey, type FirmwareConfig } from "config";
 import type { SettingsStorage } from "platform";
-import { utf8Length } from "mqtt/utf8";
+import { utf8Length } from "utf8";
 import { parseJson } from "web/json";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */

@@ -15,7 +15,7 @@ import {
 	encodeAckInto, inboundPublishRecord, maxRemainingLength, packetTypeName, pingreqPacket, publishSize,
 } from "mqtt/codec";
 import { encodePublishInto } from "mqtt/publish-buffers";
-import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8 } from "utf8";
 import { validateTopicFilter, validateTopicName } from "mqtt/topic";
 
 /** Encodes any packet, a client's or a broker's; throws on a bad field. */

@@ -4,10 +4,10 @@
  * LED. Nothing real happens and nothing waits, so the same scenario runs
  * on Node and inside XS, and a week of device time takes milliseconds.
  */
-import { simulatedSocketBudget, type DigitalOutput, type Host, type HostDiagnostics, type LogLevel, type ResolveOptions, type Utf8Decoder, type Utf8Encoder, type SensorOptions, type Socket, type SocketOptions, type TemperatureSensor, type TimerHandle, type WifiEvent } from "platform";
+import type { DigitalOutput, Host, HostDiagnostics, LogLevel, ResolveOptions, Utf8Decoder, Utf8Encoder, SensorOptions, Socket, SocketOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { PacketReader, encode } from "test/lib/broker-codec";
-import { ReceivedBytes, TlsRecordBudget, WritableBudget } from "simulated/socket";
+import { ReceivedBytes, TlsRecordBudget, WritableBudget, linWriteBudget } from "simulated/socket";
 import { tlsRoom } from "net/tls-record";
 
 interface VirtualTimer {
@@ -210,7 +210,7 @@ export class FakeBroker {
 	up = true;
 	bytesFromDevice = 0;
 	/** Bytes the device's socket takes per turn: Moddable's lin socket's by default. */
-	socketBudget = simulatedSocketBudget;
+	socketBudget = linWriteBudget;
 	readonly #clock: VirtualClock;
 	readonly #wills = new Map<FakeConnection, PublishPacket>();
 	#subscriptions = new Map<FakeConnection, Set<string>>();

@@ -9,9 +9,9 @@
  */
 import type { ListenOptions, Listener, Socket, SocketCallbacks, SettingsStorage } from "platform";
 import { FakeHost, concat, text } from "test/lib/fake-host";
-import { ReceivedBytes } from "simulated/socket";
+import { ReceivedBytes, linWriteBudget } from "simulated/socket";
 
-export const writableBudget = 1536;
+export const writableBudget = linWriteBudget;
 
 export class MemoryFlash implements SettingsStorage {
 	text: string | undefined;

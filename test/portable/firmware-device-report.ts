@@ -11,7 +11,7 @@ import { FakeHost, seededRandom } from "test/lib/fake-host";
 import { ConfigError, nearestKey, parseConfig } from "config";
 import { firmwareVersion, startFirmware } from "firmware/app";
 import { diagnosticsPayload } from "firmware/diagnostics";
-import { SimulatedSensor, simulatedFaultEvery } from "firmware/simulated-sensor";
+import { SimulatedSensor, simulatedFaultEvery } from "simulated/sensor";
 import { Backoff } from "backoff";
 import type { FirmwareHandle } from "platform";
 

@@ -10,7 +10,7 @@ import { MqttClient, type ClientOptions, type InboundMessage } from "mqtt/client
 import { Session } from "mqtt/session";
 import { PacketType, type PublishPacket, type QoS } from "mqtt/packets";
 import { encode } from "test/lib/broker-codec";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 
 interface Rig {
 	host: FakeHost;

@@ -11,7 +11,7 @@ import { packetTypeName, varintLength } from "mqtt/codec";
 import { decode, encode } from "test/lib/broker-codec";
 import { PacketParser } from "mqtt/parser";
 import { topicMatches, validateTopicFilter, validateTopicName } from "mqtt/topic";
-import { decodeUtf8, encodeUtf8 } from "mqtt/utf8";
+import { decodeUtf8, encodeUtf8 } from "utf8";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));

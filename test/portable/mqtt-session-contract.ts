@@ -12,7 +12,7 @@ import { hex } from "test/lib/fake-host";
 import { decode, encode } from "test/lib/broker-codec";
 import { Session, type InboundMessage, type SessionOptions } from "mqtt/session";
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
-import { encodeUtf8 } from "mqtt/utf8";
+import { encodeUtf8 } from "utf8";
 import type { PublishOutcome } from "mqtt/outbox";
 import type { Utf8Decoder } from "platform";
 

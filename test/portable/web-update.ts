@@ -13,7 +13,7 @@ import { WebHost, type FakeClient } from "test/lib/fake-web";
 import { FakeUpdater, fakeSha256, imageMagic } from "test/lib/fake-updater";
 import { hex, sha256 } from "test/lib/sha256";
 import { HttpConnection, defaultLimits, type HttpRejection, type HttpRequest } from "web/http";
-import { startDevice, type Device } from "web/device";
+import { startDevice, type Device } from "firmware/device";
 import { restartDelay } from "web/update";
 import type { FirmwareUpdater, Sha256 } from "platform";
 

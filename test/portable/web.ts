@@ -9,7 +9,7 @@ import * as assert from "test/lib/assert";
 import { WebHost, withoutProtoAccessor, writableBudget } from "test/lib/fake-web";
 import { HttpConnection, defaultLimits, maxSlice, type HttpRejection, type HttpRequest } from "web/http";
 import { maxJsonDepth, nestsDeeperThan } from "web/json";
-import { startDevice, type Device } from "web/device";
+import { startDevice, type Device } from "firmware/device";
 import { base64Length, base64Slice, decodeBase64 } from "web/base64";
 import { route, type DeviceApi } from "web/api";
 import { pageGzipBase64, pageHtml } from "web/page";

@@ -3,10 +3,10 @@
  * simulator, served from a free loopback port, with its flash in a file so
  * that a restart keeps the settings, as `preference` does on a board.
  */
-import { startDevice } from "web/device";
-import { Board } from "../../hosts/node/platform.js";
+import { startDevice } from "firmware/device";
+import { Board } from "../../hosts/simulated-board/board.js";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { XsSimulator } from "../../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../../hosts/xsnap/node-side.js";
 import { manifestConfig, type HostKind } from "../../tools/rigs/firmware.js";
 import { waitFor } from "../../tools/rigs/wait.js";
 

@@ -8,7 +8,7 @@
  * CONNACK, cut a PUBLISH in half, swallow PUBACKs.
  */
 import net from "node:net";
-import { resetSocket } from "../../hosts/node/platform.js";
+import { resetSocket } from "../../hosts/simulated-board/connection-end.js";
 
 export interface ProxyConnection {
 	readonly device: net.Socket;

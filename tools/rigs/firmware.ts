@@ -8,9 +8,9 @@ import path from "node:path";
 import type { FirmwareHandle } from "platform";
 import { parseConfig } from "config";
 import { startFirmware } from "firmware/app";
-import { Board, type BoardOptions } from "../../hosts/node/platform.js";
+import { Board, type BoardOptions } from "../../hosts/simulated-board/board.js";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { XsSimulator } from "../../hosts/xsnap/simulator.js";
+import { XsSimulator } from "../../hosts/xsnap/node-side.js";
 import { projectRoot } from "../../hosts/xsnap/paths.js";
 
 export type HostKind = "node" | "xs";

@@ -14,8 +14,8 @@
  * firmware's timeouts take over, as they would on a device.
  */
 import mqtt from "mqtt";
-import { Board, VirtualTime, type OpenSocketOptions, type SocketEvents, type BoardSocket } from "../../hosts/node/platform.js";
-import { XsSimulator } from "../../hosts/xsnap/simulator.js";
+import { Board, VirtualTime, type OpenSocketOptions, type SocketEvents, type BoardSocket } from "../../hosts/simulated-board/board.js";
+import { XsSimulator } from "../../hosts/xsnap/node-side.js";
 import { FaultProxy, splitPackets } from "./fault-proxy.js";
 import { manifestConfig } from "./firmware.js";
 import { Mosquitto, type MosquittoOptions } from "./mosquitto.js";

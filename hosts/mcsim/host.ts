@@ -5,27 +5,21 @@
  * every third sample fails), and an LED that is logged (the simulators have
  * no `embedded:io/digital`). Diagnostics from `Net` and `instrumentation`.
  */
-import Timer from "timer";
 import Time from "time";
 import WiFi from "wifi";
 import TextDecoder from "text/decoder";
 import TextEncoder from "text/encoder";
 import Net from "net";
-import Instrumentation from "instrumentation";
 import TCP from "embedded:io/socket/tcp";
-import type { DigitalOutput, Host, HostDiagnostics, ListenOptions, Listener, LogLevel, ResolveOptions, SensorOptions, TemperatureSensor, TimerHandle, WifiEvent } from "platform";
-import { formatLogLine } from "log";
+import type { DigitalOutput, Host, ListenOptions, Listener, ResolveOptions, SensorOptions, TemperatureSensor, WifiEvent } from "platform";
 import { guard, openSocket } from "host/socket";
+import { guardedTimers, log, runtimeDiagnostics, stationCallback } from "host/runtime";
 import { resolveByDns, resolveBySystem } from "host/resolver";
 import { seededRandom } from "backoff";
-import { SimulatedSensor } from "firmware/simulated-sensor";
+import { SimulatedSensor } from "simulated/sensor";
 import { listen } from "host/listener";
 import { preferenceStorage } from "host/settings";
 import config from "mc/config";
-
-function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
-	trace(formatLogLine(level, tag, message, fields) + "\n");
-}
 
 /**
  * The desktop simulator has no MAC (Moddable's lin Net.get knows only "IP"):
@@ -40,13 +34,6 @@ function instanceMac(): string {
 	const hex = (shift: number): string => ((hash >>> shift) & 0xff).toString(16).padStart(2, "0");
 	return `02:00:00:${hex(16)}:${hex(8)}:${hex(0)}`;
 }
-/** An instrumentation counter by its name, or undefined where the build has none. */
-function instrument(name: Parameters<typeof Instrumentation.map>[0]): number | undefined {
-	const index = Instrumentation.map(name);
-	const value = index === undefined ? undefined : Instrumentation.get(index);
-	return typeof value === "number" ? value : undefined;
-}
-
 /**
  * Listens once nothing else does on the port. Moddable's lin listener
  * (modules/io/socket/lin/tcp.c) registers its record with the garbage
@@ -113,33 +100,18 @@ export function createHost(): Host {
 		// XS on the desktop never seeds Math.random (xsMath.c leaves c_srand commented out): every run would jitter alike.
 		// The clock's low 32 bits differ from run to run (Time.ticks is the same epoch clock here, so it adds nothing).
 		random: seededRandom(Date.now() % 4294967296),
-		diagnostics(): HostDiagnostics {
-			const result: HostDiagnostics = {};
-			const ip = Net.get("IP");
-			if (ip) result.ip = ip;
-			const slots = instrument("XS Slot Heap Used");
-			const chunks = instrument("XS Chunk Heap Used");
-			if (slots !== undefined) result.slotsUsed = slots;
-			if (chunks !== undefined) result.chunksUsed = chunks;
-			return result;
-		},
+		diagnostics: runtimeDiagnostics,
 		clock: {
 			now: () => Time.ticks,
 			// The simulator runs on the computer's clock, which is already set.
 			wallTime: () => Date.now(),
 		},
-		timers: {
-			set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
-			repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
-			clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
-		},
+		timers: guardedTimers(),
 		log,
 		wifi: {
 			connect(ssid: string, password: string, onEvent: (event: WifiEvent) => void): void {
 				wifi?.close();
-				wifi = new WiFi(password ? { ssid, password } : { ssid }, guard("Wi-Fi callback", (message: string) => {
-					if (message === "connect" || message === "gotIP" || message === "lostIP" || message === "disconnect") onEvent(message);
-				}));
+				wifi = new WiFi(password ? { ssid, password } : { ssid }, stationCallback(onEvent));
 			},
 			disconnect(): void {
 				wifi?.close();

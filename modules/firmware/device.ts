@@ -1,6 +1,8 @@
 /*
- * The device: stored settings laid over the build's configuration, the
- * firmware, and its web page. Applying settings (or a factory reset)
+ * The composition root, which main calls: stored settings laid over the
+ * build's configuration, the firmware, and its web page, wired together.
+ * The web page is handed the device as a DeviceApi (web/api): it neither
+ * starts nor holds the firmware. Applying settings (or a factory reset)
  * restarts only the parts of the firmware whose settings changed (Wi-Fi,
  * MQTT, telemetry; see firmware/app changedParts), never the device: the
  * web server, the LED's state, the readings' seq and the readings waiting

@@ -11,10 +11,8 @@
  * close one is seen to leak here as it would on a board.
  */
 import net from "node:net";
-import { WritableBudget } from "simulated/socket";
-import { endSocket, resetSocket } from "./platform.js";
-
-export const writableBudget = 1536;
+import { WritableBudget, linWriteBudget } from "simulated/socket";
+import { endSocket, resetSocket } from "./connection-end.js";
 
 export interface AcceptedEvents {
 	onReadable(bytes: Uint8Array): void;
@@ -35,7 +33,7 @@ export class AcceptedConnection {
 	constructor(socket: net.Socket, onRelease: () => void = () => {}) {
 		this.#socket = socket;
 		this.#onRelease = onRelease;
-		this.#budget.grant(writableBudget);
+		this.#budget.grant(linWriteBudget);
 		socket.setNoDelay(true);
 		socket.on("error", () => {});
 		socket.on("close", () => this.#fail("connection closed by peer"));

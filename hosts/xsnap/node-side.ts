@@ -1,7 +1,7 @@
 /*
  * The XS host simulator, Node side: runs the firmware's own modules on the
  * real XS engine (build/xsnap, loaded by manifest name) against the
- * simulated board of hosts/node/platform.ts.
+ * simulated board of hosts/simulated-board/board.ts.
  *
  * Every board event becomes one command to the engine; the firmware's
  * effects come back as the command's reply and are applied to the board
@@ -9,8 +9,8 @@
  */
 import { randomInt } from "node:crypto";
 import type { SensorOptions } from "platform";
-import { Board, type BoardSocket } from "../node/platform.js";
-import type { AcceptedConnection, BoardListener } from "../node/listener.js";
+import { Board, type BoardSocket } from "../simulated-board/board.js";
+import type { AcceptedConnection, BoardListener } from "../simulated-board/listener.js";
 import { XsWorker, type Meter } from "./worker.js";
 import { xsModuleRoot } from "./paths.js";
 

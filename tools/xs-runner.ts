@@ -3,7 +3,11 @@
  * `{ module, case }` and gets back `{ ok, error }`, or `{ module, bench,
  * count }` and gets back the meter reading around that many runs.
  */
-import type { PortableSuite } from "test/lib/suite";
+/** What a module under test exports: the shape test/lib/suite defines, as far as the runner reads it. */
+interface CaseSet {
+	readonly name: string;
+	readonly cases: Readonly<Record<string, () => void>>;
+}
 
 type Request =
 	| { kind: "case"; module: string; name: string }
@@ -40,11 +44,11 @@ globalThis.handleCommand = (bytes: ArrayBuffer): ArrayBuffer => {
 		return answer({});
 	}
 	if (request.kind === "names") {
-		const suite = module(request.module).suite as PortableSuite;
+		const suite = module(request.module).suite as CaseSet;
 		return answer({ name: suite.name, cases: Object.keys(suite.cases) });
 	}
 	if (request.kind === "case") {
-		const suite = module(request.module).suite as PortableSuite;
+		const suite = module(request.module).suite as CaseSet;
 		try {
 			suite.cases[request.name]!();
 			return answer({ ok: true });

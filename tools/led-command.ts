@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import mqtt from "mqtt";
 import { parseLedCommand } from "firmware/led";
-import { projectRoot } from "./paths.js";
+import { projectRoot } from "../hosts/xsnap/paths.js";
 
 const answerTimeout = 3000;
 
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
 	console.log(`LED is ${state}`);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(projectRoot, "build/js/hosts/xsnap/led-command.js")) {
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(projectRoot, "build/js/tools/led-command.js")) {
 	main().catch((error: Error) => {
 		console.error(`npm run led: ${error.message}`);
 		process.exit(1);

@@ -1,6 +1,9 @@
 /*
  * The simulated board, on Node: time, TCP/TLS to real brokers on loopback,
- * a Wi-Fi radio, a temperature sensor, an LED and a log. Both host
+ * a Wi-Fi radio, a temperature sensor, an LED and a log. The rest of the
+ * board is beside it in hosts/simulated-board: its listening sockets, its
+ * flash, and the modules that also run inside XS (simulated/socket, the
+ * socket limits; simulated/timers; simulated/sensor). Both host
  * simulators use it: the Node host calls it directly, and the XS host
  * simulator serves it to the firmware running inside the XS engine.
  *
@@ -13,12 +16,14 @@ import dns from "node:dns";
 import { EventEmitter } from "node:events";
 import { createHash } from "node:crypto";
 import os from "node:os";
-import { simulatedSocketBudget, type LogLevel, type SensorOptions, type WifiEvent } from "platform";
-import { SimulatedSensor } from "firmware/simulated-sensor";
+import type { LogLevel, SensorOptions, WifiEvent } from "platform";
+import { linWriteBudget } from "simulated/socket";
+import { SimulatedSensor } from "simulated/sensor";
 import { formatLogLine } from "log";
 import { describeDnsFailure, type DnsFailure } from "net/dns-failure";
 import { BoardListener, type AcceptedConnection } from "./listener.js";
 import { BoardFlash } from "./flash.js";
+import { endSocket, resetSocket } from "./connection-end.js";
 
 /** Time as the board sees it: real, or virtual and moved by the test. */
 export interface BoardTime {
@@ -128,24 +133,6 @@ function assertLoopback(address: string): void {
 }
 
 /**
- * Ends a connection with a reset (RST, not FIN), as a power cut, a crashing
- * broker or a NAT box does. Node cannot reset every socket: resetAndDestroy()
- * waits forever on one still connecting, leaks a half-closed one's handle
- * (the process then never exits), and throws on TLS. Those get a plain destroy.
- */
-export function resetSocket(socket: net.Socket): void {
-	if (socket.destroyed) return;
-	if (socket.connecting || socket.readableEnded || socket.writableEnded || socket instanceof tls.TLSSocket) socket.destroy();
-	else socket.resetAndDestroy();
-}
-
-/** Ends a connection in order (FIN after what was written), and frees it if the peer never answers. */
-export function endSocket(socket: net.Socket): void {
-	socket.end();
-	setTimeout(() => socket.destroy(), 1000).unref();
-}
-
-/**
  * A TCP (or TLS) connection of the board. Like Moddable's lin socket, it
  * announces its writable budget through onWritable(budget) once connected,
  * and again on the next turn of the event loop after anything was written,
@@ -158,7 +145,7 @@ export class BoardSocket {
 	#closed = false;
 	#refill: NodeJS.Immediate | undefined;
 
-	constructor(options: OpenSocketOptions, events: SocketEvents, budget = simulatedSocketBudget) {
+	constructor(options: OpenSocketOptions, events: SocketEvents, budget = linWriteBudget) {
 		assertLoopback(options.address);
 		const { address: host, port } = options;
 		this.#socket = options.tls
@@ -402,7 +389,7 @@ export class Board {
 
 	constructor(options: BoardOptions = {}) {
 		this.#exactPorts = options.exactPorts ?? false;
-		this.socketBudget = options.socketBudget ?? simulatedSocketBudget;
+		this.socketBudget = options.socketBudget ?? linWriteBudget;
 		this.time = options.time ?? new RealTime();
 		this.wifi = new BoardWifi(this.time, options.mac ?? simulatedMac());
 		this.sensor = new BoardSensor(this.time, options.sensorSeed);

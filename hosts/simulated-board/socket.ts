@@ -10,6 +10,15 @@
  * virtual clock). Simulators only: a device's socket enforces its own, so
  * this never ships in the firmware.
  */
+
+/**
+ * What Moddable's lin TCP socket lets a write take per poll of its event
+ * loop: kBufferSize, which it announces through onWritable once its last
+ * write has gone ($MODDABLE/modules/io/socket/lin/tcp.c). The one source of
+ * this figure for every simulated socket.
+ */
+export const linWriteBudget = 1536;
+
 export class WritableBudget {
 	/** Bytes the socket takes until the next onWritable. */
 	left = 0;

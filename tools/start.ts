@@ -16,10 +16,10 @@
  */
 import path from "node:path";
 import { ConfigError } from "config";
-import { Board, formatLog } from "../node/platform.js";
-import { XsSimulator } from "./simulator.js";
-import { workerBinary, workerXsVersion } from "./worker.js";
-import { projectRoot } from "./paths.js";
+import { Board, formatLog } from "../hosts/simulated-board/board.js";
+import { XsSimulator } from "../hosts/xsnap/node-side.js";
+import { workerBinary, workerXsVersion } from "../hosts/xsnap/worker.js";
+import { projectRoot } from "../hosts/xsnap/paths.js";
 import { chooseBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { render, type DashboardState } from "./dashboard.js";
 import {

@@ -107,10 +107,12 @@ function isMethod(text: string): boolean {
 export class HttpConnection {
 	readonly #limits: HttpLimits;
 	#state = State.Head;
-	#head = new Uint8Array(0);
+	#head: Uint8Array = new Uint8Array(0);
 	#request: HttpRequest | undefined;
 	#rejection: HttpRejection | undefined;
+	/** A body that arrives over several reads, gathered; one that came whole is never copied. */
 	#body: Uint8Array | undefined;
+	#bodyLength = 0;
 	#bodyFilled = 0;
 	/** The response's head, then its body, sent without joining them (the page is kilobytes). */
 	#output: BodySource[] = [];
@@ -228,9 +230,13 @@ export class HttpConnection {
 
 	#receiveHead(bytes: Uint8Array): void {
 		const previous = this.#head.length;
-		const joined = new Uint8Array(previous + bytes.length);
-		joined.set(this.#head);
-		joined.set(bytes, previous);
+		// A head that came in one read (nearly every one) is parsed where it lies; only a split one is joined.
+		let joined = bytes;
+		if (previous) {
+			joined = new Uint8Array(previous + bytes.length);
+			joined.set(this.#head);
+			joined.set(bytes, previous);
+		}
 		// Search from just before the new bytes: the blank line may straddle the two.
 		const end = findBlankLine(joined, Math.max(0, previous - 3));
 		if (end < 0) {
@@ -293,14 +299,20 @@ export class HttpConnection {
 			this.#state = State.Ready;
 			return undefined;
 		}
-		this.#body = new Uint8Array(length);
+		this.#bodyLength = length;
 		this.#bodyFilled = 0;
 		this.#state = State.Body;
 		return undefined;
 	}
 
 	#receiveBody(bytes: Uint8Array, start: number): void {
-		const body = this.#body!;
+		// A body that arrived whole with its head (nearly every one) stays where the socket put it: a view, no copy.
+		if (!this.#body && bytes.length - start >= this.#bodyLength) {
+			this.#request!.body = bytes.subarray(start, start + this.#bodyLength);
+			this.#state = State.Ready;
+			return;
+		}
+		const body = this.#body ??= new Uint8Array(this.#bodyLength);
 		const take = Math.min(body.length - this.#bodyFilled, bytes.length - start);
 		body.set(bytes.subarray(start, start + take), this.#bodyFilled);
 		this.#bodyFilled += take;

@@ -15,6 +15,7 @@ import { route, type DeviceApi } from "web/api";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
+import { encodeUtf8 } from "mqtt/utf8";
 
 const ascii = (value: string): Uint8Array => Uint8Array.from(value, (c) => c.charCodeAt(0));
 const build = { ssid: "home", sensor: "simulated", sensor_interval: "1000", mqtt_backoff_min: "500", mqtt_backoff_max: "4000" };
@@ -548,6 +549,22 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		const split = http.pollRequest() as HttpRequest;
 		assert.equal(String.fromCharCode(...split.body), '{"on":true}');
 		assert.ok(split.body.buffer !== raw.buffer);
+	},
+
+	"http: a string body is sent as UTF-8 a slice at a time, a character split across two writes whole"() {
+		const http = new HttpConnection(0);
+		http.receive(ascii("GET / HTTP/1.1\r\n\r\n"));
+		http.pollRequest();
+		const text = `{"unit":"°C","name":"${"x".repeat(40)}€𝄞"}`;
+		http.respond({ status: 200, body: text });
+		const sent: number[] = [];
+		// Three bytes a write: the 2-, 3- and 4-byte characters each straddle a boundary.
+		for (let bytes = http.pollTransmit(3); bytes; bytes = http.pollTransmit(3)) sent.push(...bytes);
+		const whole = new Uint8Array(sent);
+		const head = String.fromCharCode(...whole).indexOf("\r\n\r\n") + 4;
+		const body = whole.subarray(head);
+		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${body.length}\r\n`), true);
+		assert.deepEqual([...body], [...encodeUtf8(text)]);
 	},
 
 	"json: a deeply nested body is refused with 400 before it can overflow the stack; the device keeps serving"() {

@@ -155,9 +155,7 @@ class Base64Body implements BodySource {
 
 /** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */
 function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
-	const text = decodeUtf8(request.body, 0, request.body.length);
-	if (text === undefined) return errorResponse(400, "the body is not valid UTF-8");
-	const parsed = parseJson(text);
+	const parsed = parseJson(request.body);
 	return "error" in parsed ? errorResponse(400, parsed.error) : parsed;
 }
 

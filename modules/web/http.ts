@@ -9,7 +9,7 @@
  * (`Connection: close`): the page makes a handful of requests a second at
  * most, and a closed connection is a freed socket.
  */
-import { decodeUtf8, encodeUtf8 } from "utf8";
+import { decodeUtf8, encodeUtf8, utf8Length } from "utf8";
 
 export interface HttpLimits {
 	/** Most bytes in the request line and headers. */
@@ -107,10 +107,12 @@ function isMethod(text: string): boolean {
 export class HttpConnection {
 	readonly #limits: HttpLimits;
 	#state = State.Head;
-	#head = new Uint8Array(0);
+	#head: Uint8Array = new Uint8Array(0);
 	#request: HttpRequest | undefined;
 	#rejection: HttpRejection | undefined;
+	/** A body that arrives over several reads, gathered; one that came whole is never copied. */
 	#body: Uint8Array | undefined;
+	#bodyLength = 0;
 	#bodyFilled = 0;
 	/** The response's head, then its body, sent without joining them (the page is kilobytes). */
 	#output: BodySource[] = [];
@@ -228,9 +230,13 @@ export class HttpConnection {
 
 	#receiveHead(bytes: Uint8Array): void {
 		const previous = this.#head.length;
-		const joined = new Uint8Array(previous + bytes.length);
-		joined.set(this.#head);
-		joined.set(bytes, previous);
+		// A head that came in one read (nearly every one) is parsed where it lies; only a split one is joined.
+		let joined = bytes;
+		if (previous) {
+			joined = new Uint8Array(previous + bytes.length);
+			joined.set(this.#head);
+			joined.set(bytes, previous);
+		}
 		// Search from just before the new bytes: the blank line may straddle the two.
 		const end = findBlankLine(joined, Math.max(0, previous - 3));
 		if (end < 0) {
@@ -293,14 +299,20 @@ export class HttpConnection {
 			this.#state = State.Ready;
 			return undefined;
 		}
-		this.#body = new Uint8Array(length);
+		this.#bodyLength = length;
 		this.#bodyFilled = 0;
 		this.#state = State.Body;
 		return undefined;
 	}
 
 	#receiveBody(bytes: Uint8Array, start: number): void {
-		const body = this.#body!;
+		// A body that arrived whole with its head (nearly every one) stays where the socket put it: a view, no copy.
+		if (!this.#body && bytes.length - start >= this.#bodyLength) {
+			this.#request!.body = bytes.subarray(start, start + this.#bodyLength);
+			this.#state = State.Ready;
+			return;
+		}
+		const body = this.#body ??= new Uint8Array(this.#bodyLength);
 		const take = Math.min(body.length - this.#bodyFilled, bytes.length - start);
 		body.set(bytes.subarray(start, start + take), this.#bodyFilled);
 		this.#bodyFilled += take;
@@ -320,7 +332,7 @@ export class HttpConnection {
 	}
 
 	#queue(response: HttpResponse): void {
-		const body = typeof response.body === "string" ? encodeUtf8(response.body) : response.body ?? new Uint8Array(0);
+		const body = typeof response.body === "string" ? new Utf8Body(response.body) : response.body ?? new Uint8Array(0);
 		let head = `HTTP/1.1 ${response.status} ${reasons[response.status] ?? "Status"}\r\n`;
 		for (const [name, value] of response.headers ?? []) head += `${name}: ${value}\r\n`;
 		head += `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
@@ -328,6 +340,48 @@ export class HttpConnection {
 		this.#sent = 0;
 		this.#state = State.Sending;
 	}
+}
+
+/**
+ * A string body (a JSON answer: the settings are 4 KB) encoded a slice at a
+ * time as the socket takes it, so it is never in RAM as a string and as
+ * bytes at once. Slices are asked for in order, as pollTransmit does.
+ */
+class Utf8Body implements BodySource {
+	readonly #text: string;
+	readonly length: number;
+	/** The next character to encode, and how many of its bytes the previous slice already took. */
+	#index = 0;
+	#taken = 0;
+
+	constructor(text: string) {
+		const length = utf8Length(text);
+		if (length < 0) throw new TypeError("string is not valid Unicode (lone surrogate)");
+		this.#text = text;
+		this.length = length;
+	}
+
+	slice(start: number, end: number): Uint8Array {
+		const bytes = new Uint8Array(end - start);
+		let written = 0;
+		while (written < bytes.length) {
+			const code = this.#text.codePointAt(this.#index)!;
+			const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+			while (this.#taken < size && written < bytes.length) bytes[written++] = utf8Byte(code, size, this.#taken++);
+			if (this.#taken === size) {
+				this.#index += size === 4 ? 2 : 1;
+				this.#taken = 0;
+			}
+		}
+		return bytes;
+	}
+}
+
+/** Byte `k` of the `size`-byte UTF-8 form of `code`. */
+function utf8Byte(code: number, size: number, k: number): number {
+	if (size === 1) return code;
+	if (k === 0) return (size === 2 ? 0xc0 : size === 3 ? 0xe0 : 0xf0) | (code >> (6 * (size - 1)));
+	return 0x80 | ((code >> (6 * (size - 1 - k))) & 0x3f);
 }
 
 /** A JSON error body, {"error": reason}, which the page shows as it is. */

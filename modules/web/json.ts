@@ -2,19 +2,27 @@
  * JSON from a client, parsed only once its nesting is known to be shallow.
  * XS parses nested arrays and objects recursively on its stack: an ESP32
  * build has 768 slots, and about 650 nested `[` abort the machine (a device
- * reset) before JSON.parse can throw. The API's bodies are flat objects, so
- * 16 levels leave room for any client's habits (ArduinoJson, which ESPHome
- * uses, stops at 10) while costing the parser a few dozen slots at most.
- * The count is one pass over the text, outside strings, allocating nothing.
+ * reset) before JSON.parse can throw. The API's bodies are flat
+ * objects, so 16 levels leave room for any client's habits (ArduinoJson,
+ * which ESPHome uses, stops at 10) while costing the parser a few dozen
+ * slots at most. The count is one pass, outside strings, allocating
+ * nothing; over a request body it runs on the bytes, before any string is
+ * made (a fixed arena has room for a body or its string, not for both and
+ * a refusal's garbage besides). The characters it counts are ASCII, which
+ * UTF-8 never uses inside a multi-byte sequence.
  */
+import { decodeUtf8 } from "utf8";
+
 export const maxJsonDepth = 16;
 
-/** Whether `text` nests arrays and objects deeper than `limit`; stops at the first level past it. */
-export function nestsDeeperThan(text: string, limit: number): boolean {
+/** Whether `source` (text, or its UTF-8 bytes) nests arrays and objects deeper than `limit`; stops at the first level past it. */
+export function nestsDeeperThan(source: string | Uint8Array, limit: number): boolean {
+	const text = typeof source === "string" ? source : undefined;
+	const bytes = source as Uint8Array;
 	let depth = 0;
 	let inString = false;
-	for (let i = 0; i < text.length; i++) {
-		const c = text.charCodeAt(i);
+	for (let i = 0; i < source.length; i++) {
+		const c = text !== undefined ? text.charCodeAt(i) : bytes[i]!;
 		if (inString) {
 			if (c === 0x5c) i++; // a backslash: the next character is escaped
 			else if (c === 0x22) inString = false;
@@ -26,9 +34,11 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
 	return false;
 }
 
-/** The value, or why the text is not JSON this device takes. */
-export function parseJson(text: string, limit = maxJsonDepth): { value: unknown } | { error: string } {
-	if (nestsDeeperThan(text, limit)) return { error: `the JSON nests deeper than ${limit} levels` };
+/** The value of `source` (text, or UTF-8 bytes such as a request body), or why it is not JSON this device takes. */
+export function parseJson(source: string | Uint8Array, limit = maxJsonDepth): { value: unknown } | { error: string } {
+	if (nestsDeeperThan(source, limit)) return { error: `the JSON nests deeper than ${limit} levels` };
+	const text = typeof source === "string" ? source : decodeUtf8(source, 0, source.length);
+	if (text === undefined) return { error: "the body is not valid UTF-8" };
 	try {
 		return { value: JSON.parse(text) as unknown };
 	} catch (error) {

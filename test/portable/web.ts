@@ -8,13 +8,14 @@ import { defineSuite } from "test/lib/suite";
 import * as assert from "test/lib/assert";
 import { WebHost, withoutProtoAccessor, writableBudget } from "test/lib/fake-web";
 import { HttpConnection, defaultLimits, maxSlice, type HttpRejection, type HttpRequest } from "web/http";
-import { maxJsonDepth, nestsDeeperThan } from "web/json";
+import { maxJsonDepth, nestsDeeperThan, parseJson } from "web/json";
 import { startDevice, type Device } from "firmware/device";
 import { base64Length, base64Slice, decodeBase64 } from "web/base64";
 import { route, type DeviceApi } from "web/api";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
+import { encodeUtf8 } from "utf8";
 
 const ascii = (value: string): Uint8Array => Uint8Array.from(value, (c) => c.charCodeAt(0));
 const build = { ssid: "home", sensor: "simulated", sensor_interval: "1000", mqtt_backoff_min: "500", mqtt_backoff_max: "4000" };
@@ -522,6 +523,48 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.equal(nestsDeeperThan('{"a":"\\"[[[[["}', 2), false, "an escaped quote does not end the string");
 		assert.equal(nestsDeeperThan('{"a":"\\\\"[[[[[', 2), true, "an escaped backslash does not escape the quote after it");
 		assert.equal(nestsDeeperThan("[[],[],[[]]]", 3), false, "depth, not count");
+	},
+
+	"json: nesting is counted over a body's bytes as over text, and bad UTF-8 is refused after it, before any string"() {
+		const bytes = (text: string): Uint8Array => ascii(text);
+		assert.equal(nestsDeeperThan(bytes("[".repeat(maxJsonDepth)), maxJsonDepth), false);
+		assert.equal(nestsDeeperThan(bytes('{"a":'.repeat(350)), maxJsonDepth), true);
+		assert.equal(nestsDeeperThan(bytes('{"a":"\\\\"[[[[['), 2), true, "an escaped backslash does not escape the quote after it");
+		// A multi-byte sequence never holds an ASCII byte: é inside a string leaves the count alone.
+		assert.equal(nestsDeeperThan(new Uint8Array([0x5b, 0x22, 0xc3, 0xa9, 0x5b, 0x22, 0x5d]), 1), false);
+		assert.deepEqual(parseJson(new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0xa9, 0x22, 0x7d])), { value: { a: "\u00e9" } });
+		assert.deepEqual(parseJson(new Uint8Array([0x22, 0xff, 0x22])), { error: "the body is not valid UTF-8" });
+		assert.deepEqual(parseJson(new Uint8Array([0x5b, 0x5b, 0x5b, 0xff]), 2), { error: "the JSON nests deeper than 2 levels" }, "the depth is checked first");
+	},
+
+	"http: a body that came in the same read as its head is handed on where it lies, not copied"() {
+		const raw = ascii("POST /api/led HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"on\":true}");
+		const request = parse(raw) as HttpRequest;
+		assert.equal(request.body.buffer, raw.buffer, "a view of the received bytes");
+		assert.equal(String.fromCharCode(...request.body), '{"on":true}');
+		// A body split over reads is gathered into its own buffer.
+		const http = new HttpConnection(0);
+		http.receive(raw.subarray(0, raw.length - 4));
+		http.receive(raw.slice(raw.length - 4));
+		const split = http.pollRequest() as HttpRequest;
+		assert.equal(String.fromCharCode(...split.body), '{"on":true}');
+		assert.ok(split.body.buffer !== raw.buffer);
+	},
+
+	"http: a string body is sent as UTF-8 a slice at a time, a character split across two writes whole"() {
+		const http = new HttpConnection(0);
+		http.receive(ascii("GET / HTTP/1.1\r\n\r\n"));
+		http.pollRequest();
+		const text = `{"unit":"°C","name":"${"x".repeat(40)}€𝄞"}`;
+		http.respond({ status: 200, body: text });
+		const sent: number[] = [];
+		// Three bytes a write: the 2-, 3- and 4-byte characters each straddle a boundary.
+		for (let bytes = http.pollTransmit(3); bytes; bytes = http.pollTransmit(3)) sent.push(...bytes);
+		const whole = new Uint8Array(sent);
+		const head = String.fromCharCode(...whole).indexOf("\r\n\r\n") + 4;
+		const body = whole.subarray(head);
+		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${body.length}\r\n`), true);
+		assert.deepEqual([...body], [...encodeUtf8(text)]);
 	},
 
 	"json: a deeply nested body is refused with 400 before it can overflow the stack; the device keeps serving"() {

@@ -7,7 +7,7 @@
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import type { ListenOptions, Listener as HostListener, SocketCallbacks } from "platform";
-import { reader } from "host/socket";
+import { reader, writeFailed } from "host/socket";
 
 export function listen(options: ListenOptions): HostListener {
 	const listener: Listener = new Listener({
@@ -19,25 +19,32 @@ export function listen(options: ListenOptions): HostListener {
 				// A throw here would abort XS: the server guards its own callbacks, this guards the accept.
 				try {
 					options.onConnection((callbacks: SocketCallbacks) => {
-						// What the socket takes now: the last onWritable count, less what was written since.
-						let budget = 0;
+						let failed = false;
+						const fail = (message: string): void => {
+							if (failed) return;
+							failed = true;
+							callbacks.onError(message);
+						};
 						const socket = new TCP({
 							from, format: "buffer", nodelay: true,
 							onReadable: (bytes: number) => callbacks.onReadable(bytes),
 							onWritable: (bytes: number) => {
-								budget = bytes;
-								callbacks.onWritable(bytes);
+								if (!failed) callbacks.onWritable(bytes);
 							},
-							onError: () => callbacks.onError("connection lost"),
+							onError: () => fail("connection lost"),
 						});
 						return {
 							read: reader(() => socket),
 							write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
 								const left: unknown = socket.write(bytes as ArrayBuffer);
-								budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
-								return budget;
+								// What the socket takes now; undefined when the write failed.
+								if (typeof left === "number") return left;
+								return writeFailed(() => fail("connection reset by the peer: write failed"));
 							},
-							close: () => socket.close(),
+							close: () => {
+								failed = true;
+								socket.close();
+							},
 						};
 					});
 				} catch (error) {

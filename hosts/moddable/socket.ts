@@ -42,6 +42,18 @@ function failedIn(what: string, error: unknown, onFailure?: (message: string) =>
 	}
 }
 
+/**
+ * A write the SDK could not make (the peer reset the connection): it returns
+ * undefined, sets the socket's error and, on lin, never reports onError (its
+ * poll stops once the error is set; lwIP reports it). So the socket has
+ * failed: no budget is left, and `report` runs once the callback that wrote
+ * has returned, guarded, never re-entering its caller. Returns that budget, 0.
+ */
+export function writeFailed(report: () => void): number {
+	Promise.resolve().then(guard("socket write failed", report));
+	return 0;
+}
+
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
 export function pemToDer(pem: string): ArrayBuffer {
 	const match = pemCertificate(pem);
@@ -124,7 +136,8 @@ export function openSocket(options: SocketOptions): Socket {
 		read: reader(() => socket),
 		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
 			const left: unknown = socket.write(bytes as ArrayBuffer);
-			budget = typeof left === "number" ? left : budget - (bytes as ArrayBufferView).byteLength;
+			if (typeof left !== "number") return writeFailed(() => lost(secure ? `TLS connection to ${tls!.serverName} lost: write failed` : "connection lost: write failed"));
+			budget = left;
 			// Each TLS write is a record with its own overhead: leave room for the next one's.
 			return secure ? budget = tlsRoom(budget) : budget;
 		},

@@ -54,8 +54,10 @@ export class AcceptedConnection {
 	write(bytes: Uint8Array): number {
 		if (this.#closed) return 0;
 		this.#budget.take(bytes);
-		// Announced again once the bytes have left: the budget is what is not yet on its way.
-		this.#socket.write(bytes, () => {
+		// Announced again once the bytes have left: the budget is what is not yet on its way. A write
+		// into a connection the peer reset fails it, as on the board: no budget comes back, no more events.
+		this.#socket.write(bytes, (error) => {
+			if (error) return this.#fail("connection reset by the peer: write failed");
 			this.#budget.grant(this.#budget.left + bytes.length);
 			if (!this.#closed) this.#events?.onWritable(this.#budget.left);
 		});

@@ -80,9 +80,10 @@ export class HttpServer {
 	/**
 	 * Counters for the diagnostics: `refused` answered 503 (or closed when
 	 * even that has no room), `queued` waited for a slot, `shed` cut with 408
-	 * for arriving too slowly while others waited.
+	 * for arriving too slowly while others waited, `lost` closed because
+	 * the peer went away (reset) before its answer was written.
 	 */
-	readonly stats = { requests: 0, rejected: 0, refused: 0, timeouts: 0, queued: 0, shed: 0 };
+	readonly stats = { requests: 0, rejected: 0, refused: 0, timeouts: 0, queued: 0, shed: 0, lost: 0 };
 
 	constructor(options: HttpServerOptions) {
 		if (!options.host.listen) throw new Error("this host cannot listen for connections");
@@ -128,8 +129,13 @@ export class HttpServer {
 				client.writable = count;
 				if (client.http) this.#pump(client);
 			}),
-			// The peer went away; the socket is still ours to close.
-			onError: () => guard(() => this.#drop(client)),
+			// The peer went away (a write into its reset connection failed): the socket is still ours to close.
+			onError: (message: string) => guard(() => {
+				if (!client.socket) return;
+				this.stats.lost++;
+				this.#options.host.log("warn", "http", `connection closed: ${message}`);
+				this.#drop(client);
+			}),
 		});
 		// Once the socket is made, only its owner can close it: a throw now (a timer with no room) drops it here.
 		guard(() => {

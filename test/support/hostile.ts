@@ -106,6 +106,24 @@ async function inParallel<T, R>(items: readonly T[], width: number, task: (item:
 	return results;
 }
 
+/** Asks for `path` and resets the connection (RST) at once, or at the answer's first bytes: the server writes into a dead socket. */
+function askAndReset(target: HostileTarget, path: string, atFirstBytes: boolean): Promise<void> {
+	return new Promise((resolve) => {
+		const socket = net.connect(port(target), "127.0.0.1", () => {
+			socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+			if (!atFirstBytes) socket.resetAndDestroy();
+		});
+		// A device that stopped answering fails the case in servingWithin, not by hanging here.
+		const timer = setTimeout(() => socket.resetAndDestroy(), 15000);
+		socket.on("data", () => socket.resetAndDestroy());
+		socket.on("error", () => socket.destroy());
+		socket.on("close", () => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
+}
+
 const authorization = (password: string): string => `Authorization: Basic ${Buffer.from(`admin:${password}`).toString("base64")}\r\n`;
 
 export const hostileCases: readonly HostileCase[] = [
@@ -197,6 +215,15 @@ export const hostileCases: readonly HostileCase[] = [
 			}
 			// A connection the server has not yet seen close may hold its slot until the request timeout (10 s).
 			await servingWithin(target, 20000, "400 connections opened and closed");
+		},
+	},
+	{
+		name: "200 clients that ask for the page or the settings and reset the connection: the writes into dead sockets end them; still serving",
+		async run(target) {
+			for (let round = 0; round < 50; round++) {
+				await Promise.all(["/", "/api/settings", "/", "/api/settings"].map((path, i) => askAndReset(target, path, i >= 2)));
+			}
+			await servingWithin(target, 20000, "200 connections reset while answered");
 		},
 	},
 	{

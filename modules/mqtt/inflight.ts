@@ -22,11 +22,19 @@ export interface Inflight extends QueuedPublish {
 	sentAt: number;
 }
 
+/** The window's own view of itself: its methods move the cursor, which is read-only to everyone else. A type only: no call. */
+type MovingCursor = { cursor: number };
+
 export class InflightWindow {
-	/** In publish order; read directly on the hot paths, as a call would cost more than the read. */
-	readonly entries: Inflight[] = [];
-	/** Entries before it were handed over on this connection; from it on, some may not have been. */
-	cursor = 0;
+	/** The entries, which only the window's methods change. */
+	readonly #entries: Inflight[] = [];
+	/** In publish order; the same array, read directly on the hot paths, as a call would cost more than the read. */
+	readonly entries: readonly Inflight[] = this.#entries;
+	/**
+	 * Entries before it were handed over on this connection; from it on, some may not have been.
+	 * Read directly on the output's every turn; only the window's methods move it, as `MovingCursor`.
+	 */
+	readonly cursor: number = 0;
 	readonly max: number;
 	/** Completed records, reused: a steady stream of QoS 1 messages allocates none. */
 	readonly #free: Inflight[] = [];
@@ -67,9 +75,9 @@ export class InflightWindow {
 			entry.sent = sentAt >= 0;
 			entry.sentAt = sentAt;
 		}
-		const entries = this.entries;
+		const entries = this.#entries;
 		entries.push(entry);
-		if (sentAt >= 0) this.cursor = entries.length;
+		if (sentAt >= 0) (this as MovingCursor).cursor = entries.length;
 		return entry;
 	}
 
@@ -83,9 +91,9 @@ export class InflightWindow {
 
 	/** The next entry not yet handed over on this connection, in order. */
 	nextUnsent(): Inflight | undefined {
-		const entries = this.entries;
+		const entries = this.#entries;
 		while (this.cursor < entries.length) {
-			const entry = entries[this.cursor++]!;
+			const entry = entries[(this as MovingCursor).cursor++]!;
 			if (!entry.sent) return entry;
 		}
 		return undefined;
@@ -93,7 +101,7 @@ export class InflightWindow {
 
 	/** The state (a superseding message) to `topic` not yet handed over on this connection, if any. */
 	unsentState(topic: string): Inflight | undefined {
-		const entries = this.entries;
+		const entries = this.#entries;
 		for (let index = this.cursor; index < entries.length; index++) {
 			const entry = entries[index]!;
 			if (!entry.sent && entry.supersede === true && entry.topicText === topic) return entry;
@@ -103,21 +111,32 @@ export class InflightWindow {
 
 	/** Where the entry with this id is, or -1. A plain loop: acks come in order, so this is almost always 0. */
 	indexOf(packetId: number): number {
-		const entries = this.entries;
+		const entries = this.#entries;
 		for (let index = 0; index < entries.length; index++) if (entries[index]!.packetId === packetId) return index;
 		return -1;
 	}
 
 	/** Completed: it leaves the window. */
 	remove(index: number): void {
-		if (index === 0) this.entries.shift();
-		else this.entries.splice(index, 1);
-		if (index < this.cursor) this.cursor--;
+		if (index === 0) this.#entries.shift();
+		else this.#entries.splice(index, 1);
+		if (index < this.cursor) (this as MovingCursor).cursor--;
+	}
+
+	/** The oldest entry completed (acks come in order): it leaves the window. */
+	removeOldest(): void {
+		this.#entries.shift();
+		if (this.cursor > 0) (this as MovingCursor).cursor--;
+	}
+
+	/** The newest entry is being handed over now, after every other one: the cursor moves past it. */
+	sendingNewest(): void {
+		(this as MovingCursor).cursor = this.#entries.length;
 	}
 
 	/** Whether an id is taken by an entry. */
 	holds(id: number): boolean {
-		const entries = this.entries;
+		const entries = this.#entries;
 		if (entries.length === 0) return false;
 		// Entries join only at the end, each with the next id, so every id in flight lies on
 		// the arc from the first entry's id to the last one's: off it, no scan is needed.
@@ -130,8 +149,8 @@ export class InflightWindow {
 
 	/** A resumed session: every entry goes again, in order (as DUP if it went before). */
 	resend(): void {
-		for (const entry of this.entries) entry.sent = false;
-		this.cursor = 0;
+		for (const entry of this.#entries) entry.sent = false;
+		(this as MovingCursor).cursor = 0;
 	}
 
 	/**
@@ -140,10 +159,10 @@ export class InflightWindow {
 	 * returned, to be published again as new messages.
 	 */
 	forget(keep: (entry: Inflight) => boolean): Inflight[] {
-		const unfinished = this.entries.filter((entry) => entry.phase === "publish" && keep(entry));
+		const unfinished = this.#entries.filter((entry) => entry.phase === "publish" && keep(entry));
 		for (const entry of unfinished) entry.sentAt = -1;
-		this.entries.length = 0;
-		this.cursor = 0;
+		this.#entries.length = 0;
+		(this as MovingCursor).cursor = 0;
 		return unfinished;
 	}
 }

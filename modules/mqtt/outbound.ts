@@ -41,7 +41,7 @@ export class Outbound {
 	/** A queued QoS 1/2 message joins the window with the next packet id, and goes now, after the rest. */
 	sendNew(item: QueuedPublish, now: number): Uint8Array {
 		const entry = this.window.add(item, this.ids.allocate());
-		this.window.cursor = this.window.entries.length;
+		this.window.sendingNewest();
 		return this.send(entry, now);
 	}
 

@@ -14,6 +14,8 @@ import { Session, type InboundMessage, type SessionOptions } from "mqtt/session"
 import { PacketType, type Packet, type PublishPacket, type QoS } from "mqtt/packets";
 import { encodeUtf8 } from "utf8";
 import type { PublishOutcome } from "mqtt/outbox";
+import { InflightWindow } from "mqtt/inflight";
+import { PublishBuffers } from "mqtt/publish-buffers";
 import type { Utf8Decoder } from "platform";
 
 const nativeDecoder = new (globalThis as unknown as { TextDecoder: new (label: string, options: { ignoreBOM: boolean }) => Utf8Decoder }).TextDecoder("utf-8", { ignoreBOM: true });
@@ -384,6 +386,42 @@ export const suite = defineSuite("MQTT session alone: bytes and time in, packets
 		assert.equal(r.session.state, "idle");
 		assert.equal(r.effects.at(-1), "failed protocol: protocol error: broker exceeded 1 unreleased QoS 2 messages");
 		assert.deepEqual(seen, ["a"]);
+	},
+
+	"the in-flight window moves its own cursor: the oldest leaving, the newest going now, as remove and take do"() {
+		const topic = new PublishBuffers().prepare("t");
+		const payload = new Uint8Array(1);
+		const state = (window: InflightWindow) => `${window.entries.map((entry) => entry.packetId).join(",")} | cursor ${window.cursor}`;
+		const fill = () => {
+			const window = new InflightWindow(4);
+			window.take(topic, "t", payload, 1, false, 6, 1, 10);
+			window.take(topic, "t", payload, 1, false, 6, 2, 11);
+			window.take(topic, "t", payload, 1, false, 6, 3);
+			return window;
+		};
+		const oldest = fill();
+		const byIndex = fill();
+		assert.equal(state(oldest), "1,2,3 | cursor 2", "two went out as they joined, the third waits");
+		oldest.removeOldest();
+		byIndex.remove(0);
+		assert.equal(state(oldest), "2,3 | cursor 1", "the cursor keeps pointing at the one that waits");
+		assert.equal(state(byIndex), state(oldest));
+		assert.equal(oldest.nextUnsent()?.packetId, 3);
+		oldest.resend();
+		oldest.removeOldest();
+		assert.equal(state(oldest), "3 | cursor 0", "at the start the cursor stays there");
+		assert.equal(oldest.nextUnsent()?.packetId, 3, "what is left still goes again");
+
+		const newest = fill();
+		assert.equal(newest.nextUnsent()?.packetId, 3);
+		newest.take(topic, "t", payload, 1, false, 6, 4);
+		assert.equal(state(newest), "1,2,3,4 | cursor 3", "a message joins unsent");
+		newest.sendingNewest();
+		assert.equal(state(newest), "1,2,3,4 | cursor 4", "it goes now: the cursor moves past it");
+		assert.equal(newest.nextUnsent(), undefined);
+		const empty = new InflightWindow(1);
+		empty.sendingNewest();
+		assert.equal(state(empty), " | cursor 0");
 	},
 
 	"a protocol violation from the broker closes the link with the rule broken"() {

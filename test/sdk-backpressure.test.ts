@@ -48,7 +48,9 @@ describe("back-pressure in mcsim, the real SDK's socket (1,536 bytes per poll)",
 	});
 
 	/** Builds and starts the firmware with these settings against a fresh broker, watched by a persistent subscriber. */
-	async function start(prefix: string, overrides: Record<string, string>): Promise<Record<string, string>> {
+	async function start(test: Mocha.Context, prefix: string, overrides: Record<string, string>): Promise<Record<string, string>> {
+		// The first mcsim build after `npm run build` compiles XS for lin: minutes on a busy machine, not the firmware's time.
+		test.timeout(600000);
 		// The watcher's session keeps QoS 0 readings published while it reconnects after a broker restart.
 		broker = await Mosquitto.start({ persistent: true, config: ["queue_qos0_messages true"] });
 		const topics = { temperature: `${prefix}/temp`, status: `${prefix}/status`, ledState: `${prefix}/led/state` };
@@ -58,6 +60,7 @@ describe("back-pressure in mcsim, the real SDK's socket (1,536 bytes per poll)",
 			topic_led_command: `${prefix}/led`, topic_led_state: topics.ledState,
 			...overrides,
 		});
+		test.timeout(240000);
 		watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `${prefix}-watcher`, clean: false, reconnectPeriod: 100 });
 		watcher.on("message", (topic, payload) => messages.push({ topic, payload: payload.toString() }));
 		await watcher.subscribeAsync([`${prefix}/#`, `homeassistant/+/${prefix}-device/+/config`], { qos: 1 });
@@ -68,7 +71,7 @@ describe("back-pressure in mcsim, the real SDK's socket (1,536 bytes per poll)",
 	const alive = (): void => assert.ok(simulator!.running && !simulator!.trace.includes("XS abort"), `mcsim aborted or exited:\n${simulator!.trace}`);
 
 	it("ha_discovery=true, QoS 0 readings every 200 ms: online, LED state, both configs and every reading arrive; no XS abort", async function () {
-		const topics = await start("bpha", { ha_discovery: "true", sensor_qos: "0", sensor_interval: "200" });
+		const topics = await start(this, "bpha", { ha_discovery: "true", sensor_qos: "0", sensor_interval: "200" });
 		await waitFor(() => messages.some((m) => m.topic === topics.status && m.payload === "online"), 60000, `online; trace:\n${simulator!.trace}`);
 		await waitFor(() => messages.filter((m) => m.topic.endsWith("/config")).length >= 2 && messages.some((m) => m.topic === topics.ledState), 10000, "discovery and LED state");
 		// Long enough for the first turns, and a reading every 200 ms after them.
@@ -82,7 +85,7 @@ describe("back-pressure in mcsim, the real SDK's socket (1,536 bytes per poll)",
 		// The backoff is capped at 2 s so that the outage, and the wait for the next attempt, stay within the
 		// outbox's 100 messages (20 s of readings): with the default cap of 60 s and full jitter, one run
 		// waited 15 s after the broker was back, and the outbox rightly dropped its oldest readings.
-		const topics = await start("bpq0", { sensor_qos: "0", sensor_interval: "200", mqtt_backoff_max: "2000" });
+		const topics = await start(this, "bpq0", { sensor_qos: "0", sensor_interval: "200", mqtt_backoff_max: "2000" });
 		await waitFor(() => messages.some((m) => m.topic === topics.status && m.payload === "online"), 60000, `online; trace:\n${simulator!.trace}`);
 		await new Promise((resolve) => setTimeout(resolve, 2000));
 		await broker!.stop();

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { buildSimulatorAppFor, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { waitFor } from "../tools/rigs/wait.js";
 
 interface Watched {
@@ -49,18 +49,15 @@ describe("back-pressure in mcsim, the real SDK's socket (1,536 bytes per poll)",
 
 	/** Builds and starts the firmware with these settings against a fresh broker, watched by a persistent subscriber. */
 	async function start(test: Mocha.Context, prefix: string, overrides: Record<string, string>): Promise<Record<string, string>> {
-		// The first mcsim build after `npm run build` compiles XS for lin: minutes on a busy machine, not the firmware's time.
-		test.timeout(600000);
 		// The watcher's session keeps QoS 0 readings published while it reconnects after a broker restart.
 		broker = await Mosquitto.start({ persistent: true, config: ["queue_qos0_messages true"] });
 		const topics = { temperature: `${prefix}/temp`, status: `${prefix}/status`, ledState: `${prefix}/led/state` };
-		const app = await buildSimulatorApp(moddable, {
+		const app = await buildSimulatorAppFor(test, moddable, {
 			ssid: "sim", mqtt_host: "127.0.0.1", http_port: "0", mqtt_port: String(broker.port), mqtt_client_id: `${prefix}-device`,
 			topic_temperature: topics.temperature, topic_status: topics.status, topic_events: `${prefix}/events`,
 			topic_led_command: `${prefix}/led`, topic_led_state: topics.ledState,
 			...overrides,
 		});
-		test.timeout(240000);
 		watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `${prefix}-watcher`, clean: false, reconnectPeriod: 100 });
 		watcher.on("message", (topic, payload) => messages.push({ topic, payload: payload.toString() }));
 		await watcher.subscribeAsync([`${prefix}/#`, `homeassistant/+/${prefix}-device/+/config`], { qos: 1 });

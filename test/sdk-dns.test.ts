@@ -13,7 +13,7 @@ import fs from "node:fs";
 import mqtt from "mqtt";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
 import { DnsResponder, type DnsBehaviour } from "./support/dns-responder.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { buildSimulatorAppFor, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { makeTestPki, type TestPki } from "../tools/rigs/tls.js";
 import { waitFor } from "../tools/rigs/wait.js";
 
@@ -75,7 +75,7 @@ describe("the broker by name in mcsim (the real SDK's DNS resolver)", function (
 		await dns?.stop();
 	});
 
-	const build = (overrides: Record<string, string>): Promise<string> => buildSimulatorApp(moddable, {
+	const build = (context: Mocha.Context, overrides: Record<string, string>): Promise<string> => buildSimulatorAppFor(context, moddable, {
 		...common, mqtt_host: "broker.test", dns_servers: dns.host, mqtt_port: String(broker.port),
 		mqtt_client_id: `${prefix}-device`, topic_temperature: `${prefix}/temp`, topic_status: `${prefix}/status`,
 		topic_events: `${prefix}/events`, topic_led_command: `${prefix}/led`, topic_led_state: `${prefix}/led/state`, ...overrides,
@@ -84,7 +84,7 @@ describe("the broker by name in mcsim (the real SDK's DNS resolver)", function (
 	it("connects by name, publishes, and keeps publishing through a broker outage, looking the name up again", async function () {
 		dns.onQuery = undefined;
 		dns.set("broker.test", "127.0.0.1");
-		const app = await build({});
+		const app = await build(this, {});
 		await watch();
 		simulator = Simulator.start(moddable, app);
 		await until(simulator, () => readings.length >= 3, 90000, "three readings by name");
@@ -106,7 +106,7 @@ describe("the broker by name in mcsim (the real SDK's DNS resolver)", function (
 	});
 
 	it("reports each look-up failure with the name and the reason, and backs off", async function () {
-		const app = await build({ dns_timeout: "3000" });
+		const app = await build(this, { dns_timeout: "3000" });
 		// Each look-up comes from a new UDP socket: a new source port is a new attempt, and gets the next behaviour.
 		const plan: { behaviour: DnsBehaviour; reason: string }[] = [
 			{ behaviour: "nxdomain", reason: `no such name (NXDOMAIN from ${dns.host})` },
@@ -165,8 +165,8 @@ describe("TLS by name in mcsim (the real SDK's resolver and TLS socket, mosquitt
 		if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
 	});
 
-	const run = async (overrides: Record<string, string>): Promise<Simulator> => {
-		const app = await buildSimulatorApp(moddable, {
+	const run = async (context: Mocha.Context, overrides: Record<string, string>): Promise<Simulator> => {
+		const app = await buildSimulatorAppFor(context, moddable, {
 			...common, dns_servers: dns.host, mqtt_port: String(broker.port), mqtt_tls: "true", mqtt_tls_ca: pki.ca.replace(/\n/g, " "),
 			mqtt_client_id: "mcsim-tls-device", ...overrides,
 		});
@@ -179,7 +179,7 @@ describe("TLS by name in mcsim (the real SDK's resolver and TLS socket, mosquitt
 		watcher.on("message", (_topic, payload) => readings.push(payload.toString()));
 		await watcher.subscribeAsync("mcsim-tls/temp", { qos: 1 });
 		try {
-			const sim = await run({ mqtt_host: "broker.test", topic_temperature: "mcsim-tls/temp" });
+			const sim = await run(this, { mqtt_host: "broker.test", topic_temperature: "mcsim-tls/temp" });
 			await until(sim, () => readings.length >= 2, 90000, "readings over TLS by name");
 			assert.ok(sim.lines.includes("INFO  dns: broker.test is 127.0.0.1"), sim.trace);
 			assert.ok(sim.running, sim.trace);
@@ -195,7 +195,7 @@ describe("TLS by name in mcsim (the real SDK's resolver and TLS socket, mosquitt
 	for (const { name, overrides, server } of refusals) {
 		it(`refuses ${name}: a clear error, backing off, the name asked again`, async function () {
 			const asked = dns.queriesFor(server).length;
-			const sim = await run(overrides());
+			const sim = await run(this, overrides());
 			const waits = (): string[] => sim.lines.filter((line) => line.startsWith("WARN  mqtt: waiting: "));
 			await until(sim, () => waits().length >= 3, 90000, "three failed attempts");
 			for (const line of waits().slice(0, 3)) assert.match(line, new RegExp(`^WARN  mqtt: waiting: TLS handshake with ${server.replace(".", "\\.")} failed: .+; retrying in \\d+ ms$`));

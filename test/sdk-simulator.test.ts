@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { buildSimulatorAppFor, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { waitFor } from "../tools/rigs/wait.js";
 
 describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", function () {
@@ -32,7 +32,7 @@ describe("the firmware built by the Moddable SDK, in mcsim, against mosquitto", 
 	before(async function () {
 		const moddable = requireSdk(this);
 		broker = await Mosquitto.start();
-		const app = await buildSimulatorApp(moddable, {
+		const app = await buildSimulatorAppFor(this, moddable, {
 			ssid: "sim",
 			// Any free port: port 80 would collide with other simulators on this computer.
 			http_port: "0",

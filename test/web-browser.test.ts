@@ -15,7 +15,7 @@ import path from "node:path";
 import mqtt from "mqtt";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { Mosquitto } from "../tools/rigs/mosquitto.js";
-import { buildSimulatorApp, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
+import { buildSimulatorAppFor, requireSdk, Simulator } from "../tools/rigs/mcsim.js";
 import { waitFor } from "../tools/rigs/wait.js";
 import { projectRoot } from "../tools/rigs/xs.js";
 
@@ -212,6 +212,6 @@ scenario("npm start (XS host simulator)", async (_context, brokerPort, overrides
 
 scenario("the firmware in mcsim (real SDK)", async (context, brokerPort, overrides) => {
 	const moddable = requireSdk(context);
-	const app = await buildSimulatorApp(moddable, { ssid: "sim", mqtt_host: "127.0.0.1", mqtt_port: String(brokerPort), http_port: "0", ...overrides });
+	const app = await buildSimulatorAppFor(context, moddable, { ssid: "sim", mqtt_host: "127.0.0.1", mqtt_port: String(brokerPort), http_port: "0", ...overrides });
 	return mcsimTarget(moddable, app);
 });

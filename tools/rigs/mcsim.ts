@@ -70,6 +70,22 @@ export async function buildSimulatorApp(moddable: string, overrides: Record<stri
 }
 
 /**
+ * buildSimulatorApp for a mocha test or hook: the first build after
+ * `npm run build` compiles XS for lin (minutes on a busy machine), which is
+ * not the firmware's time, so the build has 10 minutes of its own and the
+ * caller's bound starts again after it.
+ */
+export async function buildSimulatorAppFor(context: Mocha.Context, moddable: string, overrides: Record<string, string>, options: { instrument?: boolean; project?: string } = {}): Promise<string> {
+	const bound = context.timeout();
+	context.timeout(600000);
+	try {
+		return await buildSimulatorApp(moddable, overrides, options);
+	} finally {
+		context.timeout(bound);
+	}
+}
+
+/**
  * The `instruments:` lines an instrumented build (`-i`) prints every second,
  * each as values by name ("Network sockets", "Timers", "Slot used", ...);
  * only those after line `from` when given. Samples and trace() share

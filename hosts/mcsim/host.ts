@@ -12,8 +12,8 @@ import TextEncoder from "text/encoder";
 import Net from "net";
 import TCP from "embedded:io/socket/tcp";
 import type { DigitalOutput, Host, ListenOptions, Listener, ResolveOptions, SensorOptions, TemperatureSensor, WifiEvent } from "platform";
-import { guard, openSocket } from "host/socket";
-import { guardedTimers, log, runtimeDiagnostics, stationCallback } from "host/runtime";
+import { closeSocket, guard, openSocket } from "host/socket";
+import { guardedTimers, log, reportAborts, runtimeDiagnostics, stationCallback } from "host/runtime";
 import { resolveByDns, resolveBySystem } from "host/resolver";
 import { seededRandom } from "backoff";
 import { SimulatedSensor } from "simulated/sensor";
@@ -51,7 +51,8 @@ function listenWhenFree(options: ListenOptions): Listener {
 	let probe: TCP | undefined;
 	const end = (free: boolean): void => {
 		if (!probe) return;
-		probe.close();
+		// Called from the probe's own callbacks.
+		closeSocket(probe, true);
 		probe = undefined;
 		if (closed) return;
 		if (!free) {
@@ -91,6 +92,7 @@ function listenWhenFree(options: ListenOptions): Listener {
  * and module-level state would be frozen.
  */
 export function createHost(): Host {
+	reportAborts();
 	let wifi: WiFi | undefined;
 	let mac: string | undefined;
 	return {

@@ -7,7 +7,7 @@
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import type { ListenOptions, Listener as HostListener, SocketCallbacks } from "platform";
-import { reader, writeFailed } from "host/socket";
+import { closeSocket, reader, writeFailed } from "host/socket";
 
 export function listen(options: ListenOptions): HostListener {
 	const listener: Listener = new Listener({
@@ -20,6 +20,8 @@ export function listen(options: ListenOptions): HostListener {
 				try {
 					options.onConnection((callbacks: SocketCallbacks) => {
 						let failed = false;
+						// Inside one of the socket's callbacks: it is closed only after them (closeSocket).
+						let reporting = false;
 						const fail = (message: string): void => {
 							if (failed) return;
 							failed = true;
@@ -27,11 +29,23 @@ export function listen(options: ListenOptions): HostListener {
 						};
 						const socket = new TCP({
 							from, format: "buffer", nodelay: true,
-							onReadable: (bytes: number) => callbacks.onReadable(bytes),
-							onWritable: (bytes: number) => {
-								if (!failed) callbacks.onWritable(bytes);
+							onReadable: (bytes: number) => {
+								if (failed) return;
+								reporting = true;
+								callbacks.onReadable(bytes);
+								reporting = false;
 							},
-							onError: () => fail("connection lost"),
+							onWritable: (bytes: number) => {
+								if (failed) return;
+								reporting = true;
+								callbacks.onWritable(bytes);
+								reporting = false;
+							},
+							onError: () => {
+								reporting = true;
+								fail("connection lost");
+								reporting = false;
+							},
 						});
 						return {
 							read: reader(() => socket),
@@ -43,7 +57,7 @@ export function listen(options: ListenOptions): HostListener {
 							},
 							close: () => {
 								failed = true;
-								socket.close();
+								closeSocket(socket, reporting);
 							},
 						};
 					});

@@ -25,6 +25,22 @@ export function guardedTimers(): Host["timers"] {
 	};
 }
 
+/**
+ * Says why XS aborts before it does: with the manifest's `xs.abortHook`
+ * define, XS calls the global `abort(why, exception)` first
+ * (build/simulators/modules/screen.c, xs/platforms/esp/xsPlatform.c), and
+ * mcsim's own line says only "XS abort: unhandled exception". Returns
+ * nothing, so the abort goes on as without the hook: the hook explains a
+ * reset, never prevents one.
+ */
+export function reportAborts(): void {
+	(globalThis as { abort?: (why: string, exception: unknown) => void }).abort = (why: string, exception: unknown): void => {
+		const error = exception as { name?: unknown; message?: unknown; stack?: unknown } | undefined;
+		const reason = error && typeof error === "object" ? `${String(error.name)}: ${String(error.message)}${typeof error.stack === "string" ? `\n${error.stack}` : ""}` : String(exception);
+		log("error", "xs", `abort: ${why}: ${reason}`);
+	};
+}
+
 /** The `wifi` module's callback for a station: its four connection messages become the Host's events, the rest are dropped. */
 export function stationCallback(onEvent: (event: WifiEvent) => void): (message: string) => void {
 	return guard("Wi-Fi callback", (message: string) => {

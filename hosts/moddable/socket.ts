@@ -10,6 +10,7 @@
  * callback aborts XS, which on a device is a reset.
  */
 import TCP from "embedded:io/socket/tcp";
+import Timer from "timer";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import type { Socket, SocketOptions } from "platform";
 import { pemCertificate } from "config";
@@ -52,6 +53,23 @@ function failedIn(what: string, error: unknown, onFailure?: (message: string) =>
 export function writeFailed(report: () => void): number {
 	Promise.resolve().then(guard("socket write failed", report));
 	return 0;
+}
+
+/**
+ * Closes an SDK socket, on the next timer turn when asked from inside one
+ * of its own callbacks. lin's tcp.c (reportTrigger) goes on to call the
+ * socket's other callbacks after one of them closed it, and close() has
+ * stopped the collector marking them (xs_tcp_mark runs off the host data
+ * that close clears): a collection in between, and XS calls a freed
+ * function, "call: not a function", an abort. lwIP checks the socket is
+ * still open first. The adapter ignores what the socket reports meanwhile.
+ */
+export function closeSocket(socket: { close(): void }, reporting: boolean): void {
+	if (!reporting) {
+		socket.close();
+		return;
+	}
+	Timer.set(guard("socket close", () => socket.close()), 0);
 }
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
@@ -100,13 +118,15 @@ export function openSocket(options: SocketOptions): Socket {
 	// What the socket takes now: the last onWritable count, less what was written since.
 	let budget = 0;
 	let failed = false;
+	// Inside one of the socket's callbacks: it is closed only after them (closeSocket).
+	let reporting = false;
 	let socket: TCP | InstanceType<typeof TLSSocket>;
 	// A callback that throws is the link failing: closed, reported once, and the client reconnects.
 	const lost = (message: string): void => {
 		if (failed) return;
 		failed = true;
 		try {
-			socket.close();
+			closeSocket(socket, reporting);
 		} catch {
 			// Already torn down.
 		}
@@ -117,19 +137,23 @@ export function openSocket(options: SocketOptions): Socket {
 		// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
 		// rest arguments would allocate an array and spread it on each call.
 		onReadable: (count: number) => {
+			reporting = true;
 			try {
 				if (!failed) options.onReadable(count);
 			} catch (error) {
 				failedIn("socket onReadable", error, lost);
 			}
+			reporting = false;
 		},
 		onWritable: (count: number) => {
 			budget = count;
+			reporting = true;
 			try {
 				if (!failed) options.onWritable(count);
 			} catch (error) {
 				failedIn("socket onWritable", error, lost);
 			}
+			reporting = false;
 		},
 	};
 	const view = (secure: boolean): Socket => ({
@@ -143,14 +167,18 @@ export function openSocket(options: SocketOptions): Socket {
 		},
 		close: () => {
 			failed = true;
-			socket.close();
+			closeSocket(socket, reporting);
 		},
 	});
 	const tls = options.tls;
 	if (!tls) {
 		socket = new TCP({
 			...common,
-			onError: guard("socket onError", () => lost("connection lost")),
+			onError: guard("socket onError", () => {
+				reporting = true;
+				lost("connection lost");
+				reporting = false;
+			}),
 		});
 		return view(false);
 	}
@@ -158,9 +186,18 @@ export function openSocket(options: SocketOptions): Socket {
 		...common,
 		host: tls.serverName,
 		secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
-		TCP: { io: guardedTcp((message) => lost(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
+		// The handshake fails inside the TCP socket's callbacks.
+		TCP: { io: guardedTcp((message) => {
+			reporting = true;
+			lost(`TLS handshake with ${tls.serverName} failed: ${message}`);
+			reporting = false;
+		}) },
 		// Moddable's TLS socket gives no reason for a lost link.
-		onError: guard("socket onError", () => lost(`TLS connection to ${tls.serverName} lost`)),
+		onError: guard("socket onError", () => {
+			reporting = true;
+			lost(`TLS connection to ${tls.serverName} lost`);
+			reporting = false;
+		}),
 	} as ConstructorParameters<typeof TLSSocket>[0]);
 	return view(true);
 }

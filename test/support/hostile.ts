@@ -15,6 +15,8 @@ export interface HostileTarget {
 	readonly url: string;
 	/** Throws, saying why, when the device is no longer running. */
 	alive(): void;
+	/** How many connections the churn case opens: 10,000 unless the host is slower per connection. */
+	readonly churn?: number;
 }
 
 export interface HostileCase {
@@ -124,6 +126,39 @@ function askAndReset(target: HostileTarget, path: string, atFirstBytes: boolean)
 	});
 }
 
+/**
+ * Opens a connection and ends it at one of the points a flaky client
+ * picks: at once, mid-request, after a whole request, or at the answer's
+ * first bytes, by a close or a reset (RST). `choice` in [0, 1).
+ */
+function endAtRandom(target: HostileTarget, choice: number): Promise<void> {
+	const kind = Math.floor(choice * 6);
+	return new Promise((resolve) => {
+		const socket = net.connect(port(target), "127.0.0.1", () => {
+			if (kind === 1) socket.write("GET /api/sta");
+			if (kind >= 2) socket.write(`GET ${kind === 5 ? "/" : "/api/status"} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+			if (kind <= 2) setTimeout(() => (kind === 2 ? socket.resetAndDestroy() : socket.destroy()), Math.floor(choice * 1000) % 8);
+		});
+		const timer = setTimeout(() => socket.resetAndDestroy(), 15000);
+		socket.on("data", () => (kind === 3 ? socket.destroy() : socket.resetAndDestroy()));
+		socket.on("error", () => socket.destroy());
+		socket.on("close", () => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
+}
+
+/** A seeded sequence in [0, 1) (mulberry32): a failing run can be repeated. */
+function sequence(seed: number): () => number {
+	return () => {
+		seed = (seed + 0x6d2b79f5) | 0;
+		let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
 const authorization = (password: string): string => `Authorization: Basic ${Buffer.from(`admin:${password}`).toString("base64")}\r\n`;
 
 export const hostileCases: readonly HostileCase[] = [
@@ -224,6 +259,16 @@ export const hostileCases: readonly HostileCase[] = [
 				await Promise.all(["/", "/api/settings", "/", "/api/settings"].map((path, i) => askAndReset(target, path, i >= 2)));
 			}
 			await servingWithin(target, 20000, "200 connections reset while answered");
+		},
+	},
+	{
+		// Closing a socket inside its own callback once let lin's SDK call a callback the collector had freed.
+		name: "thousands of connections, 32 at a time, each closed or reset at a random point: still serving",
+		async run(target) {
+			const next = sequence(0x5eed);
+			const count = target.churn ?? 10000;
+			await inParallel(Array.from({ length: count }, () => next()), 32, (choice) => endAtRandom(target, choice));
+			await servingWithin(target, 20000, `${count} connections ended at random points`);
 		},
 	},
 	{

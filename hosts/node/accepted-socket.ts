@@ -10,8 +10,7 @@ export function acceptedSocket(connection: AcceptedConnection, callbacks: Socket
 	const received = new ReceivedBytes();
 	connection.attach({
 		onReadable: (bytes) => {
-			received.push(bytes);
-			callbacks.onReadable(bytes.length);
+			callbacks.onReadable(received.push(bytes));
 		},
 		onWritable: (count) => callbacks.onWritable(count),
 		onError: (message) => callbacks.onError(message),

@@ -32,8 +32,7 @@ class NodeSocket implements Socket {
 			{
 				onReadable: (bytes) => {
 					// Node reuses its read buffers; the firmware may keep a view.
-					this.#received.push(bytes.slice());
-					options.onReadable(bytes.byteLength);
+					options.onReadable(this.#received.push(bytes.slice()));
 				},
 				onWritable: (count) => {
 					this.#budget.grant(count);

@@ -87,11 +87,18 @@ export class ReceivedBytes {
 		return this.#available;
 	}
 
-	/** Arrived bytes; kept by reference, so the caller hands over a copy it will not reuse. */
-	push(bytes: Uint8Array): void {
-		if (bytes.length === 0) return;
-		this.#chunks.push(bytes);
-		this.#available += bytes.length;
+	/**
+	 * Arrived bytes; kept by reference, so the caller hands over a copy it
+	 * will not reuse. Returns what onReadable announces on Moddable: all the
+	 * bytes held unread (lin/tcp.c `bytesReadable`, lwip/tcp.c the sum of its
+	 * buffers), not the ones just arrived.
+	 */
+	push(bytes: Uint8Array): number {
+		if (bytes.length) {
+			this.#chunks.push(bytes);
+			this.#available += bytes.length;
+		}
+		return this.#available;
 	}
 
 	read(into: Uint8Array): number;

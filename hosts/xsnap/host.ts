@@ -139,8 +139,7 @@ function dispatch(event: Event): void {
 			const socket = sockets.get(event.id);
 			if (socket) {
 				const bytes = fromLatin1(event.data);
-				socket.received.push(bytes);
-				socket.options.onReadable(bytes.byteLength);
+				socket.options.onReadable(socket.received.push(bytes));
 			}
 			break;
 		}

@@ -20,7 +20,7 @@ import { errorResponse, jsonResponse, type BodySource, type HttpRequest, type Ht
 import { pageGzipBase64, pageHtml } from "web/page";
 import { parseLedCommand, type LedCommand } from "firmware/led";
 import { base64Length, base64Slice, decodeBase64 } from "web/base64";
-import { parseJson } from "web/json";
+import { jsonText, maxJsonDepth, parseJson } from "web/json";
 import { isIPv4 } from "net/ipv4";
 import type { SettingView, UpdateResult } from "web/settings";
 import type { BodySink } from "web/server";
@@ -155,7 +155,11 @@ class Base64Body implements BodySource {
 
 /** The body as JSON, or the 400 that says why it is not (not UTF-8, malformed, or nested too deep for the stack). */
 function jsonBody(request: HttpRequest): { value: unknown } | HttpResponse {
-	const parsed = parseJson(request.body);
+	const text = jsonText(request.body, maxJsonDepth, request.utf8);
+	if (typeof text !== "string") return errorResponse(400, text.error);
+	// The bytes are let go before JSON.parse makes the values: a fixed arena has room for the text and its values, not for the bytes besides.
+	request.body = new Uint8Array(0);
+	const parsed = parseJson(text);
 	return "error" in parsed ? errorResponse(400, parsed.error) : parsed;
 }
 

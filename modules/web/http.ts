@@ -9,7 +9,8 @@
  * (`Connection: close`): the page makes a handful of requests a second at
  * most, and a closed connection is a freed socket.
  */
-import { decodeUtf8, encodeUtf8, utf8Length } from "utf8";
+import type { Utf8Decoder } from "platform";
+import { decodeUtf8With, encodeUtf8, utf8Length, writeUtf8, type Utf8Cursor } from "utf8";
 
 export interface HttpLimits {
 	/** Most bytes in the request line and headers. */
@@ -34,6 +35,8 @@ export interface HttpRequest {
 	body: Uint8Array;
 	/** The body's length when it is streamed: it arrives through pollBody(), never whole. */
 	streamed?: number;
+	/** The host's native UTF-8 decoder, when it has one: the body's text is made with it (decodeUtf8With). */
+	utf8?: Utf8Decoder;
 }
 
 export interface HttpResponse {
@@ -124,16 +127,28 @@ export class HttpConnection {
 	#remaining = 0;
 	#streamEnd = 0;
 	#now: number;
+	readonly #utf8: Utf8Decoder | undefined;
 
-	/** `isStreamed` names the routes whose body is handed out in chunks as it arrives (a firmware image), bounded by Content-Length. */
-	constructor(now: number, limits: HttpLimits = defaultLimits, isStreamed: (method: string, path: string) => boolean = () => false) {
+	/**
+	 * `isStreamed` names the routes whose body is handed out in chunks as it
+	 * arrives (a firmware image), bounded by Content-Length; `utf8` is the
+	 * host's native decoder, if it has one, for the head and the body's text.
+	 */
+	constructor(now: number, limits: HttpLimits = defaultLimits, isStreamed: (method: string, path: string) => boolean = () => false, utf8?: Utf8Decoder) {
 		this.#limits = limits;
 		this.#now = now;
 		this.#deadline = now + limits.requestTimeout;
 		this.#isStreamed = isStreamed;
+		this.#utf8 = utf8;
 	}
 
-	/** Bytes from the client. Anything after a complete request is ignored. */
+	/**
+	 * Bytes from the client. Anything after a complete request is ignored.
+	 * The caller may reuse `bytes` once the request this completes has been
+	 * answered (or a streamed chunk pulled): what is kept across calls is
+	 * copied, but a body that came whole in this call, and the chunks of a
+	 * streamed one, are views of it.
+	 */
 	receive(bytes: Uint8Array, now = this.#now): void {
 		this.#now = now;
 		if (this.#state === State.Head) this.#receiveHead(bytes);
@@ -232,24 +247,34 @@ export class HttpConnection {
 		const previous = this.#head.length;
 		// A head that came in one read (nearly every one) is parsed where it lies; only a split one is joined.
 		let joined = bytes;
+		// Of `bytes`, those joined: no more than the longest head and its blank line, whatever arrives.
+		let used = bytes.length;
 		if (previous) {
-			joined = new Uint8Array(previous + bytes.length);
+			used = Math.min(bytes.length, this.#limits.maxHead + 4 - previous);
+			joined = new Uint8Array(previous + used);
 			joined.set(this.#head);
-			joined.set(bytes, previous);
+			joined.set(used === bytes.length ? bytes : bytes.subarray(0, used), previous);
 		}
 		// Search from just before the new bytes: the blank line may straddle the two.
 		const end = findBlankLine(joined, Math.max(0, previous - 3));
 		if (end < 0) {
 			if (joined.length > this.#limits.maxHead) this.#reject(431, `the request head is longer than ${this.#limits.maxHead} bytes`);
-			else this.#head = joined;
+			// The part of a head kept for the next read is a copy: the caller reuses its buffer.
+			else this.#head = previous ? joined : bytes.slice();
 			return;
 		}
 		if (end > this.#limits.maxHead) return this.#reject(431, `the request head is longer than ${this.#limits.maxHead} bytes`);
 		this.#head = new Uint8Array(0);
 		const problem = this.#parseHead(joined, end);
 		if (problem) return this.#reject(problem.status, problem.reason);
-		if (this.#request?.streamed !== undefined) this.#receiveStream(joined, end + 4);
+		const streamed = this.#request!.streamed !== undefined;
+		if (streamed) this.#receiveStream(joined, end + 4);
 		else this.#receiveBody(joined, end + 4);
+		// What came after the joined part: more of the body.
+		if (used < bytes.length) {
+			if (streamed) this.#receiveStream(bytes, used);
+			else if (this.#state === State.Body) this.#receiveBody(bytes, used);
+		}
 	}
 
 	/** Keeps a streamed body's chunks (up to Content-Length) for pollBody; the driver pulls them after each read. */
@@ -262,7 +287,7 @@ export class HttpConnection {
 	}
 
 	#parseHead(bytes: Uint8Array, end: number): HttpRejection | undefined {
-		const text = decodeUtf8(bytes, 0, end);
+		const text = decodeUtf8With(this.#utf8, bytes, 0, end);
 		if (text === undefined) return { status: 400, reason: "the request head is not valid UTF-8" };
 		const lines = text.split("\r\n");
 		const requestLine = lines[0]!.split(" ");
@@ -290,7 +315,7 @@ export class HttpConnection {
 		const streamed = this.#isStreamed(method, path);
 		if (streamed && lengthText === undefined) return { status: 411, reason: "send the body's length as Content-Length" };
 		if (!streamed && length > this.#limits.maxBody) return { status: 413, reason: `the body is ${length} bytes; at most ${this.#limits.maxBody} are accepted` };
-		this.#request = { method, path, query: query < 0 ? "" : target.slice(query + 1), headers, body: new Uint8Array(0) };
+		this.#request = { method, path, query: query < 0 ? "" : target.slice(query + 1), headers, body: new Uint8Array(0), utf8: this.#utf8 };
 		if (streamed) {
 			this.#request.streamed = length;
 			this.#remaining = length;
@@ -350,9 +375,8 @@ export class HttpConnection {
 class Utf8Body implements BodySource {
 	readonly #text: string;
 	readonly length: number;
-	/** The next character to encode, and how many of its bytes the previous slice already took. */
-	#index = 0;
-	#taken = 0;
+	/** Where the previous slice stopped. */
+	readonly #cursor: Utf8Cursor = { index: 0, taken: 0 };
 
 	constructor(text: string) {
 		const length = utf8Length(text);
@@ -363,25 +387,9 @@ class Utf8Body implements BodySource {
 
 	slice(start: number, end: number): Uint8Array {
 		const bytes = new Uint8Array(end - start);
-		let written = 0;
-		while (written < bytes.length) {
-			const code = this.#text.codePointAt(this.#index)!;
-			const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-			while (this.#taken < size && written < bytes.length) bytes[written++] = utf8Byte(code, size, this.#taken++);
-			if (this.#taken === size) {
-				this.#index += size === 4 ? 2 : 1;
-				this.#taken = 0;
-			}
-		}
+		writeUtf8(this.#text, bytes, 0, this.#cursor);
 		return bytes;
 	}
-}
-
-/** Byte `k` of the `size`-byte UTF-8 form of `code`. */
-function utf8Byte(code: number, size: number, k: number): number {
-	if (size === 1) return code;
-	if (k === 0) return (size === 2 ? 0xc0 : size === 3 ? 0xe0 : 0xf0) | (code >> (6 * (size - 1)));
-	return 0x80 | ((code >> (6 * (size - 1 - k))) & 0x3f);
 }
 
 /** A JSON error body, {"error": reason}, which the page shows as it is. */

@@ -11,7 +11,8 @@
  * a refusal's garbage besides). The characters it counts are ASCII, which
  * UTF-8 never uses inside a multi-byte sequence.
  */
-import { decodeUtf8 } from "utf8";
+import type { Utf8Decoder } from "platform";
+import { decodeUtf8With } from "utf8";
 
 export const maxJsonDepth = 16;
 
@@ -34,11 +35,20 @@ export function nestsDeeperThan(source: string | Uint8Array, limit: number): boo
 	return false;
 }
 
-/** The value of `source` (text, or UTF-8 bytes such as a request body), or why it is not JSON this device takes. */
-export function parseJson(source: string | Uint8Array, limit = maxJsonDepth): { value: unknown } | { error: string } {
-	if (nestsDeeperThan(source, limit)) return { error: `the JSON nests deeper than ${limit} levels` };
-	const text = typeof source === "string" ? source : decodeUtf8(source, 0, source.length);
-	if (text === undefined) return { error: "the body is not valid UTF-8" };
+/** The text of a JSON body's bytes, or why it is refused (too deep, counted over the bytes before any string is made; not UTF-8). */
+export function jsonText(bytes: Uint8Array, limit = maxJsonDepth, utf8?: Utf8Decoder): string | { error: string } {
+	if (nestsDeeperThan(bytes, limit)) return { error: `the JSON nests deeper than ${limit} levels` };
+	return decodeUtf8With(utf8, bytes, 0, bytes.length) ?? { error: "the body is not valid UTF-8" };
+}
+
+/**
+ * The value of `source` (text, or UTF-8 bytes such as a request body), or
+ * why it is not JSON this device takes. Bytes become their text through
+ * `utf8`, the host's native decoder, where there is one.
+ */
+export function parseJson(source: string | Uint8Array, limit = maxJsonDepth, utf8?: Utf8Decoder): { value: unknown } | { error: string } {
+	const text = typeof source === "string" ? (nestsDeeperThan(source, limit) ? { error: `the JSON nests deeper than ${limit} levels` } : source) : jsonText(source, limit, utf8);
+	if (typeof text !== "string") return text;
 	try {
 		return { value: JSON.parse(text) as unknown };
 	} catch (error) {

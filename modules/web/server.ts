@@ -22,8 +22,11 @@
 import type { Host, Listener, Socket, TimerHandle } from "platform";
 import { HttpConnection, defaultLimits, errorResponse, type HttpLimits, type HttpRequest, type HttpResponse } from "web/http";
 
+/** The most bytes read from a socket at once. */
+export const readSize = 512;
+
 export interface HttpServerOptions {
-	host: Pick<Host, "clock" | "timers" | "log" | "listen">;
+	host: Pick<Host, "clock" | "timers" | "log" | "listen" | "utf8">;
 	port: number;
 	handle(request: HttpRequest): HttpResponse;
 	/**
@@ -59,6 +62,8 @@ interface Client {
 	/** The handler of a streamed body still arriving. */
 	sink: BodySink | undefined;
 	writable: number;
+	/** Bytes the socket holds unread: what its last onReadable announced (Moddable's count is all it holds, not an increment), less what was read since. */
+	readable: number;
 	timer: TimerHandle | undefined;
 	/** When it was accepted, then when it got its slot. */
 	opened: number;
@@ -77,6 +82,8 @@ export class HttpServer {
 	readonly #waiting: Client[] = [];
 	readonly #listener: Listener;
 	#closed = false;
+	/** Where every connection's bytes are read, made on the first read. */
+	#readBuffer: Uint8Array | undefined;
 	/**
 	 * Counters for the diagnostics: `refused` answered 503 (or closed when
 	 * even that has no room), `queued` waited for a slot, `shed` cut with 408
@@ -111,7 +118,7 @@ export class HttpServer {
 	}
 
 	#accept(accept: Parameters<Parameters<NonNullable<Host["listen"]>>[0]["onConnection"]>[0]): void {
-		const client: Client = { socket: undefined, http: undefined, sink: undefined, writable: 0, timer: undefined, opened: this.#options.host.clock.now(), refused: false };
+		const client: Client = { socket: undefined, http: undefined, sink: undefined, writable: 0, readable: 0, timer: undefined, opened: this.#options.host.clock.now(), refused: false };
 		const guard = (action: () => void): void => {
 			try {
 				action();
@@ -122,7 +129,8 @@ export class HttpServer {
 		};
 		client.socket = accept({
 			// A waiting connection is not read: its bytes stay in the socket until it gets a slot.
-			onReadable: () => guard(() => {
+			onReadable: (count: number) => guard(() => {
+				client.readable = count;
 				if (client.http) this.#read(client);
 			}),
 			onWritable: (count: number) => guard(() => {
@@ -165,7 +173,7 @@ export class HttpServer {
 		const now = this.#options.host.clock.now();
 		const streams = this.#options.streams;
 		client.opened = now;
-		client.http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined);
+		client.http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined, this.#options.host.utf8);
 		this.#arm(client);
 		this.#read(client);
 	}
@@ -202,14 +210,28 @@ export class HttpServer {
 		}
 	}
 
+	/**
+	 * Reads what the socket holds, at most `readSize` bytes at a time, into
+	 * the server's one read buffer: reading allocates nothing, whatever a
+	 * client sends (a socket's read() without a count would make one buffer
+	 * of all it holds: on lwIP, as much as the TCP window). Each part is
+	 * answered before the next overwrites it, since a body that came whole,
+	 * and a streamed body's chunks, are views of it; bytes after a complete
+	 * request (a refused body still arriving) are read and dropped.
+	 */
 	#read(client: Client): void {
 		const http = client.http!;
-		for (let chunk = client.socket?.read(); chunk && chunk.byteLength; chunk = client.socket?.read()) {
-			http.receive(new Uint8Array(chunk), this.#options.host.clock.now());
+		const buffer = this.#readBuffer ??= new Uint8Array(readSize);
+		while (client.socket && client.http === http && client.readable > 0) {
+			const size = Math.min(client.readable, buffer.length);
+			const into = size === buffer.length ? buffer : buffer.subarray(0, size);
+			client.readable -= size;
+			if (client.socket.read(into) !== size) throw new Error(`the socket held fewer than the ${size} bytes it announced`);
+			http.receive(into, this.#options.host.clock.now());
 			// A streamed body goes to its sink chunk by chunk as it is read, never gathered.
 			if (client.sink) this.#feed(client);
+			this.#pump(client);
 		}
-		this.#pump(client);
 	}
 
 	/** Hands a streamed body's chunks to its sink; the sink's early answer, or its final one, ends the request. */

@@ -198,10 +198,11 @@ export class Settings {
 				}
 			}
 		}
+		if (Object.keys(errors).length) return { ok: false, errors };
+		// Made only for settings that will be stored: a refused value (a long password) is not copied again.
 		const text = JSON.stringify(candidate);
 		const bytes = utf8Length(text);
-		if (!Object.keys(errors).length && bytes > maxStoredBytes) errors._ = `the settings take ${bytes} bytes; at most ${maxStoredBytes} fit in flash`;
-		if (Object.keys(errors).length) return { ok: false, errors };
+		if (bytes > maxStoredBytes) return { ok: false, errors: { _: `the settings take ${bytes} bytes; at most ${maxStoredBytes} fit in flash` } };
 		if (!this.#storage) return { ok: false, errors: { _: "this host has no flash to store settings in" } };
 		this.#storage.save(text);
 		this.#stored = candidate;

@@ -177,8 +177,7 @@ export class FakeConnection implements Socket {
 			this.#clock.set(() => this.sendBytes(bytes), 0);
 			return;
 		}
-		this.#received.push(bytes);
-		this.options.onReadable(bytes.length);
+		this.options.onReadable(this.#received.push(bytes));
 	}
 
 	/** The broker or the network drops the connection (after what it sent before, if the device is writing). */

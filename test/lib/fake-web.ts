@@ -42,6 +42,9 @@ export class FakeClient {
 	gone = false;
 	/** Bytes the server wrote past the budget it was given (on Moddable, a throw). */
 	overruns = 0;
+	/** The size of each read the server made, and the buffers it read into (a read without one makes a new buffer). */
+	readonly reads: number[] = [];
+	readonly readInto = new Set<ArrayBufferLike>();
 
 	constructor(host: WebHost) {
 		this.#host = host;
@@ -56,7 +59,13 @@ export class FakeClient {
 		this.#callbacks = callbacks;
 		this.#host.virtual.set(() => this.#callbacks?.onWritable(this.#budget), 0);
 		return {
-			read: ((...request: unknown[]) => this.#incoming.readWith(request)) as Socket["read"],
+			read: ((...request: unknown[]) => {
+				const into = request[0];
+				if (typeof into === "object" && into !== null) this.readInto.add((into as Uint8Array).buffer);
+				const result = this.#incoming.readWith(request);
+				this.reads.push(typeof result === "number" ? result : result?.byteLength ?? 0);
+				return result;
+			}) as Socket["read"],
 			write: (bytes: ArrayBufferLike | ArrayBufferView): number => {
 				const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
 				if (view.length > this.#budget) this.overruns++;
@@ -75,11 +84,16 @@ export class FakeClient {
 		};
 	}
 
+	/** Bytes sent and not yet read by the server. */
+	get unread(): number {
+		return this.#incoming.available;
+	}
+
 	send(data: string | Uint8Array): void {
 		if (this.closed || this.gone) return;
 		const bytes = typeof data === "string" ? Uint8Array.from(data, (c) => c.charCodeAt(0)) : data;
-		this.#incoming.push(bytes.slice());
-		this.#callbacks?.onReadable(bytes.length);
+		const readable = this.#incoming.push(bytes.slice());
+		this.#callbacks?.onReadable(readable);
 	}
 
 	/** The client goes away (a reset, or closed at its end): the server's socket reports an error, once, and stays the server's to close. */

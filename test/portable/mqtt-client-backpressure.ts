@@ -108,12 +108,13 @@ export const suite = defineSuite("back-pressure: the socket's budget per turn", 
 		assert.equal(budget.left, 3);
 	},
 
-	"one read rule for every simulated socket, Moddable's TCP socket's: into a buffer, exactly; a count within what arrived; undefined is no count"() {
+	"one read rule for every simulated socket, Moddable's TCP socket's: onReadable counts all unread; into a buffer, exactly; a count within what arrived; undefined is no count"() {
 		const received = new ReceivedBytes();
 		assert.equal(received.read(), undefined);
 		assert.equal(received.read(new Uint8Array(4)), undefined);
-		received.push(Uint8Array.of(1, 2, 3));
-		received.push(Uint8Array.of(4, 5));
+		// onReadable announces what push returns: all the bytes held unread, as lin/tcp.c and lwip/tcp.c count them.
+		assert.equal(received.push(Uint8Array.of(1, 2, 3)), 3);
+		assert.equal(received.push(Uint8Array.of(4, 5)), 5);
 		// An undefined count is read as 0 by the device, and refused: a wrapper that drops "no argument" is caught here.
 		assert.throws(() => received.readWith([undefined]), /invalid/);
 		assert.throws(() => received.read(new Uint8Array(6)), /invalid/);

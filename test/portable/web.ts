@@ -15,7 +15,8 @@ import { route, type DeviceApi } from "web/api";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
-import { encodeUtf8 } from "utf8";
+import { decodeUtf8, decodeUtf8With, encodeUtf8, writeUtf8, type Utf8Cursor } from "utf8";
+import { readSize } from "web/server";
 
 const ascii = (value: string): Uint8Array => Uint8Array.from(value, (c) => c.charCodeAt(0));
 const build = { ssid: "home", sensor: "simulated", sensor_interval: "1000", mqtt_backoff_min: "500", mqtt_backoff_max: "4000" };
@@ -565,6 +566,89 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		const body = whole.subarray(head);
 		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${body.length}\r\n`), true);
 		assert.deepEqual([...body], [...encodeUtf8(text)]);
+	},
+
+	"http: a client's bytes are read at most readSize at a time into one buffer of the server's, the refused rest dropped as it comes"() {
+		const { host } = boot();
+		// A head over the limit (431), sent at once, then one at the limit with a body of 413 arriving in parts after the answer.
+		const long = host.connect();
+		long.send(`GET / HTTP/1.1\r\nX: ${"a".repeat(3000)}\r\n\r\n`);
+		host.virtual.advance(20);
+		assert.equal(long.status, 431);
+		const big = host.connect();
+		big.send(`POST /api/settings HTTP/1.1\r\nHost: device\r\nContent-Type: application/json\r\nContent-Length: 99999\r\n\r\n`);
+		for (let i = 0; i < 3; i++) big.send("x".repeat(1500));
+		host.virtual.advance(20);
+		assert.equal(big.status, 413);
+		for (const client of [long, big]) {
+			assert.ok(client.reads.length > 1, `${client.reads.length} reads`);
+			assert.ok(Math.max(...client.reads) <= readSize, `reads of ${client.reads.join(", ")} bytes`);
+		}
+		// Every read of every connection went into the same buffer: reading allocates none.
+		const buffers = new Set([...long.readInto, ...big.readInto]);
+		assert.equal(buffers.size, 1);
+		assert.equal([...buffers][0]!.byteLength, readSize);
+		// A request that spans several reads, its head split, is served whole.
+		const settings = host.request("POST", "/api/settings", { device_name: "d".repeat(1000) }, { "X-Pad": "p".repeat(700) });
+		assert.equal(settings.status, 200, settings.response.slice(0, 200));
+		assert.ok(settings.reads.length >= 3);
+		assert.equal(host.request("GET", "/api/status").status, 200);
+	},
+
+	"http: a head is never joined past its limit, however much arrives after the part already read"() {
+		const http = new HttpConnection(0);
+		http.receive(ascii("GET / HTTP/1.1\r\nX: a"));
+		// The next read holds the rest of a head and far more: only up to the limit is joined, and the request is served.
+		const rest = ascii(`${"a".repeat(defaultLimits.maxHead - 40)}\r\n\r\n${"b".repeat(8000)}`);
+		http.receive(rest);
+		const request = http.pollRequest() as HttpRequest;
+		assert.equal(request.method, "GET");
+		assert.equal(request.headers.x!.length, defaultLimits.maxHead - 39);
+		const over = new HttpConnection(0);
+		over.receive(ascii("GET / HTTP/1.1\r\nX: a"));
+		over.receive(ascii("a".repeat(20000)));
+		assert.equal((over.pollRequest() as HttpRejection).status, 431);
+		// A body after a split head, partly in the joined part and partly past it, arrives whole.
+		const body = `{"on":${" ".repeat(3000)}true}`;
+		const split = new HttpConnection(0);
+		split.receive(ascii("POST /api/led HTTP/1.1\r\nX: a"));
+		split.receive(ascii(`${"a".repeat(defaultLimits.maxHead - 60)}\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+		const posted = split.pollRequest() as HttpRequest;
+		assert.equal(String.fromCharCode(...posted.body), body);
+	},
+
+	"utf8: one encoder, whole or a part at a time: every split of 1- to 4-byte characters gives encodeUtf8's bytes"() {
+		const text = "a\u00e9\u20ac\ud834\udd1eb\u00ff\u4e2d\ud83d\ude00";
+		const whole = encodeUtf8(text);
+		assert.deepEqual([...whole], [0x61, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9d, 0x84, 0x9e, 0x62, 0xc3, 0xbf, 0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80]);
+		for (let part = 1; part <= 5; part++) {
+			const cursor: Utf8Cursor = { index: 0, taken: 0 };
+			const out: number[] = [];
+			for (let start = 0; start < whole.length; start += part) {
+				const bytes = new Uint8Array(Math.min(part, whole.length - start));
+				assert.equal(writeUtf8(text, bytes, 0, cursor), bytes.length);
+				out.push(...bytes);
+			}
+			assert.deepEqual(out, [...whole], `parts of ${part}`);
+			assert.deepEqual(cursor, { index: text.length, taken: 0 });
+		}
+	},
+
+	"utf8: the native decoder gives decodeUtf8's answers: text, and undefined for malformed bytes and U+0000"() {
+		const calls: number[] = [];
+		const native = new TextDecoder("utf-8", { ignoreBOM: true });
+		const decoder = { decode: (bytes: Uint8Array): string => (calls.push(bytes.length), native.decode(bytes)) };
+		const cases = [[0x7b, 0xc3, 0xa9, 0x7d], [0xef, 0xbf, 0xbd], [0xef, 0xbb, 0xbf, 0x61], [0x22, 0xff, 0x22], [0x61, 0, 0x62], [0xc3, 0x28],
+			[0xed, 0xa0, 0x80], [0xe0, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]];
+		for (const values of cases) {
+			const bytes = new Uint8Array([0x20, ...values, 0x20]);
+			assert.equal(decodeUtf8With(decoder, bytes, 1, bytes.length - 1), decodeUtf8(bytes, 1, bytes.length - 1), values.join());
+		}
+		assert.equal(decodeUtf8With(decoder, ascii("\"\u00ef\u00bf\u00bd\""), 0, 5), "\"\ufffd\"", "a U+FFFD sent is kept");
+		assert.equal(calls.length, cases.length + 1);
+		assert.deepEqual(parseJson(new Uint8Array([0x22, 0xff, 0x22]), maxJsonDepth, decoder), { error: "the body is not valid UTF-8" });
+		assert.deepEqual(parseJson(ascii('{"a":"b"}'), maxJsonDepth, decoder), { value: { a: "b" } });
+		assert.equal(calls.length, cases.length + 3, "a body is decoded natively");
 	},
 
 	"json: a deeply nested body is refused with 400 before it can overflow the stack; the device keeps serving"() {

@@ -31,6 +31,21 @@ export function guard<A extends unknown[]>(what: string, callback: (...args: A) 
 	};
 }
 
+/**
+ * `guard` for a callback that takes nothing it needs (a timer's): no rest
+ * array is made on each call, which a repeating timer would leave as
+ * garbage every time it fires.
+ */
+export function guardTimer(what: string, callback: () => void): () => void {
+	return () => {
+		try {
+			callback();
+		} catch (error) {
+			failedIn(what, error);
+		}
+	};
+}
+
 /** What `guard` does with an exception: logs it and hands its message to `onFailure`, never throwing. */
 function failedIn(what: string, error: unknown, onFailure?: (message: string) => void): void {
 	const message = (error as Error)?.message ?? String(error);

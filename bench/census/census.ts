@@ -82,21 +82,22 @@ function firmwareParts(host: Host, parsed: FirmwareConfig): void {
 		outbox: mqtt.outbox, maxInflight: mqtt.maxInflight, maxPacketSize: mqtt.maxPacketSize, maxTopicBytes: mqtt.maxTopicBytes, oversize: "skip",
 		onStateChange: log, onResolved: log, onConnect: log, onError: log, onSkipped: log,
 	}), false);
-	const sessionOptions = {
+	// Made anew for each part: a part keeps of its options only what it keeps itself.
+	const sessionOptions = () => ({
 		clientId: identity.id, cleanSession: mqtt.cleanSession, keepalive: mqtt.keepalive, username: undefined, password: undefined,
 		will: { topic: topics.status, payload: new Uint8Array(7), qos: 1 as const, retain: true },
 		birth: { topic: topics.status, payload: new Uint8Array(6), qos: 1 as const, retain: true },
 		connackTimeout: mqtt.connackTimeout, pingTimeout: mqtt.pingTimeout, outbox: mqtt.outbox, maxInflight: mqtt.maxInflight,
 		maxInboundPending: 32, maxPacketSize: mqtt.maxPacketSize, maxTopicBytes: mqtt.maxTopicBytes, oversize: "skip" as const, utf8: host.utf8,
-	};
-	part("firmware/MQTT session alone (Session)", () => new Session(sessionOptions, { closeTransport: log, failed: log, stateChanged: log, connected: log, error: log, skipped: log }), false);
+	});
+	part("firmware/MQTT session alone (Session)", () => new Session(sessionOptions(), { closeTransport: log, failed: log, stateChanged: log, connected: log, error: log, skipped: log }), false);
 	part("firmware/session: outbox (Outbox)", () => new Outbox(mqtt.outbox), false);
 	part("firmware/session: in-flight window (InflightWindow)", () => new InflightWindow(mqtt.maxInflight), false);
 	part("firmware/session: inbound acks (InboundAcks)", () => new InboundAcks(32), false);
 	part("firmware/session: subscriptions and routes (Subscriptions)", () => new Subscriptions(undefined, { maxTopicBytes: mqtt.maxTopicBytes ?? 65535, maxPacketSize: mqtt.maxPacketSize }, () => 1, log), false);
 	part("firmware/session: PUBLISH buffers (PublishBuffers)", () => new PublishBuffers(), false);
 	part("firmware/session: packet parser (PacketParser)", () => new PacketParser({ maxPacketSize: mqtt.maxPacketSize, maxTopicBytes: mqtt.maxTopicBytes, oversize: "skip", utf8: host.utf8 }, { packet: log, publish: log, error: log, skipped: log }), false);
-	part("firmware/session: deadlines (Deadlines)", () => new Deadlines(sessionOptions), false);
+	part("firmware/session: deadlines (Deadlines)", () => new Deadlines(sessionOptions()), false);
 	part("firmware/client: backoff (Backoff)", () => new Backoff({ ...mqtt.backoff }, random ?? Math.random), false);
 	part("firmware/client: connector (Connector, BrokerAddress)", () => new Connector(host, new BrokerAddress(mqtt.host, { servers: mqtt.dns?.servers ?? [], timeout: mqtt.dns?.timeout ?? 5000 })), false);
 	part("firmware/Wi-Fi manager (WifiManager)", () => new WifiManager({

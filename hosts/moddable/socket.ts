@@ -32,11 +32,11 @@ export function guard<A extends unknown[]>(what: string, callback: (...args: A) 
 }
 
 /**
- * `guard` for a callback that takes nothing it needs (a timer's): no rest
- * array is made on each call, which a repeating timer would leave as
- * garbage every time it fires.
+ * `guard` for a callback that needs none of its arguments (a timer's, a
+ * socket's onError): no rest array is made on each call, which a
+ * repeating timer would leave as garbage every time it fires.
  */
-export function guardTimer(what: string, callback: () => void): () => void {
+export function guardNoArguments(what: string, callback: () => void): () => void {
 	return () => {
 		try {
 			callback();
@@ -111,71 +111,91 @@ export function reader(socket: () => { read(request?: unknown): unknown }): Sock
 	}) as Socket["read"];
 }
 
-export function openSocket(options: SocketOptions): Socket {
-	// What the socket takes now: the last onWritable count, less what was written since.
-	let budget = 0;
-	let failed = false;
-	let socket: TCP | InstanceType<typeof TLSSocket>;
-	// A callback that throws is the link failing: closed, reported once, and the client reconnects.
-	const lost = (message: string): void => {
-		if (failed) return;
-		failed = true;
+/**
+ * The client's socket over Moddable's. A class, so that read, write and
+ * close are the prototype's, not closures made for every connection: only
+ * the three callbacks the SDK's socket calls are.
+ */
+class BoardSocket {
+	#socket: TCP | InstanceType<typeof TLSSocket>;
+	#failed = false;
+	readonly #onError: (message: string) => void;
+	/** The TLS server's name; undefined over plain TCP. */
+	readonly #serverName: string | undefined;
+
+	constructor(options: SocketOptions) {
+		const { onReadable, onWritable, onError, tls } = options;
+		this.#onError = onError;
+		this.#serverName = tls?.serverName;
+		const common = {
+			address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
+			// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
+			// rest arguments would allocate an array and spread it on each call.
+			onReadable: (count: number) => {
+				try {
+					if (!this.#failed) onReadable(count);
+				} catch (error) {
+					failedIn("socket onReadable", error, (message) => this.#lost(message));
+				}
+			},
+			onWritable: (count: number) => {
+				try {
+					if (!this.#failed) onWritable(count);
+				} catch (error) {
+					failedIn("socket onWritable", error, (message) => this.#lost(message));
+				}
+			},
+		};
+		if (!tls) {
+			this.#socket = new TCP({ ...common, onError: guardNoArguments("socket onError", () => this.#lost("connection lost")) });
+			return;
+		}
+		this.#socket = new TLSSocket({
+			...common,
+			host: tls.serverName,
+			secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
+			TCP: { io: guardedTcp((message) => this.#lost(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
+			// Moddable's TLS socket gives no reason for a lost link.
+			onError: guardNoArguments("socket onError", () => this.#lost(`TLS connection to ${tls.serverName} lost`)),
+		} as ConstructorParameters<typeof TLSSocket>[0]);
+	}
+
+	// As `reader` reads.
+	read(request?: number | Uint8Array): number | ArrayBuffer | undefined {
+		const socket = this.#socket as { read(request?: unknown): unknown };
+		if (request === undefined) return socket.read() as ArrayBuffer | undefined;
+		const result = socket.read(request);
+		return typeof request === "object" ? (typeof result === "number" ? result : 0) : result as ArrayBuffer | undefined;
+	}
+
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
+		const left: unknown = this.#socket.write(bytes as ArrayBuffer);
+		if (typeof left !== "number") {
+			const serverName = this.#serverName;
+			return writeFailed(() => this.#lost(serverName !== undefined ? `TLS connection to ${serverName} lost: write failed` : "connection lost: write failed"));
+		}
+		// Each TLS write is a record with its own overhead: leave room for the next one's.
+		return this.#serverName !== undefined ? tlsRoom(left) : left;
+	}
+
+	close(): void {
+		this.#failed = true;
+		this.#socket.close();
+	}
+
+	/** A callback that threw is the link failing: closed, reported once, and the client reconnects. */
+	#lost(message: string): void {
+		if (this.#failed) return;
+		this.#failed = true;
 		try {
-			socket.close();
+			this.#socket.close();
 		} catch {
 			// Already torn down.
 		}
-		options.onError(message);
-	};
-	const common = {
-		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
-		// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
-		// rest arguments would allocate an array and spread it on each call.
-		onReadable: (count: number) => {
-			try {
-				if (!failed) options.onReadable(count);
-			} catch (error) {
-				failedIn("socket onReadable", error, lost);
-			}
-		},
-		onWritable: (count: number) => {
-			budget = count;
-			try {
-				if (!failed) options.onWritable(count);
-			} catch (error) {
-				failedIn("socket onWritable", error, lost);
-			}
-		},
-	};
-	const view = (secure: boolean): Socket => ({
-		read: reader(() => socket),
-		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
-			const left: unknown = socket.write(bytes as ArrayBuffer);
-			if (typeof left !== "number") return writeFailed(() => lost(secure ? `TLS connection to ${tls!.serverName} lost: write failed` : "connection lost: write failed"));
-			budget = left;
-			// Each TLS write is a record with its own overhead: leave room for the next one's.
-			return secure ? budget = tlsRoom(budget) : budget;
-		},
-		close: () => {
-			failed = true;
-			socket.close();
-		},
-	});
-	const tls = options.tls;
-	if (!tls) {
-		socket = new TCP({
-			...common,
-			onError: guard("socket onError", () => lost("connection lost")),
-		});
-		return view(false);
+		this.#onError(message);
 	}
-	socket = new TLSSocket({
-		...common,
-		host: tls.serverName,
-		secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
-		TCP: { io: guardedTcp((message) => lost(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
-		// Moddable's TLS socket gives no reason for a lost link.
-		onError: guard("socket onError", () => lost(`TLS connection to ${tls.serverName} lost`)),
-	} as ConstructorParameters<typeof TLSSocket>[0]);
-	return view(true);
+}
+
+export function openSocket(options: SocketOptions): Socket {
+	return new BoardSocket(options) as Socket;
 }

@@ -391,16 +391,15 @@ export class MqttClient {
 		this.#socketReady = false;
 		this.#budget = 0;
 		this.#pending = undefined;
+		// Callbacks from a socket we already closed must be ignored: each checks it is still this.#socket.
 		let socket: Socket | undefined;
-		// Callbacks from a socket we already closed must be ignored.
-		const current = (): boolean => socket !== undefined && socket === this.#socket;
 		try {
 			socket = this.#socket = host.openSocket({
 				address,
 				port: this.#port,
 				...(this.#tls ? { tls: this.#tls } : {}),
 				onWritable: (count: number) => {
-					// current(), inlined: every TCP acknowledgement comes here.
+					// Every TCP acknowledgement comes here.
 					if (socket === undefined || socket !== this.#socket) return;
 					this.#budget = count;
 					// Most calls are the TCP acknowledgement of what was written, with nothing waiting to
@@ -449,7 +448,7 @@ export class MqttClient {
 					else this.#flush(now);
 				},
 				onError: (message?: string) => {
-					if (!current()) return;
+					if (socket === undefined || socket !== this.#socket) return;
 					this.#socket = undefined;
 					this.#pending = undefined;
 					if (!this.#socketReady) this.#connector.connectionFailed();

@@ -10,7 +10,7 @@ import Net from "net";
 import Instrumentation from "instrumentation";
 import type { Host, HostDiagnostics, LogLevel, TimerHandle, WifiEvent } from "platform";
 import { formatLogLine } from "log";
-import { guard } from "host/socket";
+import { guard, guardNoArguments } from "host/socket";
 
 export function log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
 	trace(formatLogLine(level, tag, message, fields) + "\n");
@@ -19,8 +19,8 @@ export function log(level: LogLevel, tag: string, message: string, fields?: Reco
 /** Moddable's Timer, each callback guarded: a throw is logged, never an XS abort. Made per host, at run time. */
 export function guardedTimers(): Host["timers"] {
 	return {
-		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guard("timer callback", callback), delay),
-		repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guard("timer callback", callback), interval),
+		set: (callback: () => void, delay: number): TimerHandle => Timer.set(guardNoArguments("timer callback", callback), delay),
+		repeat: (callback: () => void, interval: number): TimerHandle => Timer.repeat(guardNoArguments("timer callback", callback), interval),
 		clear: (handle: TimerHandle | undefined): void => Timer.clear(handle as Timer | undefined),
 	};
 }

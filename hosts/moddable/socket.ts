@@ -32,6 +32,21 @@ export function guard<A extends unknown[]>(what: string, callback: (...args: A) 
 	};
 }
 
+/**
+ * `guard` for a callback that needs none of its arguments (a timer's, a
+ * socket's onError): no rest array is made on each call, which a
+ * repeating timer would leave as garbage every time it fires.
+ */
+export function guardNoArguments(what: string, callback: () => void): () => void {
+	return () => {
+		try {
+			callback();
+		} catch (error) {
+			failedIn(what, error);
+		}
+	};
+}
+
 /** What `guard` does with an exception: logs it and hands its message to `onFailure`, never throwing. */
 function failedIn(what: string, error: unknown, onFailure?: (message: string) => void): void {
 	const message = (error as Error)?.message ?? String(error);
@@ -69,7 +84,7 @@ export function closeSocket(socket: { close(): void }, reporting: boolean): void
 		socket.close();
 		return;
 	}
-	Timer.set(guard("socket close", () => socket.close()), 0);
+	Timer.set(guardNoArguments("socket close", () => socket.close()), 0);
 }
 
 /** The first PEM certificate as DER, which Moddable's TLS takes. */
@@ -114,90 +129,96 @@ export function reader(socket: () => { read(request?: unknown): unknown }): Sock
 	}) as Socket["read"];
 }
 
-export function openSocket(options: SocketOptions): Socket {
-	// What the socket takes now: the last onWritable count, less what was written since.
-	let budget = 0;
-	let failed = false;
-	// Inside one of the socket's callbacks: it is closed only after them (closeSocket).
-	let reporting = false;
-	let socket: TCP | InstanceType<typeof TLSSocket>;
-	// A callback that throws is the link failing: closed, reported once, and the client reconnects.
-	const lost = (message: string): void => {
-		if (failed) return;
-		failed = true;
+/**
+ * The client's socket over Moddable's. A class, so that read, write and
+ * close are the prototype's, not closures made for every connection: only
+ * the three callbacks the SDK's socket calls are.
+ */
+class BoardSocket {
+	#socket: TCP | InstanceType<typeof TLSSocket>;
+	#failed = false;
+	readonly #onError: (message: string) => void;
+	/** The TLS server's name; undefined over plain TCP. */
+	readonly #serverName: string | undefined;
+
+	constructor(options: SocketOptions) {
+		const { onReadable, onWritable, onError, tls } = options;
+		this.#onError = onError;
+		this.#serverName = tls?.serverName;
+		const common = {
+			address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
+			// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
+			// rest arguments would allocate an array and spread it on each call.
+			onReadable: (count: number) => {
+				try {
+					if (!this.#failed) onReadable(count);
+				} catch (error) {
+					failedIn("socket onReadable", error, (message) => this.#lost(message));
+				}
+			},
+			onWritable: (count: number) => {
+				try {
+					if (!this.#failed) onWritable(count);
+				} catch (error) {
+					failedIn("socket onWritable", error, (message) => this.#lost(message));
+				}
+			},
+		};
+		if (!tls) {
+			this.#socket = new TCP({ ...common, onError: guardNoArguments("socket onError", () => this.#lost("connection lost")) });
+			return;
+		}
+		this.#socket = new TLSSocket({
+			...common,
+			host: tls.serverName,
+			secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
+			// The handshake fails inside the TCP socket's callbacks.
+			TCP: { io: guardedTcp((message) => this.#lost(`TLS handshake with ${tls.serverName} failed: ${message}`)) },
+			// Moddable's TLS socket gives no reason for a lost link.
+			onError: guardNoArguments("socket onError", () => this.#lost(`TLS connection to ${tls.serverName} lost`)),
+		} as ConstructorParameters<typeof TLSSocket>[0]);
+	}
+
+	// As `reader` reads.
+	read(request?: number | Uint8Array): number | ArrayBuffer | undefined {
+		const socket = this.#socket as { read(request?: unknown): unknown };
+		if (request === undefined) return socket.read() as ArrayBuffer | undefined;
+		const result = socket.read(request);
+		return typeof request === "object" ? (typeof result === "number" ? result : 0) : result as ArrayBuffer | undefined;
+	}
+
+	write(bytes: ArrayBufferLike | ArrayBufferView): number {
+		const left: unknown = this.#socket.write(bytes as ArrayBuffer);
+		if (typeof left !== "number") {
+			const serverName = this.#serverName;
+			return writeFailed(() => this.#lost(serverName !== undefined ? `TLS connection to ${serverName} lost: write failed` : "connection lost: write failed"));
+		}
+		// Each TLS write is a record with its own overhead: leave room for the next one's.
+		return this.#serverName !== undefined ? tlsRoom(left) : left;
+	}
+
+	/**
+	 * Closed after the callbacks that may be running (closeSocket): once a
+	 * connection, so the packets' callbacks need not note when they run.
+	 */
+	close(): void {
+		this.#failed = true;
+		closeSocket(this.#socket, true);
+	}
+
+	/** A callback that threw is the link failing: closed, reported once, and the client reconnects. */
+	#lost(message: string): void {
+		if (this.#failed) return;
+		this.#failed = true;
 		try {
-			closeSocket(socket, reporting);
+			closeSocket(this.#socket, true);
 		} catch {
 			// Already torn down.
 		}
-		options.onError(message);
-	};
-	const common = {
-		address: options.address, port: options.port, nodelay: true, format: "buffer" as const,
-		// The two callbacks of every packet are guarded inline, one try per turn: `guard`'s
-		// rest arguments would allocate an array and spread it on each call.
-		onReadable: (count: number) => {
-			reporting = true;
-			try {
-				if (!failed) options.onReadable(count);
-			} catch (error) {
-				failedIn("socket onReadable", error, lost);
-			}
-			reporting = false;
-		},
-		onWritable: (count: number) => {
-			budget = count;
-			reporting = true;
-			try {
-				if (!failed) options.onWritable(count);
-			} catch (error) {
-				failedIn("socket onWritable", error, lost);
-			}
-			reporting = false;
-		},
-	};
-	const view = (secure: boolean): Socket => ({
-		read: reader(() => socket),
-		write: (bytes: ArrayBufferLike | ArrayBufferView) => {
-			const left: unknown = socket.write(bytes as ArrayBuffer);
-			if (typeof left !== "number") return writeFailed(() => lost(secure ? `TLS connection to ${tls!.serverName} lost: write failed` : "connection lost: write failed"));
-			budget = left;
-			// Each TLS write is a record with its own overhead: leave room for the next one's.
-			return secure ? budget = tlsRoom(budget) : budget;
-		},
-		close: () => {
-			failed = true;
-			closeSocket(socket, reporting);
-		},
-	});
-	const tls = options.tls;
-	if (!tls) {
-		socket = new TCP({
-			...common,
-			onError: guard("socket onError", () => {
-				reporting = true;
-				lost("connection lost");
-				reporting = false;
-			}),
-		});
-		return view(false);
+		this.#onError(message);
 	}
-	socket = new TLSSocket({
-		...common,
-		host: tls.serverName,
-		secure: tls.ca ? { certificate: pemToDer(tls.ca) } : {},
-		// The handshake fails inside the TCP socket's callbacks.
-		TCP: { io: guardedTcp((message) => {
-			reporting = true;
-			lost(`TLS handshake with ${tls.serverName} failed: ${message}`);
-			reporting = false;
-		}) },
-		// Moddable's TLS socket gives no reason for a lost link.
-		onError: guard("socket onError", () => {
-			reporting = true;
-			lost(`TLS connection to ${tls.serverName} lost`);
-			reporting = false;
-		}),
-	} as ConstructorParameters<typeof TLSSocket>[0]);
-	return view(true);
+}
+
+export function openSocket(options: SocketOptions): Socket {
+	return new BoardSocket(options) as Socket;
 }

@@ -48,7 +48,13 @@ export class MqttClient {
 	readonly #session: Session;
 	/** What the session leaves after each input: whether to ask transmit() and timeout(). Only the session writes it. */
 	readonly #status: SessionStatus;
-	readonly #options: ClientOptions;
+	// What is read of the options after the constructor; the options object itself is not kept (its slots would stay live).
+	readonly #port: number;
+	readonly #tls: ClientOptions["tls"];
+	readonly #reconnect: boolean;
+	readonly #onResolved: ClientOptions["onResolved"];
+	readonly #onStateChange: ClientOptions["onStateChange"];
+	readonly #onError: ClientOptions["onError"];
 	readonly #host: Host;
 	readonly #clock: Host["clock"];
 	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
@@ -92,12 +98,18 @@ export class MqttClient {
 	#reportsWaiting = false;
 
 	constructor(options: ClientOptions) {
-		this.#options = options;
 		const host = this.#host = options.host;
 		this.#clock = host.clock;
 		this.#payloadEncoder = host.utf8Encoder ?? { encode: encodeUtf8 };
 		if (typeof options.address !== "string" || !options.address) throw new TypeError("address must be a host name or IP address");
 		if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new RangeError(`port must be 1-65535, got ${options.port}`);
+		this.#port = options.port;
+		this.#tls = options.tls;
+		this.#reconnect = options.reconnect !== false;
+		this.#onResolved = options.onResolved;
+		this.#onStateChange = options.onStateChange;
+		this.#onError = options.onError;
+		const { onConnect, onSkipped } = options;
 		this.#connector = new Connector(host, new BrokerAddress(options.address, { servers: options.dns?.servers ?? [], timeout: options.dns?.timeout ?? 5000 }));
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
 			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
@@ -146,11 +158,10 @@ export class MqttClient {
 			},
 			connected: (sessionPresent) => {
 				this.backoff.reset();
-				const onConnect = options.onConnect;
 				if (onConnect) this.#report(() => onConnect({ sessionPresent }));
 			},
 			error: (kind, message) => this.#reportError(kind, message),
-			...(options.onSkipped ? { skipped: (topic: string | undefined, reason: string) => this.#report(() => options.onSkipped!({ topic, reason })) } : {}),
+			...(onSkipped ? { skipped: (topic: string | undefined, reason: string) => this.#report(() => onSkipped({ topic, reason })) } : {}),
 		});
 		this.#status = this.#session.status;
 	}
@@ -369,7 +380,7 @@ export class MqttClient {
 		this.#connector.open({
 			connect: (address) => input(() => this.#openSocket(address)),
 			fail: (reason) => input(() => this.#session.transportClosed(this.#host.clock.now(), reason)),
-			...(this.#options.onResolved ? { resolved: this.#options.onResolved } : {}),
+			...(this.#onResolved ? { resolved: this.#onResolved } : {}),
 		});
 	}
 
@@ -380,16 +391,15 @@ export class MqttClient {
 		this.#socketReady = false;
 		this.#budget = 0;
 		this.#pending = undefined;
+		// Callbacks from a socket we already closed must be ignored: each checks it is still this.#socket.
 		let socket: Socket | undefined;
-		// Callbacks from a socket we already closed must be ignored.
-		const current = (): boolean => socket !== undefined && socket === this.#socket;
 		try {
 			socket = this.#socket = host.openSocket({
 				address,
-				port: this.#options.port,
-				...(this.#options.tls ? { tls: this.#options.tls } : {}),
+				port: this.#port,
+				...(this.#tls ? { tls: this.#tls } : {}),
 				onWritable: (count: number) => {
-					// current(), inlined: every TCP acknowledgement comes here.
+					// Every TCP acknowledgement comes here.
 					if (socket === undefined || socket !== this.#socket) return;
 					this.#budget = count;
 					// Most calls are the TCP acknowledgement of what was written, with nothing waiting to
@@ -438,7 +448,7 @@ export class MqttClient {
 					else this.#flush(now);
 				},
 				onError: (message?: string) => {
-					if (!current()) return;
+					if (socket === undefined || socket !== this.#socket) return;
 					this.#socket = undefined;
 					this.#pending = undefined;
 					if (!this.#socketReady) this.#connector.connectionFailed();
@@ -493,7 +503,7 @@ export class MqttClient {
 		// Ending: the connection is gone, so there is nothing left to wait for.
 		if (this.#endDue >= 0) this.#endDue = 0;
 		if (this.#wanted !== "up") return;
-		if (this.#options.reconnect === false) {
+		if (!this.#reconnect) {
 			this.#wanted = "none";
 			this.#setState("idle", reason);
 			return;
@@ -512,12 +522,12 @@ export class MqttClient {
 	#setState(state: SessionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
-		const onStateChange = this.#options.onStateChange;
+		const onStateChange = this.#onStateChange;
 		if (onStateChange) this.#report(() => onStateChange(state, reason));
 	}
 
 	#reportError(kind: SessionErrorKind, message: string): void {
-		const onError = this.#options.onError;
+		const onError = this.#onError;
 		if (onError) this.#report(() => onError(kind, message));
 	}
 

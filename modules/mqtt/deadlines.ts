@@ -55,6 +55,16 @@ export class Deadlines {
 		this.#pingTimeout = pingTimeout;
 	}
 
+	/** ms from opening the transport to CONNACK. */
+	get connackTimeout(): number {
+		return this.#connackTimeout;
+	}
+
+	/** ms to wait for PINGRESP. */
+	get pingTimeout(): number {
+		return this.#pingTimeout;
+	}
+
 	/** A connection attempt begins: the CONNACK deadline runs, and no ping is outstanding. */
 	opening(now: number): void {
 		this.#connackDue = now + this.#connackTimeout;

@@ -21,6 +21,7 @@
  * fails it says so (`failed`), and when to try again is the driver's
  * business, as lwmqtt and quinn-proto leave it (mqtt/client supervises).
  */
+import type { Utf8Decoder } from "platform";
 import { PacketType, connackCodeNames, type Packet, type QoS } from "mqtt/packets";
 import { encode, packetTypeName, pingreqPacket, type InboundPublish } from "mqtt/codec";
 import { PacketParser, type SkipReason } from "mqtt/parser";
@@ -42,7 +43,9 @@ import {
 export type { ConnectionState, InboundMessage, MessageHandler, SessionEffects, SessionErrorKind, SessionOptions, SessionStats, SessionStatus };
 
 export class Session {
-	readonly options: SessionOptions;
+	// The options are read here and by the parts made from them, not kept: each of their slots would stay live.
+	/** The host's native decoder, for the direct lane's topics. */
+	readonly #utf8: Utf8Decoder | undefined;
 	readonly outbox: Outbox;
 	readonly stats: SessionStats = newStats();
 	// The hot paths' fields first.
@@ -83,7 +86,7 @@ export class Session {
 
 	constructor(options: SessionOptions, effects: SessionEffects) {
 		this.#deadlines = new Deadlines(options);
-		this.options = options;
+		this.#utf8 = options.utf8;
 		this.#effects = effects;
 		const window = this.#window = new InflightWindow(options.maxInflight);
 		this.outbox = new Outbox(options.outbox);
@@ -232,7 +235,7 @@ export class Session {
 				// prefix is cut out of the text and looked up: Routes.directRoutes says why a hit
 				// means these very bytes.
 				const topicEnd = chunk[3]! + 4;
-				const route = this.#directRoutes.get(this.options.utf8!.decode(chunk).substring(2, topicEnd));
+				const route = this.#directRoutes.get(this.#utf8!.decode(chunk).substring(2, topicEnd));
 				if (route !== undefined) {
 					// QoS 1 (0x32): the packet id's two bytes come before the payload, and a PUBACK after the handler.
 					const qos1 = first !== 0x30;
@@ -268,9 +271,9 @@ export class Session {
 		const deadlines = this.#deadlines;
 		switch (deadlines.wake(now, this.#state === "connected", this.#lastSent, this.#lastReceived)) {
 			case Due.ConnackMissing:
-				return this.#fail("timeout", `no CONNACK within ${this.options.connackTimeout} ms`, false);
+				return this.#fail("timeout", `no CONNACK within ${this.#deadlines.connackTimeout} ms`, false);
 			case Due.PingrespMissing:
-				return this.#fail("timeout", `no PINGRESP within ${this.options.pingTimeout} ms: the link is dead`, false);
+				return this.#fail("timeout", `no PINGRESP within ${this.#deadlines.pingTimeout} ms: the link is dead`, false);
 			case Due.Pingreq:
 				this.#nextWake = deadlines.nextWake;
 				return this.#output.queue(pingreqPacket);

@@ -44,8 +44,12 @@ export class Connector {
 	}
 
 	#follow(step: AddressStep | undefined): void {
-		if (!step) return;
-		const events = this.#events!;
+		const events = this.#events;
+		if (!step || !events) return;
+		if (step.kind !== "resolve") {
+			// The attempt's outcome: its callbacks (and what they hold) are not kept through the connection.
+			this.#events = undefined;
+		}
 		if (step.kind === "connect") {
 			this.#disarm();
 			if (this.address.isName) events.resolved?.(this.address.name, step.address);

@@ -218,23 +218,30 @@ const known = new Set(configKeys.map((spec) => spec.key));
 /** Our key families: a key that starts with one of these is ours, known or misspelt. */
 const ownPrefixes = ["wifi_", "mqtt_", "topic_", "sensor_", "led_", "ha_", "diagnostics_", "device_", "sntp_"];
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+/**
+ * Edit distance (insertions, deletions, substitutions, adjacent swaps),
+ * kept in three rows: a parse runs it for every unknown key against every
+ * known one, and XS keeps an array's items in its scarce chunk heap.
+ */
 function distance(a: string, b: string): number {
-	const rows: number[][] = [];
-	for (let i = 0; i <= a.length; i++) {
-		rows.push([i]);
+	let before: number[] = [];
+	let previous: number[] = [];
+	let row: number[] = [];
+	for (let j = 0; j <= b.length; j++) previous.push(j);
+	for (let i = 1; i <= a.length; i++) {
+		row[0] = i;
 		for (let j = 1; j <= b.length; j++) {
-			if (i === 0) {
-				rows[0]!.push(j);
-				continue;
-			}
 			const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-			let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-			if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-			rows[i]!.push(best);
+			let best = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+			if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
+			row[j] = best;
 		}
+		const reused = before;
+		before = previous;
+		previous = row;
+		row = reused;
 	}
-	return rows[a.length]![b.length]!;
+	return previous[b.length]!;
 }
 
 /**
@@ -252,13 +259,15 @@ export function nearestKey(key: string): string | undefined {
 	let nearest: string | undefined;
 	let best = Infinity;
 	const lower = key.toLowerCase();
-	for (const [name, meant] of [...configKeys.map((spec) => [spec.key, spec.key] as const), ...keyAliases]) {
+	const consider = (name: string, meant: string): void => {
 		const d = distance(lower, name);
 		if (d < best) {
 			best = d;
 			nearest = meant;
 		}
-	}
+	};
+	for (const spec of configKeys) consider(spec.key, spec.key);
+	for (const [name, meant] of keyAliases) consider(name, meant);
 	return best <= Math.max(2, Math.floor(key.length / 3)) ? nearest : undefined;
 }
 
@@ -270,9 +279,9 @@ export function nearestKey(key: string): string | undefined {
 export function unknownKeyProblems(source: Readonly<Record<string, unknown>>, strict: boolean): string[] {
 	const problems: string[] = [];
 	for (const key of Object.keys(source)) {
-		if (known.has(key)) continue;
+		if (known.has(key) || (!strict && sdkConfigKeys.includes(key))) continue;
 		const nearest = nearestKey(key);
-		if (!strict && (sdkConfigKeys.includes(key) || (!nearest && !ownPrefixes.some((prefix) => key.startsWith(prefix))))) continue;
+		if (!strict && !nearest && !ownPrefixes.some((prefix) => key.startsWith(prefix))) continue;
 		problems.push(`unknown key ${key}${nearest ? `; did you mean ${nearest}?` : " (docs/configuration.md lists every key)"}`);
 	}
 	return problems;

@@ -93,6 +93,8 @@ export class Settings {
 	readonly #build: Readonly<Record<string, unknown>>;
 	readonly #storage: SettingsStorage | undefined;
 	#stored: Record<string, string> = table<string>();
+	/** The configuration the stored settings make, parsed once per change: a parse is the costliest step of a save. */
+	#config: FirmwareConfig | undefined;
 	/** Why the stored settings were set aside at start, if they were. */
 	problem: string | undefined;
 
@@ -144,7 +146,7 @@ export class Settings {
 
 	/** The configuration in effect. Throws ConfigError if the build itself is invalid. */
 	config(): FirmwareConfig {
-		return parseConfig(this.#merged(this.#stored));
+		return (this.#config ??= parseConfig(this.#merged(this.#stored)));
 	}
 
 	describe(): SettingView[] {
@@ -187,9 +189,10 @@ export class Settings {
 				else candidate[key] = text;
 			}
 		}
+		let config: FirmwareConfig | undefined;
 		if (!Object.keys(errors).length) {
 			try {
-				parseConfig(this.#merged(candidate));
+				config = parseConfig(this.#merged(candidate));
 			} catch (error) {
 				if (!(error instanceof ConfigError)) throw error;
 				for (const problem of error.problems) {
@@ -206,6 +209,7 @@ export class Settings {
 		if (!this.#storage) return { ok: false, errors: { _: "this host has no flash to store settings in" } };
 		this.#storage.save(text);
 		this.#stored = candidate;
+		this.#config = config;
 		this.problem = undefined;
 		return { ok: true };
 	}
@@ -214,6 +218,7 @@ export class Settings {
 	reset(): void {
 		this.#storage?.clear();
 		this.#stored = table<string>();
+		this.#config = undefined;
 		this.problem = undefined;
 	}
 

@@ -76,6 +76,11 @@ function installModdableClient(sdk: string): void {
 	const source = path.join(sdk, "examples", "io", "tcp", "mqttclient", "mqttclient.js");
 	fs.mkdirSync(path.join(xsModuleRoot, "moddable"), { recursive: true });
 	fs.copyFileSync(source, path.join(xsModuleRoot, "moddable", "mqttclient"));
+	installModdableTimer();
+}
+
+/** Moddable's `timer` and `time` on the bench's virtual clock: Moddable's client and the board's socket wrapper import them. */
+function installModdableTimer(): void {
 	fs.writeFileSync(path.join(xsModuleRoot, "timer"), 'export { default } from "bench/xs/moddable-timer";\n');
 	fs.writeFileSync(path.join(xsModuleRoot, "time"), 'export { Time as default } from "bench/xs/moddable-timer";\n');
 }
@@ -97,6 +102,7 @@ export function installBoardSocket(): void {
 	}
 	fs.mkdirSync(path.join(xsModuleRoot, "bench"), { recursive: true });
 	fs.writeFileSync(path.join(xsModuleRoot, "bench", "board-socket"), text);
+	installModdableTimer();
 }
 
 /** Runs a script in a fresh xsnap CLI engine and returns the JSON it printed on its ENGINE-BENCH line. */

@@ -30,6 +30,8 @@ export const firmwareVersion = "0.1.0";
 export interface FirmwareOptions {
 	/** Random source for backoff jitter; seeded in tests. Default: the host's, else Math.random. */
 	random?: () => number;
+	/** Started by a device (firmware/device), which attaches itself to the host and exits it: the firmware then does neither. */
+	partOfDevice?: boolean;
 }
 
 /** What a new configuration restarts: each part only when a setting it uses changed. */
@@ -59,10 +61,13 @@ export interface Firmware extends FirmwareHandle {
 	 * (the outbox, and those in flight) are kept. Returns what restarted.
 	 */
 	reconfigure(next: FirmwareConfig): FirmwarePart[];
+	setLed(on: boolean): void;
+	ledCommand(command: "on" | "off" | "toggle"): boolean;
+	recentReadings(): number[];
 }
 
 export function startFirmware(host: Host, initial: FirmwareConfig, options: FirmwareOptions = {}): Firmware {
-	return new Runtime(host, initial, options.random ?? host.random);
+	return new Runtime(host, initial, options.random ?? host.random, options.partOfDevice === true);
 }
 
 /*
@@ -83,6 +88,7 @@ const homeAssistantOnline = "online";
 class Runtime implements Firmware {
 	readonly host: Host;
 	readonly random: (() => number) | undefined;
+	readonly partOfDevice: boolean;
 	config: FirmwareConfig;
 	// Read by the links when they run, so a new configuration reaches them.
 	topics: FirmwareConfig["topics"];
@@ -100,10 +106,13 @@ class Runtime implements Firmware {
 	telemetry: Telemetry;
 	readonly diagnostics: Diagnostics;
 	wifi: WifiManager;
+	/** A pin cannot be opened twice: a restarted telemetry reuses the sensor opened before with the same settings. */
+	readonly sensors: Record<string, TemperatureSensor> = {};
 
-	constructor(host: Host, initial: FirmwareConfig, random: (() => number) | undefined) {
+	constructor(host: Host, initial: FirmwareConfig, random: (() => number) | undefined, partOfDevice: boolean) {
 		this.host = host;
 		this.random = random;
+		this.partOfDevice = partOfDevice;
 		this.config = initial;
 		const { topics, mqtt, sensor } = initial;
 		this.topics = topics;
@@ -122,7 +131,7 @@ class Runtime implements Firmware {
 		});
 		this.wifi.start();
 		this.telemetry.start();
-		host.attach?.(this);
+		if (!partOfDevice) host.attach?.(this);
 	}
 
 	log(level: LogLevel, tag: string, message: string, fields?: Record<string, unknown>): void {
@@ -216,7 +225,7 @@ class Runtime implements Firmware {
 		this.wifi.stop();
 		this.log("info", "firmware", connected ? "stopped: offline published"
 			: client.stats.connects > 0 ? "stopped while disconnected: the broker publishes the will (offline)" : "stopped: never connected, so nothing to publish");
-		this.host.exit?.();
+		if (!this.partOfDevice) this.host.exit?.();
 	}
 
 	setLed(on: boolean): void {
@@ -381,8 +390,11 @@ class TelemetryLink implements TelemetryOptions {
 		this.heartbeat = sensor.heartbeat;
 	}
 	openSensor(): TemperatureSensor {
-		const sensor = this.#firmware.sensor;
-		return this.#firmware.host.openSensor({ kind: sensor.kind, sda: sensor.sda, scl: sensor.scl, address: sensor.address, pin: sensor.pin });
+		const firmware = this.#firmware;
+		const sensor = firmware.sensor;
+		const options = { kind: sensor.kind, sda: sensor.sda, scl: sensor.scl, address: sensor.address, pin: sensor.pin };
+		const key = JSON.stringify(options);
+		return (firmware.sensors[key] ??= firmware.host.openSensor(options));
 	}
 	publish(payload: string): void {
 		const firmware = this.#firmware;

@@ -40,6 +40,8 @@ function outcomeCallback(onOutcome: PublishOptions["onOutcome"]): PublishOptions
 	return onOutcome;
 }
 
+type ClientEvents = Pick<ClientOptions, "onStateChange" | "onConnect" | "onResolved" | "onError" | "onSkipped">;
+
 /** Reads up to this many bytes go into the client's own buffer; larger ones are allocated. */
 const inputSize = 256;
 
@@ -48,13 +50,12 @@ export class MqttClient {
 	readonly #session: Session;
 	/** What the session leaves after each input: whether to ask transmit() and timeout(). Only the session writes it. */
 	readonly #status: SessionStatus;
-	// What is read of the options after the constructor; the options object itself is not kept (its slots would stay live).
+	// What is read of the options after the constructor, as fields; of the options object itself only its callbacks are used later (#events).
 	readonly #port: number;
 	readonly #tls: ClientOptions["tls"];
 	readonly #reconnect: boolean;
-	readonly #onResolved: ClientOptions["onResolved"];
-	readonly #onStateChange: ClientOptions["onStateChange"];
-	readonly #onError: ClientOptions["onError"];
+	/** The application's callbacks, called as its methods: they may live on a prototype (in flash) rather than be closures. */
+	readonly #events: ClientEvents;
 	readonly #host: Host;
 	readonly #clock: Host["clock"];
 	/** String payloads: the host's native encoder, else MQTT's checked one in JS. */
@@ -106,10 +107,7 @@ export class MqttClient {
 		this.#port = options.port;
 		this.#tls = options.tls;
 		this.#reconnect = options.reconnect !== false;
-		this.#onResolved = options.onResolved;
-		this.#onStateChange = options.onStateChange;
-		this.#onError = options.onError;
-		const { onConnect, onSkipped } = options;
+		const events = this.#events = options;
 		this.#connector = new Connector(host, new BrokerAddress(options.address, { servers: options.dns?.servers ?? [], timeout: options.dns?.timeout ?? 5000 }));
 		const message = (given: ClientOptions["will"]): Will | undefined => given && {
 			topic: given.topic, qos: given.qos, retain: given.retain, payload: typeof given.payload === "string" ? encodeUtf8(given.payload) : given.payload,
@@ -158,10 +156,10 @@ export class MqttClient {
 			},
 			connected: (sessionPresent) => {
 				this.backoff.reset();
-				if (onConnect) this.#report(() => onConnect({ sessionPresent }));
+				if (events.onConnect) this.#report(() => events.onConnect?.({ sessionPresent }));
 			},
 			error: (kind, message) => this.#reportError(kind, message),
-			...(onSkipped ? { skipped: (topic: string | undefined, reason: string) => this.#report(() => onSkipped({ topic, reason })) } : {}),
+			...(events.onSkipped ? { skipped: (topic: string | undefined, reason: string) => this.#report(() => events.onSkipped?.({ topic, reason })) } : {}),
 		});
 		this.#status = this.#session.status;
 	}
@@ -380,7 +378,7 @@ export class MqttClient {
 		this.#connector.open({
 			connect: (address) => input(() => this.#openSocket(address)),
 			fail: (reason) => input(() => this.#session.transportClosed(this.#host.clock.now(), reason)),
-			...(this.#onResolved ? { resolved: this.#onResolved } : {}),
+			...(this.#events.onResolved ? { resolved: (name: string, address: string) => this.#events.onResolved?.(name, address) } : {}),
 		});
 	}
 
@@ -522,13 +520,13 @@ export class MqttClient {
 	#setState(state: SessionState, reason: string): void {
 		if (this.#state === state) return;
 		this.#state = state;
-		const onStateChange = this.#onStateChange;
-		if (onStateChange) this.#report(() => onStateChange(state, reason));
+		const events = this.#events;
+		if (events.onStateChange) this.#report(() => events.onStateChange?.(state, reason));
 	}
 
 	#reportError(kind: SessionErrorKind, message: string): void {
-		const onError = this.#onError;
-		if (onError) this.#report(() => onError(kind, message));
+		const events = this.#events;
+		if (events.onError) this.#report(() => events.onError?.(kind, message));
 	}
 
 	/** The application is told what the session raised; what it does then (publish, stop) only queues. */

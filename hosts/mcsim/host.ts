@@ -52,7 +52,7 @@ function listenWhenFree(options: ListenOptions): Listener {
 	const end = (free: boolean): void => {
 		if (!probe) return;
 		// Called from the probe's own callbacks.
-		closeSocket(probe, true);
+		closeSocket(probe);
 		probe = undefined;
 		if (closed) return;
 		if (!free) {

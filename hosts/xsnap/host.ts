@@ -132,7 +132,13 @@ function dispatch(event: Event): void {
 		}
 		case "accept": {
 			const id = event.id;
-			listeners.get(event.listener)?.onConnection((callbacks) => new XsSocket({ address: "", port: 0, ...callbacks }, id));
+			// The callbacks may be a class's methods (the web server's connections): called on it, not copied off it.
+			listeners.get(event.listener)?.onConnection((callbacks) => new XsSocket({
+				address: "", port: 0,
+				onReadable: (count: number) => callbacks.onReadable(count),
+				onWritable: (count: number) => callbacks.onWritable(count),
+				onError: (message?: string) => callbacks.onError(message ?? "connection lost"),
+			}, id));
 			break;
 		}
 		case "readable": {

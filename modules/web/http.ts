@@ -107,6 +107,11 @@ function isMethod(text: string): boolean {
 	return true;
 }
 
+/** The routes whose body is streamed, asked as a method (an object of the server's, not a closure per connection). */
+export interface StreamedRoutes {
+	accepts(method: string, path: string): boolean;
+}
+
 export class HttpConnection {
 	readonly #limits: HttpLimits;
 	#state = State.Head;
@@ -121,7 +126,7 @@ export class HttpConnection {
 	#output: BodySource[] = [];
 	#sent = 0;
 	#deadline: number;
-	readonly #isStreamed: (method: string, path: string) => boolean;
+	readonly #streams: StreamedRoutes | undefined;
 	/** A streamed body: its chunks not yet pulled, bytes still to come, and when it must end. */
 	#chunks: Uint8Array[] = [];
 	#remaining = 0;
@@ -130,15 +135,15 @@ export class HttpConnection {
 	readonly #utf8: Utf8Decoder | undefined;
 
 	/**
-	 * `isStreamed` names the routes whose body is handed out in chunks as it
+	 * `streams` names the routes whose body is handed out in chunks as it
 	 * arrives (a firmware image), bounded by Content-Length; `utf8` is the
 	 * host's native decoder, if it has one, for the head and the body's text.
 	 */
-	constructor(now: number, limits: HttpLimits = defaultLimits, isStreamed: (method: string, path: string) => boolean = () => false, utf8?: Utf8Decoder) {
+	constructor(now: number, limits: HttpLimits = defaultLimits, streams?: StreamedRoutes, utf8?: Utf8Decoder) {
 		this.#limits = limits;
 		this.#now = now;
 		this.#deadline = now + limits.requestTimeout;
-		this.#isStreamed = isStreamed;
+		this.#streams = streams;
 		this.#utf8 = utf8;
 	}
 
@@ -312,7 +317,7 @@ export class HttpConnection {
 		}
 		const query = target.indexOf("?");
 		const path = query < 0 ? target : target.slice(0, query);
-		const streamed = this.#isStreamed(method, path);
+		const streamed = this.#streams?.accepts(method, path) === true;
 		if (streamed && lengthText === undefined) return { status: 411, reason: "send the body's length as Content-Length" };
 		if (!streamed && length > this.#limits.maxBody) return { status: 413, reason: `the body is ${length} bytes; at most ${this.#limits.maxBody} are accepted` };
 		this.#request = { method, path, query: query < 0 ? "" : target.slice(query + 1), headers, body: new Uint8Array(0), utf8: this.#utf8 };

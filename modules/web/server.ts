@@ -55,20 +55,50 @@ export interface BodySink {
 	abort(reason: string): void;
 }
 
-interface Client {
-	socket: Socket | undefined;
+/** What a connection's callbacks lead to in its server: one set per server, not closures per connection. */
+interface ConnectionEvents {
+	readable(client: Client, count: number): void;
+	writable(client: Client, count: number): void;
+	lost(client: Client, message: string): void;
+}
+
+/**
+ * A connection and its state. It is its socket's callbacks too, as
+ * methods (in flash once preloaded): a burst of connections costs the
+ * fields each holds, not closures made for each.
+ */
+class Client {
+	socket: Socket | undefined = undefined;
 	/** Made when the connection gets its slot; undefined while it waits. */
-	http: HttpConnection | undefined;
+	http: HttpConnection | undefined = undefined;
 	/** The handler of a streamed body still arriving. */
-	sink: BodySink | undefined;
-	writable: number;
+	sink: BodySink | undefined = undefined;
+	writable = 0;
 	/** Bytes the socket holds unread: what its last onReadable announced (Moddable's count is all it holds, not an increment), less what was read since. */
-	readable: number;
-	timer: TimerHandle | undefined;
+	readable = 0;
+	timer: TimerHandle | undefined = undefined;
 	/** When it was accepted, then when it got its slot. */
 	opened: number;
 	/** Answered 503 without a slot. */
-	refused: boolean;
+	refused = false;
+	readonly #events: ConnectionEvents;
+
+	constructor(opened: number, events: ConnectionEvents) {
+		this.opened = opened;
+		this.#events = events;
+	}
+
+	onReadable(count: number): void {
+		this.#events.readable(this, count);
+	}
+
+	onWritable(count: number): void {
+		this.#events.writable(this, count);
+	}
+
+	onError(message: string): void {
+		this.#events.lost(this, message);
+	}
 }
 
 export class HttpServer {
@@ -81,6 +111,37 @@ export class HttpServer {
 	/** Connections waiting for a slot, oldest first. */
 	readonly #waiting: Client[] = [];
 	readonly #listener: Listener;
+	/** Where every connection's callbacks lead (see Client). */
+	readonly #events: ConnectionEvents = {
+		// A waiting connection is not read: its bytes stay in the socket until it gets a slot.
+		readable: (client, count) => {
+			try {
+				client.readable = count;
+				if (client.http) this.#read(client);
+			} catch (error) {
+				this.#dropAfter(client, error);
+			}
+		},
+		writable: (client, count) => {
+			try {
+				client.writable = count;
+				if (client.http) this.#pump(client);
+			} catch (error) {
+				this.#dropAfter(client, error);
+			}
+		},
+		// The peer went away (a write into its reset connection failed): the socket is still ours to close.
+		lost: (client, message) => {
+			try {
+				if (!client.socket) return;
+				this.stats.lost++;
+				this.#options.host.log("warn", "http", `connection closed: ${message}`);
+				this.#drop(client);
+			} catch (error) {
+				this.#dropAfter(client, error);
+			}
+		},
+	};
 	#closed = false;
 	/** Where every connection's bytes are read, made on the first read. */
 	#readBuffer: Uint8Array | undefined;
@@ -118,35 +179,10 @@ export class HttpServer {
 	}
 
 	#accept(accept: Parameters<Parameters<NonNullable<Host["listen"]>>[0]["onConnection"]>[0]): void {
-		const client: Client = { socket: undefined, http: undefined, sink: undefined, writable: 0, readable: 0, timer: undefined, opened: this.#options.host.clock.now(), refused: false };
-		const guard = (action: () => void): void => {
-			try {
-				action();
-			} catch (error) {
-				this.#options.host.log("error", "http", `connection dropped: ${(error as Error).message}`);
-				this.#drop(client);
-			}
-		};
-		client.socket = accept({
-			// A waiting connection is not read: its bytes stay in the socket until it gets a slot.
-			onReadable: (count: number) => guard(() => {
-				client.readable = count;
-				if (client.http) this.#read(client);
-			}),
-			onWritable: (count: number) => guard(() => {
-				client.writable = count;
-				if (client.http) this.#pump(client);
-			}),
-			// The peer went away (a write into its reset connection failed): the socket is still ours to close.
-			onError: (message: string) => guard(() => {
-				if (!client.socket) return;
-				this.stats.lost++;
-				this.#options.host.log("warn", "http", `connection closed: ${message}`);
-				this.#drop(client);
-			}),
-		});
+		const client = new Client(this.#options.host.clock.now(), this.#events);
+		client.socket = accept(client);
 		// Once the socket is made, only its owner can close it: a throw now (a timer with no room) drops it here.
-		guard(() => {
+		try {
 			if (this.#serving() < this.#max) {
 				this.#clients.push(client);
 				this.#serve(client);
@@ -159,7 +195,15 @@ export class HttpServer {
 			} else {
 				this.#refuse(client, `${this.#max} requests are being served and ${this.#maxWaiting} wait`);
 			}
-		});
+		} catch (error) {
+			this.#dropAfter(client, error);
+		}
+	}
+
+	/** A connection's callback threw: it is dropped, and the server serves on. */
+	#dropAfter(client: Client, error: unknown): void {
+		this.#options.host.log("error", "http", `connection dropped: ${(error as Error).message}`);
+		this.#drop(client);
 	}
 
 	#serving(): number {
@@ -173,7 +217,7 @@ export class HttpServer {
 		const now = this.#options.host.clock.now();
 		const streams = this.#options.streams;
 		client.opened = now;
-		client.http = new HttpConnection(now, this.#limits, streams ? (method, path) => streams.accepts(method, path) : undefined, this.#options.host.utf8);
+		client.http = new HttpConnection(now, this.#limits, streams, this.#options.host.utf8);
 		this.#arm(client);
 		this.#read(client);
 	}

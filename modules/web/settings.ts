@@ -127,14 +127,15 @@ export class Settings {
 	 * still applies and the device stays reachable; said in `problem`.
 	 */
 	#setAsideInvalid(): void {
+		// The configuration parsed here is the one in effect: config() keeps it rather than parse again.
 		try {
-			parseConfig(this.#merged(this.#stored));
+			this.#config = parseConfig(this.#merged(this.#stored));
 		} catch (error) {
 			if (!(error instanceof ConfigError)) throw error;
 			const keys = error.problems.map(problemKey);
 			if (keys.some((key) => !(key in this.#stored))) throw error;
 			for (const key of keys) delete this.#stored[key];
-			parseConfig(this.#merged(this.#stored));
+			this.#config = parseConfig(this.#merged(this.#stored));
 			this.problem = `stored settings ignored for ${keys.join(", ")}: ${error.problems.join("; ")}`;
 		}
 	}

@@ -81,7 +81,7 @@ function untouched(host: OtaHost): void {
 
 export const suite = defineSuite("firmware update (OTA)", {
 	"http: a streamed body is handed out chunk by chunk as it arrives, bounded by Content-Length"() {
-		const http = new HttpConnection(0, defaultLimits, (method, path) => method === "POST" && path === "/up");
+		const http = new HttpConnection(0, defaultLimits, { accepts: (method, path) => method === "POST" && path === "/up" });
 		http.receive(ascii("POST /up HTTP/1.1\r\nContent-Length: 10000\r\n\r\nabc"), 0);
 		const request = http.pollRequest() as HttpRequest;
 		assert.equal(request.streamed, 10000);
@@ -98,17 +98,17 @@ export const suite = defineSuite("firmware update (OTA)", {
 		assert.equal(total, 10000, "bytes past Content-Length are not handed out");
 		assert.ok(http.bodyComplete);
 		// Other routes keep the 4,096-byte bound, and a streamed route needs a length.
-		const other = new HttpConnection(0, defaultLimits, (_m, path) => path === "/up");
+		const other = new HttpConnection(0, defaultLimits, { accepts: (_m, path) => path === "/up" });
 		other.receive(ascii("POST /api/led HTTP/1.1\r\nContent-Length: 10000\r\n\r\n"));
 		assert.equal((other.pollRequest() as HttpRejection).status, 413);
-		const unsized = new HttpConnection(0, defaultLimits, (_m, path) => path === "/up");
+		const unsized = new HttpConnection(0, defaultLimits, { accepts: (_m, path) => path === "/up" });
 		unsized.receive(ascii("POST /up HTTP/1.1\r\n\r\n"));
 		assert.equal((unsized.pollRequest() as HttpRejection).status, 411);
 	},
 
 	"http: a streamed body that stalls is refused 408 after requestTimeout; one that trickles is bounded by streamTimeout"() {
 		const limits = { ...defaultLimits, requestTimeout: 1000, streamTimeout: 5000 };
-		const stalled = new HttpConnection(0, limits, () => true);
+		const stalled = new HttpConnection(0, limits, { accepts: () => true });
 		stalled.receive(ascii("POST /up HTTP/1.1\r\nContent-Length: 100\r\n\r\n"), 0);
 		stalled.pollRequest();
 		stalled.receive(new Uint8Array(10), 900);
@@ -117,7 +117,7 @@ export const suite = defineSuite("firmware update (OTA)", {
 		assert.equal(stalled.pollTimeout(), 1900);
 		stalled.handleTimeout(1900);
 		assert.equal((stalled.pollRequest() as HttpRejection).status, 408);
-		const trickle = new HttpConnection(0, limits, () => true);
+		const trickle = new HttpConnection(0, limits, { accepts: () => true });
 		trickle.receive(ascii("POST /up HTTP/1.1\r\nContent-Length: 100\r\n\r\n"), 0);
 		trickle.pollRequest();
 		for (let t = 500; t < 5000; t += 500) trickle.receive(new Uint8Array(1), t);

@@ -53,7 +53,7 @@ function rejection(input: string): HttpRejection {
 }
 
 function setting(device: Device, key: string): { value: string; source: string } {
-	return device.settings.describe().find((view) => view.key === key)!;
+	return device.settings.view(key)!;
 }
 
 export const suite = defineSuite("web server and API", withoutProtoAccessor({
@@ -566,6 +566,37 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		const body = whole.subarray(head);
 		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${body.length}\r\n`), true);
 		assert.deepEqual([...body], [...encodeUtf8(text)]);
+	},
+
+	"http: a body of parts is sent a part at a time, each asked for once to count and once to send, characters split across writes and parts whole"() {
+		const parts = ['{"a":"°', "", "C€", `${"y".repeat(30)}𝄞"}`];
+		const asked: number[] = [];
+		const http = new HttpConnection(0);
+		http.receive(ascii("GET / HTTP/1.1\r\n\r\n"));
+		http.pollRequest();
+		http.respond({ status: 200, body: { count: parts.length, part: (index: number) => (asked.push(index), parts[index]!) } });
+		assert.deepEqual(asked, [0, 1, 2, 3], "counted when the answer is queued");
+		const sent: number[] = [];
+		for (let bytes = http.pollTransmit(3); bytes; bytes = http.pollTransmit(3)) sent.push(...bytes);
+		assert.deepEqual(asked, [0, 1, 2, 3, 0, 1, 2, 3], "each part made again as it is sent, once");
+		const whole = new Uint8Array(sent);
+		const head = String.fromCharCode(...whole).indexOf("\r\n\r\n") + 4;
+		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${whole.length - head}\r\n`), true);
+		assert.deepEqual([...whole.subarray(head)], [...encodeUtf8(parts.join(""))]);
+	},
+
+	"settings: GET /api/settings is written a setting at a time; a save while it is sent changes nothing in it"() {
+		const { host } = boot();
+		const reading = host.request("GET", "/api/settings", undefined, {}, 0);
+		assert.ok(reading.response.length > 0 && !reading.closed, "the answer is under way, not yet whole");
+		assert.equal(host.request("POST", "/api/settings", { device_name: "Attic" }).status, 200);
+		host.virtual.advance(50);
+		const values = reading.json.values as { key: string; value: string; source: string }[];
+		const name = values.find((view) => view.key === "device_name")!;
+		assert.deepEqual([name.value, name.source], ["Room 1 sensor", "default"], "the values when the answer began");
+		assert.equal(values.length, editableKeys.length);
+		const after = (host.request("GET", "/api/settings").json.values as { key: string; value: string }[]).find((view) => view.key === "device_name")!;
+		assert.equal(after.value, "Attic");
 	},
 
 	"http: a client's bytes are read at most readSize at a time into one buffer of the server's, the refused rest dropped as it comes"() {

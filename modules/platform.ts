@@ -202,6 +202,14 @@ export interface ListenOptions {
 	port: number;
 	/** One call per accepted connection; `accept` must be called at once. */
 	onConnection(accept: (callbacks: SocketCallbacks) => Socket): void;
+	/**
+	 * Optional: asked as each connection comes, before anything is made for
+	 * it. False means the server will not keep it (it has counted and logged
+	 * why): the host closes it at once, as it is. A burst then costs the
+	 * server only what it keeps. A host still takes every connection from
+	 * its listener as it comes, never leaving one pending there.
+	 */
+	admit?(): boolean;
 }
 
 export interface Listener {

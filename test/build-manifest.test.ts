@@ -9,8 +9,14 @@ import path from "node:path";
 import { configKeys, parseConfig } from "config";
 import { projectRoot } from "../tools/rigs/xs.js";
 
+interface Heap {
+	initial: number;
+	incremental: number;
+}
+
 interface Manifest {
 	include: string[];
+	creation: { static?: number; chunk?: Heap; heap?: Heap; stack?: number };
 	modules: Record<string, string | string[]>;
 	config: Record<string, string>;
 	platforms: Record<string, { modules?: Record<string, string>; include?: string[]; error?: string; config?: Record<string, string> }>;
@@ -44,6 +50,17 @@ describe("manifest.json", function () {
 		// Our Wi-Fi manager owns the radio on the device: setup/network is ours.
 		assert.equal(manifest.platforms.esp32!.modules!["setup/network"], "./hosts/esp32/setup-network");
 		assert.equal(manifest.platforms.esp32!.modules!["embedded:io/socket/tcp"], "$(MODDABLE)/modules/io/socket/lwip/tcp");
+	});
+
+	it("runs XS in a fixed arena of at most 80 KB on an ESP32, the same one on every platform (mcsim included)", function () {
+		const { creation } = manifest;
+		assert.equal(creation.static, 0, "no growing from the system heap");
+		assert.equal(creation.chunk?.incremental, 0, "chunks fixed");
+		assert.equal(creation.heap?.incremental, 0, "slots fixed");
+		// On the ESP32 a slot is 16 bytes, and so is a stack slot; chunks are counted in bytes.
+		const esp32 = creation.heap!.initial * 16 + creation.chunk!.initial + creation.stack! * 16;
+		assert.ok(esp32 <= 80 * 1024, `${esp32} bytes ESP32-equivalent`);
+		for (const [name, platform] of Object.entries(manifest.platforms)) assert.equal((platform as { creation?: unknown }).creation, undefined, `${name} keeps the one arena`);
 	});
 
 	it("names every module file that exists", function () {

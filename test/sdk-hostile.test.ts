@@ -3,7 +3,7 @@
  * desktop simulator (`mcconfig -m -p lin -i`, an instrumented release), in
  * mcsim: the shared case list (test/support/hostile.ts; the XS host
  * simulator runs it in test/firmware-hostile.test.ts). This is where the board's
- * limits are real: the 768-slot stack, the release build's dead-stripped
+ * limits are real: the fixed 80 KB arena and its 512-slot stack, the release build's dead-stripped
  * `__proto__`, the SDK's sockets that its owner must close. Around the
  * cases: no XS abort, mcsim still running, every reading in order without
  * a gap, and the network sockets, timers and slot heap back near where

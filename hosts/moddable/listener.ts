@@ -10,29 +10,49 @@ import type { ListenOptions, Listener as HostListener, Socket, SocketCallbacks }
 import { closeSocket, readFrom, writeFailed } from "host/socket";
 
 /**
+ * The SDK's socket of an accepted connection. The SDK calls a socket's
+ * callbacks with the socket as `this` (tcp->obj in lin's and lwIP's
+ * tcp.c), so the three are functions every connection shares, in flash
+ * once preloaded, that find their connection here: a connection makes no
+ * closure.
+ */
+class AcceptedTcp extends TCP {
+	readonly owner: AcceptedSocket;
+
+	constructor(from: unknown, owner: AcceptedSocket) {
+		super({ from, format: "buffer", nodelay: true, onReadable: readable, onWritable: writable, onError: lost } as unknown as ConstructorParameters<typeof TCP>[0]);
+		// Set before the event loop runs again, so before any callback.
+		this.owner = owner;
+	}
+}
+
+function readable(this: AcceptedTcp, bytes: number): void {
+	this.owner.readable(bytes);
+}
+
+function writable(this: AcceptedTcp, bytes: number): void {
+	this.owner.writable(bytes);
+}
+
+function lost(this: AcceptedTcp): void {
+	this.owner.fail("connection lost");
+}
+
+/**
  * An accepted connection. A class, as the MQTT client's socket is
  * (host/socket): read, write and close are the prototype's, in flash, and
- * only the three callbacks the SDK's socket calls are made per connection.
- * A burst of connections (a browser opens several, an attacker dozens)
- * then costs the few slots each holds, not a dozen closures each.
+ * its socket's callbacks are shared functions, so a burst of connections
+ * (a browser opens several, an attacker dozens) costs the few slots each
+ * holds.
  */
 class AcceptedSocket implements Socket {
-	readonly #socket: TCP;
+	readonly #socket: AcceptedTcp;
 	readonly #callbacks: SocketCallbacks;
 	#failed = false;
 
 	constructor(from: unknown, callbacks: SocketCallbacks) {
 		this.#callbacks = callbacks;
-		this.#socket = new TCP({
-			from, format: "buffer", nodelay: true,
-			onReadable: (bytes: number) => {
-				if (!this.#failed) callbacks.onReadable(bytes);
-			},
-			onWritable: (bytes: number) => {
-				if (!this.#failed) callbacks.onWritable(bytes);
-			},
-			onError: () => this.#fail("connection lost"),
-		} as ConstructorParameters<typeof TCP>[0]);
+		this.#socket = new AcceptedTcp(from, this);
 	}
 
 	read(into: Uint8Array): number;
@@ -45,7 +65,7 @@ class AcceptedSocket implements Socket {
 		const left: unknown = this.#socket.write(bytes as ArrayBuffer);
 		// What the socket takes now; undefined when the write failed.
 		if (typeof left === "number") return left;
-		return writeFailed(() => this.#fail("connection reset by the peer: write failed"));
+		return writeFailed(() => this.fail("connection reset by the peer: write failed"));
 	}
 
 	close(): void {
@@ -53,8 +73,16 @@ class AcceptedSocket implements Socket {
 		closeSocket(this.#socket);
 	}
 
+	readable(bytes: number): void {
+		if (!this.#failed) this.#callbacks.onReadable(bytes);
+	}
+
+	writable(bytes: number): void {
+		if (!this.#failed) this.#callbacks.onWritable(bytes);
+	}
+
 	/** Reported once; the server then closes the socket, which is still its to close. */
-	#fail(message: string): void {
+	fail(message: string): void {
 		if (this.#failed) return;
 		this.#failed = true;
 		this.#callbacks.onError(message);
@@ -64,16 +92,20 @@ class AcceptedSocket implements Socket {
 export function listen(options: ListenOptions): HostListener {
 	const listener: Listener = new Listener({
 		port: options.port,
+		// Every connection is taken as it comes, the count announced and no more (read() makes a TCP object even
+		// with none pending): on lwIP one left pending has no error callback, so a reset would free it under the list.
 		onReadable(count: number): void {
 			for (let i = 0; i < count; i++) {
-				const from = listener.read();
+				const from = listener.read() as unknown as { close(): void } | undefined;
 				if (!from) return;
 				// A throw here would abort XS: the server guards its own callbacks, this guards the accept.
 				try {
-					options.onConnection((callbacks: SocketCallbacks) => new AcceptedSocket(from, callbacks));
+					// One the server will not keep is closed as it is: no socket, no callbacks made for it.
+					if (options.admit && !options.admit()) from.close();
+					else options.onConnection((callbacks: SocketCallbacks) => new AcceptedSocket(from, callbacks));
 				} catch (error) {
 					trace(`http: accept failed: ${(error as Error).message}\n`);
-					(from as unknown as { close(): void }).close();
+					from.close();
 				}
 			}
 		},

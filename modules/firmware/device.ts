@@ -142,8 +142,7 @@ class DeviceApiLink implements DeviceApi {
 		return { temperatures: firmware.recentReadings(), recorded: firmware.status().recorded, interval: config.sensor.interval, precision: config.sensor.precision };
 	}
 	settings(): ReturnType<DeviceApi["settings"]> {
-		const settings = this.#device.settings;
-		return { persistent: settings.persistent, problem: settings.problem, values: settings.describe() };
+		return this.#device.settings.document();
 	}
 	updateSettings(changes: unknown): UpdateResult {
 		const result = this.#device.settings.update(changes);

@@ -16,20 +16,21 @@
  * refusal is a 4xx whose JSON body says why, and leaves the device as it was.
  */
 import { decodeUtf8 } from "utf8";
-import { errorResponse, jsonResponse, type BodySource, type HttpRequest, type HttpResponse } from "web/http";
+import { errorResponse, jsonHeaders, jsonResponse, type BodySource, type HttpRequest, type HttpResponse } from "web/http";
 import { pageGzipBase64, pageHtml } from "web/page";
 import { parseLedCommand, type LedCommand } from "firmware/led";
 import { base64Length, base64Slice, decodeBase64 } from "web/base64";
 import { jsonText, maxJsonDepth, parseJson } from "web/json";
 import { isIPv4 } from "net/ipv4";
-import type { SettingView, UpdateResult } from "web/settings";
+import type { SettingsDocument, UpdateResult } from "web/settings";
 import type { BodySink } from "web/server";
 
 export interface DeviceApi {
 	status(): Record<string, unknown>;
 	setLed(command: LedCommand): boolean;
 	readings(): Record<string, unknown>;
-	settings(): { persistent: boolean; problem: string | undefined; values: SettingView[] };
+	/** The editable settings as JSON, made a setting at a time as it is sent. */
+	settings(): SettingsDocument;
 	updateSettings(changes: unknown): UpdateResult;
 	/** Forgets the stored settings; returns the parts of the firmware that restart. */
 	factoryReset(): readonly string[];
@@ -67,7 +68,7 @@ const routes: Record<string, Route[]> = {
 	"/api/readings": [{ method: "GET", guarded: false, handle: (_request, api) => jsonResponse(200, api.readings()) }],
 	"/api/led": [{ method: "POST", guarded: true, handle: led }],
 	"/api/settings": [
-		{ method: "GET", guarded: true, handle: (_request, api) => jsonResponse(200, api.settings()) },
+		{ method: "GET", guarded: true, handle: (_request, api) => ({ status: 200, headers: jsonHeaders, body: api.settings() }) },
 		{ method: "POST", guarded: true, handle: settings },
 	],
 	"/api/settings/reset": [{ method: "POST", guarded: true, handle: (_request, api) => jsonResponse(200, { reset: true, restarting: api.factoryReset() }) }],

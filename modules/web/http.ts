@@ -43,7 +43,18 @@ export interface HttpResponse {
 	status: number;
 	/** Extra headers; Content-Length and Connection are added. */
 	headers?: readonly (readonly [string, string])[];
-	body?: Uint8Array | string | BodySource;
+	body?: Uint8Array | string | TextParts | BodySource;
+}
+
+/**
+ * A text made a part at a time as the socket takes it, never whole in RAM:
+ * a JSON answer written an entry at a time. Asked for each part twice, in
+ * order (once to count its bytes, once to send them), it must answer the
+ * same both times.
+ */
+export interface TextParts {
+	readonly count: number;
+	part(index: number): string;
 }
 
 /**
@@ -362,7 +373,8 @@ export class HttpConnection {
 	}
 
 	#queue(response: HttpResponse): void {
-		const body = typeof response.body === "string" ? new Utf8Body(response.body) : response.body ?? new Uint8Array(0);
+		const given = response.body;
+		const body = typeof given === "string" || (given !== undefined && "part" in given) ? new Utf8Body(given) : given ?? new Uint8Array(0);
 		let head = `HTTP/1.1 ${response.status} ${reasons[response.status] ?? "Status"}\r\n`;
 		for (const [name, value] of response.headers ?? []) head += `${name}: ${value}\r\n`;
 		head += `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
@@ -373,37 +385,65 @@ export class HttpConnection {
 }
 
 /**
- * A string body (a JSON answer: the settings are 4 KB) encoded a slice at a
- * time as the socket takes it, so it is never in RAM as a string and as
- * bytes at once. Slices are asked for in order, as pollTransmit does.
+ * A string body, or one made of parts, encoded a slice at a time as the
+ * socket takes it: never in RAM as a string and as bytes at once, and a
+ * body of parts never whole. Slices are asked for in order, as
+ * pollTransmit does.
  */
 class Utf8Body implements BodySource {
-	readonly #text: string;
+	readonly #text: string | TextParts;
 	readonly length: number;
-	/** Where the previous slice stopped. */
+	/** The part being written, and where in it the previous slice stopped. */
+	#index = 0;
+	#current: string | undefined = undefined;
 	readonly #cursor: Utf8Cursor = { index: 0, taken: 0 };
 
-	constructor(text: string) {
-		const length = utf8Length(text);
-		if (length < 0) throw new TypeError("string is not valid Unicode (lone surrogate)");
+	constructor(text: string | TextParts) {
 		this.#text = text;
+		let length = 0;
+		const count = typeof text === "string" ? 1 : text.count;
+		for (let i = 0; i < count; i++) {
+			const size = utf8Length(this.#part(i));
+			if (size < 0) throw new TypeError("string is not valid Unicode (lone surrogate)");
+			length += size;
+		}
 		this.length = length;
 	}
 
 	slice(start: number, end: number): Uint8Array {
 		const bytes = new Uint8Array(end - start);
-		writeUtf8(this.#text, bytes, 0, this.#cursor);
+		const cursor = this.#cursor;
+		let offset = 0;
+		while (offset < bytes.length) {
+			const part = this.#current ??= this.#part(this.#index);
+			offset = writeUtf8(part, bytes, offset, cursor);
+			if (cursor.index >= part.length) {
+				this.#index++;
+				this.#current = undefined;
+				cursor.index = 0;
+				cursor.taken = 0;
+			}
+		}
 		return bytes;
+	}
+
+	#part(index: number): string {
+		const text = this.#text;
+		if (index >= (typeof text === "string" ? 1 : text.count)) throw new Error("a body grew after its length was counted");
+		return typeof text === "string" ? text : text.part(index);
 	}
 }
 
+/** A JSON answer's headers. */
+export const jsonHeaders: readonly (readonly [string, string])[] = [["Content-Type", "application/json"], ["Cache-Control", "no-store"]];
+
 /** A JSON error body, {"error": reason}, which the page shows as it is. */
 export function errorResponse(status: number, reason: string, headers: readonly (readonly [string, string])[] = []): HttpResponse {
-	return { status, headers: [["Content-Type", "application/json"], ["Cache-Control", "no-store"], ...headers], body: JSON.stringify({ error: reason }) };
+	return { status, headers: headers.length ? [...jsonHeaders, ...headers] : jsonHeaders, body: JSON.stringify({ error: reason }) };
 }
 
 export function jsonResponse(status: number, value: unknown): HttpResponse {
-	return { status, headers: [["Content-Type", "application/json"], ["Cache-Control", "no-store"]], body: JSON.stringify(value) };
+	return { status, headers: jsonHeaders, body: JSON.stringify(value) };
 }
 
 /** Index of the CRLFCRLF that ends the head, searching from `from`; -1 if absent. */

@@ -1,8 +1,8 @@
 /*
  * JSON from a client, parsed only once its nesting is known to be shallow.
- * XS parses nested arrays and objects recursively on its stack: an ESP32
- * build has 768 slots, and about 650 nested `[` abort the machine (a device
- * reset) before JSON.parse can throw. The API's bodies are flat
+ * XS parses nested arrays and objects recursively on its stack: the
+ * manifest gives it 512 slots, and a few hundred nested `[` abort the
+ * machine (a device reset) before JSON.parse can throw. The API's bodies are flat
  * objects, so 16 levels leave room for any client's habits (ArduinoJson,
  * which ESPHome uses, stops at 10) while costing the parser a few dozen
  * slots at most. The count is one pass, outside strings, allocating

@@ -8,7 +8,14 @@
  * per connection, so a connection is never idle: none is shed for being new.
  * A connection beyond them waits for a slot, unread (its bytes stay in its
  * socket), up to `maxWaiting` of them, each for at most the request timeout;
- * beyond those it is answered 503 at once. While one waits, a request still
+ * beyond those it is answered 503 at once, one at a time, and closed at once
+ * while one is. Every connection is taken from the listener as it comes:
+ * on lwIP one left pending has no error callback, so a client's reset would
+ * free it under the listener's list (modules/io/socket/lwip/tcp.c). The
+ * defaults hold at most nine (two served, six waiting, one refused): no
+ * more than a board's lwIP hands over (eight TCP connections in all, MQTT's
+ * among them: CONFIG_LWIP_MAX_ACTIVE_TCP), and within the fixed arena's
+ * slots (docs/web.md). While one waits, a request still
  * arriving `contendedTimeout` ms after it got its slot is cut with 408, so a
  * few slow sockets cannot hold every slot for long. Every refusal and cut is
  * logged and counted. Each connection lives at most `connectionLifetime` ms,
@@ -25,6 +32,13 @@ import { HttpConnection, defaultLimits, errorResponse, type HttpLimits, type Htt
 /** The most bytes read from a socket at once. */
 export const readSize = 512;
 
+/** Requests served at once, and connections that may wait for a slot: eight, the parallel requests a browser or a script makes. */
+export const defaultMaxConnections = 2;
+export const defaultMaxWaiting = 6;
+
+/** 503s written at once: each holds a parser and its answer until it is sent, so beyond one a connection is closed unanswered. */
+const maxRefusing = 1;
+
 export interface HttpServerOptions {
 	host: Pick<Host, "clock" | "timers" | "log" | "listen" | "utf8">;
 	port: number;
@@ -38,9 +52,9 @@ export interface HttpServerOptions {
 		open(request: HttpRequest): BodySink | HttpResponse;
 	};
 	limits?: HttpLimits;
-	/** Requests served at once. */
+	/** Requests served at once (defaultMaxConnections). */
 	maxConnections?: number;
-	/** Connections that may wait for a slot; more are answered 503. */
+	/** Connections that may wait for a slot (defaultMaxWaiting); more are answered 503. */
 	maxWaiting?: number;
 	/** ms a request may take to arrive while others wait for a slot. */
 	contendedTimeout?: number;
@@ -76,7 +90,8 @@ class Client {
 	writable = 0;
 	/** Bytes the socket holds unread: what its last onReadable announced (Moddable's count is all it holds, not an increment), less what was read since. */
 	readable = 0;
-	timer: TimerHandle | undefined = undefined;
+	/** When the server next looks at it (see #arm); Infinity for never. */
+	deadline = Infinity;
 	/** When it was accepted, then when it got its slot. */
 	opened: number;
 	/** Answered 503 without a slot. */
@@ -143,6 +158,10 @@ export class HttpServer {
 		},
 	};
 	#closed = false;
+	#timer: TimerHandle | undefined = undefined;
+	/** When #timer fires; Infinity when it is not set. */
+	#timerAt = Infinity;
+	readonly #onTimer = (): void => this.#expire();
 	/** Where every connection's bytes are read, made on the first read. */
 	#readBuffer: Uint8Array | undefined;
 	/**
@@ -157,9 +176,9 @@ export class HttpServer {
 		if (!options.host.listen) throw new Error("this host cannot listen for connections");
 		this.#options = options;
 		this.#limits = options.limits ?? defaultLimits;
-		this.#max = options.maxConnections ?? 4;
-		this.#maxWaiting = options.maxWaiting ?? 8;
-		this.#listener = options.host.listen({ port: options.port, onConnection: (accept) => this.#accept(accept) });
+		this.#max = options.maxConnections ?? defaultMaxConnections;
+		this.#maxWaiting = options.maxWaiting ?? defaultMaxWaiting;
+		this.#listener = options.host.listen({ port: options.port, onConnection: (accept) => this.#accept(accept), admit: () => this.#admit() });
 	}
 
 	get port(): number {
@@ -200,6 +219,19 @@ export class HttpServer {
 		}
 	}
 
+	/**
+	 * Whether the next connection will be kept: it gets a slot, a place to
+	 * wait, or its 503. One that will not is counted and logged here, and
+	 * its host closes it before anything is made for it.
+	 */
+	#admit(): boolean {
+		if (this.#closed) return false;
+		if (this.#serving() < this.#max || this.#waiting.length < this.#maxWaiting || this.#refusing() < maxRefusing) return true;
+		this.stats.refused++;
+		this.#options.host.log("warn", "http", `connection refused: ${this.#max} requests are being served, ${this.#maxWaiting} wait and a 503 is being written`);
+		return false;
+	}
+
 	/** A connection's callback threw: it is dropped, and the server serves on. */
 	#dropAfter(client: Client, error: unknown): void {
 		this.#options.host.log("error", "http", `connection dropped: ${(error as Error).message}`);
@@ -212,6 +244,10 @@ export class HttpServer {
 		return count;
 	}
 
+	#refusing(): number {
+		return this.#clients.length - this.#serving();
+	}
+
 	/** The connection gets its slot: its request is read, including what arrived while it waited. */
 	#serve(client: Client): void {
 		const now = this.#options.host.clock.now();
@@ -222,13 +258,11 @@ export class HttpServer {
 		this.#read(client);
 	}
 
-	/** Answers 503 without a slot; when even the refusals fill their room, closes at once. Logged and counted either way. */
+	/** Answers 503 without a slot; while another 503 is being written, closes at once. Logged and counted either way. */
 	#refuse(client: Client, reason: string): void {
 		this.stats.refused++;
 		this.#options.host.log("warn", "http", `connection refused: ${reason}`);
-		let refusing = 0;
-		for (const other of this.#clients) if (other.refused) refusing++;
-		if (refusing >= this.#max) {
+		if (this.#refusing() >= maxRefusing) {
 			this.#drop(client);
 			return;
 		}
@@ -248,8 +282,7 @@ export class HttpServer {
 			try {
 				this.#serve(next);
 			} catch (error) {
-				this.#options.host.log("error", "http", `connection dropped: ${(error as Error).message}`);
-				this.#drop(next);
+				this.#dropAfter(next, error);
 			}
 		}
 	}
@@ -351,53 +384,92 @@ export class HttpServer {
 	}
 
 	/**
-	 * One timer per connection: a waiting one's wait for a slot; a served
-	 * one's request deadline (shorter while others wait), or its end of life.
+	 * A connection's next deadline: a waiting one's wait for a slot; a
+	 * served one's request deadline (shorter while others wait), or its end
+	 * of life. The server has one timer, at the earliest of them: a
+	 * connection makes neither a timer nor a closure.
 	 */
 	#arm(client: Client): void {
-		const { clock, timers } = this.#options.host;
-		timers.clear(client.timer);
 		const http = client.http;
-		if (!http) {
-			client.timer = timers.set(() => {
-				client.timer = undefined;
+		if (!http) client.deadline = client.opened + this.#limits.requestTimeout;
+		else {
+			const end = client.opened + this.#lifetime(client);
+			client.deadline = Math.min(http.pollTimeout() ?? end, end);
+			if (this.#cuttable(client)) client.deadline = Math.min(client.deadline, this.#contendedEnd(client));
+		}
+		this.#schedule();
+	}
+
+	/** A streamed body (a firmware image) has its own bounds in the parser: the stream's, not the connection's, lifetime. */
+	#lifetime(client: Client): number {
+		return client.refused ? this.#limits.requestTimeout
+			: Math.max(this.#options.connectionLifetime ?? 30000, client.sink ? this.#limits.streamTimeout + 1000 : 0);
+	}
+
+	#contendedEnd(client: Client): number {
+		return client.opened + (this.#options.contendedTimeout ?? 2000);
+	}
+
+	/** Only a request still arriving is cut while others wait; one being answered finishes. */
+	#cuttable(client: Client): boolean {
+		return this.#waiting.length > 0 && !client.sink && !client.refused && client.http?.pollTimeout() !== undefined;
+	}
+
+	/** The server's one timer, set for the earliest deadline of any connection. */
+	#schedule(): void {
+		let next = Infinity;
+		for (const client of this.#clients) next = Math.min(next, client.deadline);
+		for (const client of this.#waiting) next = Math.min(next, client.deadline);
+		if (next === this.#timerAt) return;
+		const { clock, timers } = this.#options.host;
+		timers.clear(this.#timer);
+		this.#timer = undefined;
+		this.#timerAt = Infinity;
+		if (next === Infinity || this.#closed) return;
+		this.#timerAt = next;
+		this.#timer = timers.set(this.#onTimer, Math.max(0, next - clock.now()));
+	}
+
+	/** Every connection whose deadline has come, oldest first: each is handled as it is then, since one's end may free a slot for another. */
+	#expire(): void {
+		this.#timer = undefined;
+		this.#timerAt = Infinity;
+		const now = this.#options.host.clock.now();
+		const due: Client[] = [];
+		for (const client of this.#clients) if (client.deadline <= now) due.push(client);
+		for (const client of this.#waiting) if (client.deadline <= now) due.push(client);
+		for (const client of due) if (client.socket && client.deadline <= now) this.#timeout(client, now);
+		this.#schedule();
+	}
+
+	#timeout(client: Client, now: number): void {
+		try {
+			const http = client.http;
+			if (!http) {
 				const index = this.#waiting.indexOf(client);
 				if (index < 0) return;
 				this.#waiting.splice(index, 1);
 				this.#refuse(client, `no slot came free within ${this.#limits.requestTimeout} ms`);
-			}, Math.max(0, client.opened + this.#limits.requestTimeout - clock.now()));
-			return;
-		}
-		// A streamed body (a firmware image) has its own bounds in the parser: the stream's, not the connection's, lifetime.
-		const lifetime = client.refused ? this.#limits.requestTimeout
-			: Math.max(this.#options.connectionLifetime ?? 30000, client.sink ? this.#limits.streamTimeout + 1000 : 0);
-		const end = client.opened + lifetime;
-		const contended = client.opened + (this.#options.contendedTimeout ?? 2000);
-		let deadline = Math.min(http.pollTimeout() ?? end, end);
-		// Only a request still arriving is cut; one being answered finishes.
-		const cuttable = (): boolean => this.#waiting.length > 0 && !client.sink && !client.refused && http.pollTimeout() !== undefined;
-		if (cuttable()) deadline = Math.min(deadline, contended);
-		client.timer = timers.set(() => {
-			client.timer = undefined;
-			try {
-				const now = clock.now();
-				if (now >= end) {
-					this.stats.timeouts++;
-					this.#options.host.log("warn", "http", `connection closed: open longer than ${lifetime} ms`);
-					this.#drop(client);
-					return;
-				}
-				if (cuttable() && now >= contended && http.abandon(408, `the request was not complete within ${contended - client.opened} ms while others waited`)) {
-					this.stats.shed++;
-					this.#options.host.log("warn", "http", `slow request cut: ${this.#waiting.length} waiting`);
-				} else http.handleTimeout(now);
-				this.#pump(client);
-				if (this.#clients.includes(client) && !client.timer) this.#arm(client);
-			} catch (error) {
-				this.#options.host.log("error", "http", `timer: ${(error as Error).message}`);
-				this.#drop(client);
+				return;
 			}
-		}, Math.max(0, deadline - clock.now()));
+			const lifetime = this.#lifetime(client);
+			if (now >= client.opened + lifetime) {
+				this.stats.timeouts++;
+				this.#options.host.log("warn", "http", `connection closed: open longer than ${lifetime} ms`);
+				this.#drop(client);
+				return;
+			}
+			const contended = this.#contendedEnd(client);
+			if (this.#cuttable(client) && now >= contended && http.abandon(408, `the request was not complete within ${contended - client.opened} ms while others waited`)) {
+				this.stats.shed++;
+				this.#options.host.log("warn", "http", `slow request cut: ${this.#waiting.length} waiting`);
+			} else http.handleTimeout(now);
+			this.#pump(client);
+			if (client.socket) this.#arm(client);
+		} catch (error) {
+			this.#options.host.log("error", "http", `timer: ${(error as Error).message}`);
+			this.#drop(client);
+		}
 	}
 
 	/** Ends a connection in any state: its one close(), then its slot goes to the next waiting. */
@@ -408,15 +480,18 @@ export class HttpServer {
 		const list = this.#clients.includes(client) ? this.#clients : this.#waiting;
 		const index = list.indexOf(client);
 		if (index >= 0) list.splice(index, 1);
-		this.#options.host.timers.clear(client.timer);
-		client.timer = undefined;
+		client.deadline = Infinity;
 		const socket = client.socket;
 		client.socket = undefined;
+		// The socket's callbacks, and so this client, live until the host has closed it (on Moddable, a turn later):
+		// the request and its answer need not. A burst then holds what it is served, not what it was.
+		client.http = undefined;
 		try {
 			socket?.close();
 		} catch (error) {
 			this.#options.host.log("error", "http", `close: ${(error as Error).message}`);
 		}
 		this.#promote();
+		this.#schedule();
 	}
 }

@@ -11,6 +11,7 @@
 import { ConfigError, configKeys, parseConfig, type ConfigKey, type FirmwareConfig } from "config";
 import type { SettingsStorage } from "platform";
 import { utf8Length } from "utf8";
+import type { TextParts } from "web/http";
 import { parseJson } from "web/json";
 
 /** The keys the page may change: Wi-Fi, broker, topics, intervals, identity and the page's password. */
@@ -89,9 +90,65 @@ function problemKey(problem: string): string {
 	return match && match[1]! in specs ? match[1]! : "_";
 }
 
+/** Each editable setting's meaning and kind as the end of its JSON entry, written while the module loads: in flash once preloaded. */
+const entryTails = table<string>();
+for (const key of editableKeys) entryTails[key] = JSON.stringify({ meaning: specs[key]!.meaning, kind: copyOfKind(specs[key]!.kind) }).slice(1);
+
+/** A build's value as text: mc/config's values are strings, numbers or booleans; anything else is no value. */
+function builtText(given: unknown): string | undefined {
+	return typeof given === "string" || typeof given === "number" || typeof given === "boolean" ? String(given) : undefined;
+}
+
+function sourceOf(key: string, stored: Record<string, string>, build: Readonly<Record<string, unknown>>): Source {
+	return stored[key] !== undefined ? "stored" : builtText(build[key]) !== undefined ? "build" : "default";
+}
+
+/** The value in effect as the page shows it: a secret only as "set" or "not set". */
+function shownValue(key: string, stored: Record<string, string>, build: Readonly<Record<string, unknown>>): string {
+	const spec = specs[key]!;
+	const value = stored[key] ?? builtText(build[key]) ?? spec.default;
+	return isSecret(spec) ? (value === "" ? "not set" : "set") : value;
+}
+
+/**
+ * {"persistent", "problem", "values": [one view per editable key]}, as
+ * parts: the head, a setting each, the tail. Four clients at once would
+ * otherwise hold four 4 KB strings and their 22 views each, more than a
+ * fixed arena has free; a part is made as the socket takes it, and
+ * dropped. It keeps the stored table it was made from (a change replaces
+ * that table), so a save while it is sent changes nothing in it.
+ */
+export class SettingsDocument implements TextParts {
+	readonly #stored: Record<string, string>;
+	readonly #build: Readonly<Record<string, unknown>>;
+	readonly #persistent: boolean;
+	readonly #problem: string | undefined;
+
+	constructor(stored: Record<string, string>, build: Readonly<Record<string, unknown>>, persistent: boolean, problem: string | undefined) {
+		this.#stored = stored;
+		this.#build = build;
+		this.#persistent = persistent;
+		this.#problem = problem;
+	}
+
+	get count(): number {
+		return editableKeys.length + 2;
+	}
+
+	part(index: number): string {
+		if (index === 0) return `{"persistent":${this.#persistent},${this.#problem === undefined ? "" : `"problem":${JSON.stringify(this.#problem)},`}"values":[`;
+		if (index > editableKeys.length) return "]}";
+		const key = editableKeys[index - 1]!;
+		const stored = this.#stored;
+		const build = this.#build;
+		return `${index === 1 ? "" : ","}{"key":"${key}","value":${JSON.stringify(shownValue(key, stored, build))},"source":"${sourceOf(key, stored, build)}",${entryTails[key]}`;
+	}
+}
+
 export class Settings {
 	readonly #build: Readonly<Record<string, unknown>>;
 	readonly #storage: SettingsStorage | undefined;
+	/** Replaced on each change, never changed in place: a document being sent keeps the values it was made with. */
 	#stored: Record<string, string> = table<string>();
 	/** The configuration the stored settings make, parsed once per change: a parse is the costliest step of a save. */
 	#config: FirmwareConfig | undefined;
@@ -150,23 +207,16 @@ export class Settings {
 		return (this.#config ??= parseConfig(this.#merged(this.#stored)));
 	}
 
-	describe(): SettingView[] {
-		const views: SettingView[] = [];
-		for (const key of editableKeys) {
-			const spec = specs[key]!;
-			const stored = this.#stored[key];
-			const given = this.#build[key];
-			const built = typeof given === "string" || typeof given === "number" || typeof given === "boolean" ? String(given) : undefined;
-			const value = stored ?? built ?? spec.default;
-			views.push({
-				key,
-				value: isSecret(spec) ? (value === "" ? "not set" : "set") : value,
-				source: stored !== undefined ? "stored" : built !== undefined ? "build" : "default",
-				meaning: spec.meaning,
-				kind: copyOfKind(spec.kind),
-			});
-		}
-		return views;
+	/** One setting as the page shows it; undefined for a key the page cannot change. */
+	view(key: string): SettingView | undefined {
+		if (!editableKeys.includes(key)) return undefined;
+		const spec = specs[key]!;
+		return { key, value: shownValue(key, this.#stored, this.#build), source: sourceOf(key, this.#stored, this.#build), meaning: spec.meaning, kind: copyOfKind(spec.kind) };
+	}
+
+	/** Every editable setting as JSON for the page (GET /api/settings), made a setting at a time as it is sent. */
+	document(): SettingsDocument {
+		return new SettingsDocument(this.#stored, this.#build, this.persistent, this.problem);
 	}
 
 	/**

@@ -162,6 +162,12 @@ export class WebHost extends FakeHost {
 		const client = new FakeClient(this);
 		this.clients.push(client);
 		try {
+			// As Moddable's listener adapter: one the server will not keep is closed as it comes, never made a socket.
+			if (this.listening!.admit && !this.listening!.admit()) {
+				client.closed = true;
+				client.closes++;
+				return client;
+			}
 			this.listening!.onConnection((callbacks) => client.accept(callbacks));
 		} catch (error) {
 			this.acceptFailures.push((error as Error).message);

@@ -16,7 +16,7 @@ import { pageGzipBase64, pageHtml } from "web/page";
 import { editableKeys } from "web/settings";
 import { configKeys } from "config";
 import { decodeUtf8, decodeUtf8With, encodeUtf8, writeUtf8, type Utf8Cursor } from "utf8";
-import { readSize } from "web/server";
+import { defaultMaxConnections, defaultMaxWaiting, readSize } from "web/server";
 
 const ascii = (value: string): Uint8Array => Uint8Array.from(value, (c) => c.charCodeAt(0));
 const build = { ssid: "home", sensor: "simulated", sensor_interval: "1000", mqtt_backoff_min: "500", mqtt_backoff_max: "4000" };
@@ -53,7 +53,7 @@ function rejection(input: string): HttpRejection {
 }
 
 function setting(device: Device, key: string): { value: string; source: string } {
-	return device.settings.describe().find((view) => view.key === key)!;
+	return device.settings.view(key)!;
 }
 
 export const suite = defineSuite("web server and API", withoutProtoAccessor({
@@ -386,33 +386,39 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.ok(host.broker.publishedTo("sensors/room1/temp").length >= before + 2);
 	},
 
-	"bounds: a connection not yet read is never shed; beyond the slots it waits, beyond the queue it gets 503, each counted"() {
+	"bounds: a connection not yet read is never shed; beyond the slots it waits, beyond the queue it gets 503, one at a time, each counted"() {
 		const { host } = boot();
+		const room = defaultMaxConnections + defaultMaxWaiting;
 		// Opened before their requests arrive, as browsers and parallel scripts do: every one is answered.
-		const early = Array.from({ length: 12 }, () => host.connect());
+		const early = Array.from({ length: room }, () => host.connect());
 		for (const client of early) assert.ok(!client.closed, "none is shed for not having sent yet");
 		for (const client of early) client.send("GET /api/status HTTP/1.1\r\nHost: device\r\n\r\n");
 		host.virtual.advance(50);
 		assert.deepEqual(early.map((client) => client.status), early.map(() => 200));
 		// Every slot held and the queue full: the next is answered 503 at once, logged and counted.
-		const held = Array.from({ length: 12 }, () => host.connect());
+		const held = Array.from({ length: room }, () => host.connect());
 		for (const client of held) client.send("GET /api/sta");
 		const refused = host.connect();
+		// While that 503 is written, one more is closed as it comes, never made a socket: still logged and counted.
+		const closed = host.connect();
+		assert.ok(closed.closed && !closed.accepted && closed.response === "", "closed at once, unanswered");
 		host.virtual.advance(5);
 		assert.equal(refused.status, 503);
 		assert.ok(/busy/.test(String(refused.json.error)), String(refused.json.error));
 		assert.ok(refused.closed);
-		assert.equal(host.logged("http", /connection refused/).length, 1);
+		assert.equal(host.logged("http", /connection refused/).length, 2);
 		for (const client of held) client.send("tus HTTP/1.1\r\n\r\n");
 		host.virtual.advance(50);
 		assert.deepEqual(held.map((client) => client.status), held.map(() => 200), "the waiting ones were served as slots came free");
 		const stats = host.request("GET", "/api/status").json.http as Record<string, number>;
-		assert.deepEqual([stats.refused, stats.queued, stats.connections], [1, 16, 1]);
+		assert.deepEqual([stats.refused, stats.queued, stats.connections], [2, 2 * defaultMaxWaiting, 1]);
+		assert.equal(host.openSockets, 0);
 	},
 
 	"bounds: slow clients holding every slot are cut with 408 once others wait, and the waiting are served"() {
 		const { host } = boot();
-		const slow = Array.from({ length: 4 }, () => host.connect());
+		const unanswered = (count: number): number[] => Array.from({ length: count }, () => 0);
+		const slow = Array.from({ length: defaultMaxConnections }, () => host.connect());
 		for (const client of slow) client.send("GET /api/status HTTP/1.1\r\nX-Slow: ");
 		host.virtual.advance(1000);
 		const patient = host.connect();
@@ -421,14 +427,14 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		assert.equal(patient.status, 0, "waits for a slot");
 		host.virtual.advance(1100);
 		// One slow client is cut for the one waiting; the others are cut only when someone else waits.
-		assert.deepEqual(slow.map((client) => client.status), [408, 0, 0, 0]);
+		assert.deepEqual(slow.map((client) => client.status), [408, ...unanswered(defaultMaxConnections - 1)]);
 		assert.ok(/while others waited/.test(slow[0]!.response), slow[0]!.response);
 		assert.equal(patient.status, 200, "served within the contended bound, not after the 10 s request timeout");
 		// The free slot goes to one that has not sent yet; the next waits, and a slow client past its bound gives its slot up at once.
 		const next = [host.connect(), host.connect()];
 		next[1]!.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
-		assert.deepEqual(slow.map((client) => client.status), [408, 408, 0, 0]);
+		assert.deepEqual(slow.map((client) => client.status), [408, 408, ...unanswered(defaultMaxConnections - 2)]);
 		next[0]!.send("GET /api/status HTTP/1.1\r\n\r\n");
 		host.virtual.advance(5);
 		assert.deepEqual(next.map((client) => client.status), [200, 200]);
@@ -566,6 +572,37 @@ export const suite = defineSuite("web server and API", withoutProtoAccessor({
 		const body = whole.subarray(head);
 		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${body.length}\r\n`), true);
 		assert.deepEqual([...body], [...encodeUtf8(text)]);
+	},
+
+	"http: a body of parts is sent a part at a time, each asked for once to count and once to send, characters split across writes and parts whole"() {
+		const parts = ['{"a":"°', "", "C€", `${"y".repeat(30)}𝄞"}`];
+		const asked: number[] = [];
+		const http = new HttpConnection(0);
+		http.receive(ascii("GET / HTTP/1.1\r\n\r\n"));
+		http.pollRequest();
+		http.respond({ status: 200, body: { count: parts.length, part: (index: number) => (asked.push(index), parts[index]!) } });
+		assert.deepEqual(asked, [0, 1, 2, 3], "counted when the answer is queued");
+		const sent: number[] = [];
+		for (let bytes = http.pollTransmit(3); bytes; bytes = http.pollTransmit(3)) sent.push(...bytes);
+		assert.deepEqual(asked, [0, 1, 2, 3, 0, 1, 2, 3], "each part made again as it is sent, once");
+		const whole = new Uint8Array(sent);
+		const head = String.fromCharCode(...whole).indexOf("\r\n\r\n") + 4;
+		assert.equal(String.fromCharCode(...whole.subarray(0, head)).includes(`Content-Length: ${whole.length - head}\r\n`), true);
+		assert.deepEqual([...whole.subarray(head)], [...encodeUtf8(parts.join(""))]);
+	},
+
+	"settings: GET /api/settings is written a setting at a time; a save while it is sent changes nothing in it"() {
+		const { host } = boot();
+		const reading = host.request("GET", "/api/settings", undefined, {}, 0);
+		assert.ok(reading.response.length > 0 && !reading.closed, "the answer is under way, not yet whole");
+		assert.equal(host.request("POST", "/api/settings", { device_name: "Attic" }).status, 200);
+		host.virtual.advance(50);
+		const values = reading.json.values as { key: string; value: string; source: string }[];
+		const name = values.find((view) => view.key === "device_name")!;
+		assert.deepEqual([name.value, name.source], ["Room 1 sensor", "default"], "the values when the answer began");
+		assert.equal(values.length, editableKeys.length);
+		const after = (host.request("GET", "/api/settings").json.values as { key: string; value: string }[]).find((view) => view.key === "device_name")!;
+		assert.equal(after.value, "Attic");
 	},
 
 	"http: a client's bytes are read at most readSize at a time into one buffer of the server's, the refused rest dropped as it comes"() {

@@ -158,6 +158,8 @@ export class HttpServer {
 		},
 	};
 	#closed = false;
+	/** #promote is running: a drop inside it leaves the promoting to its loop. */
+	#promoting = false;
 	#timer: TimerHandle | undefined = undefined;
 	/** When #timer fires; Infinity when it is not set. */
 	#timerAt = Infinity;
@@ -274,16 +276,28 @@ export class HttpServer {
 		this.#pump(client);
 	}
 
-	/** Waiting connections take the slots that are free, oldest first. */
+	/**
+	 * Waiting connections take the slots that are free, oldest first. One
+	 * served whole at once (its request arrived while it waited, the socket
+	 * had room) is dropped inside #serve, which promotes again: that call
+	 * returns and this loop goes on, so a queue is served one after another,
+	 * not one inside another (six nested answers overflow a 512-slot stack).
+	 */
 	#promote(): void {
-		while (!this.#closed && this.#waiting.length && this.#serving() < this.#max) {
-			const next = this.#waiting.shift()!;
-			this.#clients.push(next);
-			try {
-				this.#serve(next);
-			} catch (error) {
-				this.#dropAfter(next, error);
+		if (this.#promoting) return;
+		this.#promoting = true;
+		try {
+			while (!this.#closed && this.#waiting.length && this.#serving() < this.#max) {
+				const next = this.#waiting.shift()!;
+				this.#clients.push(next);
+				try {
+					this.#serve(next);
+				} catch (error) {
+					this.#dropAfter(next, error);
+				}
 			}
+		} finally {
+			this.#promoting = false;
 		}
 	}
 

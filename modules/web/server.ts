@@ -12,7 +12,7 @@
  * while one is. Every connection is taken from the listener as it comes:
  * on lwIP one left pending has no error callback, so a client's reset would
  * free it under the listener's list (modules/io/socket/lwip/tcp.c). The
- * defaults hold at most nine (two served, six waiting, one refused): no
+ * defaults hold at most eleven (two served, eight waiting, one refused):
  * more than a board's lwIP hands over (eight TCP connections in all, MQTT's
  * among them: CONFIG_LWIP_MAX_ACTIVE_TCP), and within the fixed arena's
  * slots (docs/web.md). While one waits, a request still
@@ -32,9 +32,14 @@ import { HttpConnection, defaultLimits, errorResponse, type HttpLimits, type Htt
 /** The most bytes read from a socket at once. */
 export const readSize = 512;
 
-/** Requests served at once, and connections that may wait for a slot: eight, the parallel requests a browser or a script makes. */
+/**
+ * Requests served at once, and connections that may wait for a slot: room
+ * for the eight parallel requests a browser or a script makes, with two to
+ * spare for clients gone while they waited (lin reports a peer's close only
+ * once its unread bytes are read).
+ */
 export const defaultMaxConnections = 2;
-export const defaultMaxWaiting = 6;
+export const defaultMaxWaiting = 8;
 
 /** 503s written at once: each holds a parser and its answer until it is sent, so beyond one a connection is closed unanswered. */
 const maxRefusing = 1;

@@ -28,15 +28,6 @@ export const maxStoredBytes = 3900;
 
 export type Source = "stored" | "build" | "default";
 
-export interface SettingView {
-	key: string;
-	/** The value in effect; for a secret, "set" or "not set". */
-	value: string;
-	source: Source;
-	meaning: string;
-	kind: ConfigKey["kind"];
-}
-
 /** `restarting`: the parts of the firmware the change restarts, when the device says. */
 export type UpdateResult = { ok: true; restarting?: readonly string[] } | { ok: false; errors: Record<string, string> };
 
@@ -112,10 +103,9 @@ function shownValue(key: string, stored: Record<string, string>, build: Readonly
 
 /**
  * {"persistent", "problem", "values": [one view per editable key]}, as
- * parts: the head, a setting each, the tail. Four clients at once would
- * otherwise hold four 4 KB strings and their 22 views each, more than a
- * fixed arena has free; a part is made as the socket takes it, and
- * dropped. It keeps the stored table it was made from (a change replaces
+ * parts: the head, a setting each, the tail. Each client served would
+ * otherwise hold a 4 KB string and 22 views, more than a fixed arena has
+ * free for them; a part is made as the socket takes it, and dropped. It keeps the stored table it was made from (a change replaces
  * that table), so a save while it is sent changes nothing in it.
  */
 export class SettingsDocument implements TextParts {
@@ -205,13 +195,6 @@ export class Settings {
 	/** The configuration in effect. Throws ConfigError if the build itself is invalid. */
 	config(): FirmwareConfig {
 		return (this.#config ??= parseConfig(this.#merged(this.#stored)));
-	}
-
-	/** One setting as the page shows it; undefined for a key the page cannot change. */
-	view(key: string): SettingView | undefined {
-		if (!editableKeys.includes(key)) return undefined;
-		const spec = specs[key]!;
-		return { key, value: shownValue(key, this.#stored, this.#build), source: sourceOf(key, this.#stored, this.#build), meaning: spec.meaning, kind: copyOfKind(spec.kind) };
 	}
 
 	/** Every editable setting as JSON for the page (GET /api/settings), made a setting at a time as it is sent. */
